@@ -1,0 +1,39 @@
+/**
+ * Command line: `istiod-ts discovery [flags]`. Startup errors print one clear line and exit 2.
+ */
+import { helpText, loadConfig } from './config';
+import { startDiscovery } from './index';
+import { MeshError } from '../shared/errors';
+
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(helpText());
+    if (!command) process.exitCode = 2;
+    return;
+  }
+  if (command !== 'discovery') {
+    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help)\n`);
+    process.exitCode = 2;
+    return;
+  }
+  let discovery;
+  try {
+    discovery = await startDiscovery(loadConfig(rest));
+  } catch (e) {
+    const msg = e instanceof MeshError || e instanceof Error ? e.message : String(e);
+    process.stderr.write(`istiod-ts: ${msg}\n`);
+    process.exit(2);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', scope: 'default', msg: 'shutting down', signal }) + '\n');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    discovery!.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

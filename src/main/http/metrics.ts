@@ -1,0 +1,42 @@
+/**
+ * Istio's control-plane metrics (REFERENCE §4): names, types, labels and buckets as istiod
+ * exports them (counters without a `_total` suffix). Attached to the xDS server as callbacks.
+ */
+import * as client from 'prom-client';
+import { SHORT_NAME, XdsTypeUrl } from '../../shared/resources';
+import { XdsCallbacks } from '../xds/callbacks';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly xdsClients = new client.Gauge({ name: 'pilot_xds', help: 'Number of endpoints connected to this pilot using XDS.', labelNames: ['version'], registers: [this.registry] });
+  readonly services = new client.Gauge({ name: 'pilot_services', help: 'Total services known to pilot.', registers: [this.registry] });
+  readonly pushes = new client.Counter({ name: 'pilot_xds_pushes', help: 'Pilot build and send errors for lds, rds, cds and eds.', labelNames: ['type'], registers: [this.registry] });
+  readonly rejects = new client.Counter({ name: 'pilot_total_xds_rejects', help: 'Total number of XDS responses from pilot rejected by proxy.', labelNames: ['type'], registers: [this.registry] });
+  readonly expiredNonce = new client.Counter({ name: 'pilot_xds_expired_nonce', help: 'Total number of XDS requests with an expired nonce.', labelNames: ['type'], registers: [this.registry] });
+  readonly internalErrors = new client.Counter({ name: 'pilot_total_xds_internal_errors', help: 'Total number of internal XDS errors in pilot.', registers: [this.registry] });
+  readonly convergence = new client.Histogram({ name: 'pilot_proxy_convergence_time', help: 'Delay in seconds between config change and a proxy receiving all required configuration.', buckets: [0.1, 0.5, 1, 3, 5, 10, 20, 30], registers: [this.registry] });
+  readonly debounceTime = new client.Histogram({ name: 'pilot_debounce_time', help: 'Delay in seconds between the first config enters debouncing and the merged push request is pushed into the push queue.', buckets: [0.01, 0.1, 0.5, 1, 3, 5, 10, 20, 30], registers: [this.registry] });
+  readonly pushContextInit = new client.Histogram({ name: 'pilot_pushcontext_init_seconds', help: 'Total time in seconds Pilot takes to init pushContext.', buckets: [0.01, 0.1, 0.5, 1, 3, 5], registers: [this.registry] });
+  readonly inboundUpdates = new client.Counter({ name: 'pilot_inbound_updates', help: 'Total number of updates received by pilot.', labelNames: ['type'], registers: [this.registry] });
+  readonly pushTriggers = new client.Counter({ name: 'pilot_push_triggers', help: 'Total number of times a push was triggered, labeled by reason for the push.', labelNames: ['type'], registers: [this.registry] });
+  readonly configSize = new client.Histogram({ name: 'pilot_xds_config_size_bytes', help: 'Distribution of configuration sizes pushed to clients', labelNames: ['type'], buckets: [1, 1e4, 1e6, 4e6, 1e7, 4e7], registers: [this.registry] });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  callbacks(): XdsCallbacks {
+    return {
+      onStreamOpen: (s) => this.xdsClients.inc({ version: s.proxy.istioVersion || 'unknown' }),
+      onStreamClosed: (s) => this.xdsClients.dec({ version: s.proxy.istioVersion || 'unknown' }),
+      onResponse: (_s, type: XdsTypeUrl, _n, bytes) => {
+        this.pushes.inc({ type: SHORT_NAME[type] });
+        this.configSize.observe({ type }, bytes);
+      },
+      onNack: (_s, type) => this.rejects.inc({ type: SHORT_NAME[type] }),
+      onExpiredNonce: (_s, type) => this.expiredNonce.inc({ type: SHORT_NAME[type] }),
+      onPushComplete: (_s, start) => this.convergence.observe((Date.now() - start) / 1000),
+      onPushError: (_s, type) => { this.internalErrors.inc(); this.pushes.inc({ type: `${SHORT_NAME[type]}_senderr` }); },
+    };
+  }
+}

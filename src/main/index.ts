@@ -1,0 +1,167 @@
+/**
+ * Composition root: config → model store + sources → registry → snapshot arena + writer →
+ * config pool → generation service → xDS server → HTTP servers, in that order. Owns shutdown.
+ * No module has import-time side effects; everything is built here and passed down.
+ */
+import * as os from 'node:os';
+import { Config } from './config';
+import { ModelStore, ConfigChange } from './model/store';
+import { Registry } from './model/registry';
+import { loadMeshConfig } from './mesh-config';
+import { FileSource } from './sources/file-source';
+import { SnapshotArena } from '../shared/snapshot/arena';
+import { SnapshotWriter } from '../shared/snapshot/snapshot-writer';
+import { createConfigPool, ConfigPool } from './pools/config-pool';
+import { GenerationService } from './push/generation-service';
+import { Debouncer, Clock } from './push/debounce';
+import { PushRequest } from './push/push-request';
+import { AdsServer } from './xds/ads-server';
+import { combineCallbacks, XdsCallbacks } from './xds/callbacks';
+import { Metrics } from './http/metrics';
+import { HttpListener, listenHttp } from './http/http-server';
+import { debugRoutes } from './http/debug';
+import { scope, setLogLevels, LogLevel } from './log';
+import { resourceEncodeCount } from '../shared/envoy/proto';
+
+const log = scope('default');
+export const VERSION = '0.1.0';
+
+export interface Discovery {
+  readonly config: Config;
+  readonly store: ModelStore;
+  readonly ads: AdsServer;
+  readonly generation: GenerationService;
+  readonly writer: SnapshotWriter;
+  readonly metrics: Metrics;
+  readonly pool: ConfigPool;
+  /** bound ports (0 when disabled) */
+  readonly ports: { grpc: number; http: number; monitoring: number };
+  /** resolves after the next push triggered by a model change has been sent to every proxy */
+  pushed(): Promise<void>;
+  /** main-thread resource encodes (must stay 0: generation runs in workers) */
+  mainThreadEncodes(): number;
+  close(): Promise<void>;
+}
+
+export interface StartOptions { clock?: Clock; callbacks?: XdsCallbacks }
+
+function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
+  return { endpointsOnly: changes.every((c) => c.kind === 'EndpointSlice') };
+}
+
+function parseLogLevels(spec: string): void {
+  const scopes: Record<string, LogLevel> = {};
+  let def: LogLevel | undefined;
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [name, level] = part.includes(':') ? part.split(':') as [string, string] : ['default', part];
+    if (!['debug', 'info', 'warn', 'error', 'none'].includes(level)) throw new Error(`--log_output_level: unknown level '${level}' in '${part}' (debug, info, warn, error, none)`);
+    if (name === 'default') def = level as LogLevel; else scopes[name] = level as LogLevel;
+  }
+  setLogLevels({ default: def, scopes });
+}
+
+export async function startDiscovery(config: Config, opts: StartOptions = {}): Promise<Discovery> {
+  parseLogLevels(config.logOutputLevel);
+  const mesh = loadMeshConfig(config.meshConfigFile);
+  const store = new ModelStore((key, origins) => log.warn('object defined in several files; the first wins', { key, origins }));
+  const metrics = new Metrics();
+
+  const fileSource = config.configDir ? new FileSource({ dir: config.configDir, store }) : undefined;
+  if (fileSource) await fileSource.start();
+
+  const registry = new Registry(store, mesh);
+  const arena = SnapshotArena.allocate(16 * 1024 * 1024, config.snapshotArenaMaxBytes);
+  const writer = new SnapshotWriter(arena);
+  const publishedAt = new Map<number, number>();
+  const publish = (): number => {
+    const t0 = performance.now();
+    const input = registry.build();
+    const snap = writer.publish(input);
+    publishedAt.set(snap.version, Date.now());
+    for (const v of publishedAt.keys()) if (v < snap.version - 64) publishedAt.delete(v);
+    metrics.services.set(input.services.length);
+    metrics.pushContextInit.observe((performance.now() - t0) / 1000);
+    log.debug('snapshot published', { version: snap.version, encodedSegments: snap.encodedSegments, reusedSegments: snap.reusedSegments });
+    return snap.version;
+  };
+
+  const pool = createConfigPool(arena.sab, config.configWorkers);
+  const generation = new GenerationService(pool, writer, { timeoutMs: config.generationTimeoutMs, retries: 2 });
+  generation.setSnapshot(publish());
+
+  const ads = new AdsServer({
+    generation,
+    contextFor: (proxy) => registry.contextFor(proxy),
+    publishedAt: (v) => publishedAt.get(v) ?? Date.now(),
+    callbacks: combineCallbacks([metrics.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
+    retryDelayMs: 1000,
+  }, { pushThrottle: config.pushThrottle });
+
+  let pushWaiters: Array<() => void> = [];
+  const debouncer = new Debouncer(
+    { quietMs: config.debounceAfterMs, maxDelayMs: config.debounceMaxMs, debounceEndpoints: config.enableEdsDebounce, clock: opts.clock },
+    async (req: PushRequest, waitedMs: number) => {
+      metrics.debounceTime.observe(waitedMs / 1000);
+      for (const [reason, n] of Object.entries(req.reasons)) metrics.pushTriggers.inc({ type: reason }, n);
+      try {
+        generation.setSnapshot(publish());
+        await ads.pushAll(req);
+      } catch (e) {
+        log.error('push failed', { error: e instanceof Error ? e.message : String(e) });
+      } finally {
+        const w = pushWaiters;
+        pushWaiters = [];
+        for (const f of w) f();
+      }
+    },
+  );
+  store.onChange((changes) => {
+    const { endpointsOnly } = classify(changes);
+    metrics.inboundUpdates.inc({ type: endpointsOnly ? 'eds' : 'config' }, changes.length);
+    debouncer.push({
+      configsUpdated: new Set(changes.map((c) => c.key)),
+      endpointsOnly,
+      reasons: { [endpointsOnly ? 'endpoint' : 'config']: changes.length },
+      start: (opts.clock ?? { now: Date.now }).now(),
+      forced: false,
+    });
+  });
+
+  const ports = { grpc: 0, http: 0, monitoring: 0 };
+  if (config.grpcAddr) {
+    ports.grpc = await ads.listen(config.grpcAddr.host, config.grpcAddr.port);
+    log.info('xDS (ADS, plaintext) listening', { address: `${config.grpcAddr.host}:${ports.grpc}`, flag: '--grpcAddr' });
+  }
+  if (config.secureGrpcAddr) log.warn('--secureGRPCAddr is not served yet (TLS xDS and the CA arrive with the certificate-authority work)', { address: `${config.secureGrpcAddr.host}:${config.secureGrpcAddr.port}` });
+  if (config.httpsAddr) log.warn('--httpsAddr is not served yet (webhooks arrive with Kubernetes mode)', { address: `${config.httpsAddr.host}:${config.httpsAddr.port}` });
+
+  const discoveryRef: { d?: Discovery } = {};
+  const listeners: HttpListener[] = [];
+  const routes = () => debugRoutes(() => discoveryRef.d!, { version: VERSION, fileErrors: () => fileSource?.errors() ?? [] });
+  if (config.httpAddr) {
+    const l = await listenHttp('http', config.httpAddr.host, config.httpAddr.port, routes());
+    listeners.push(l);
+    ports.http = l.port;
+  }
+  if (config.monitoringAddr) {
+    const l = await listenHttp('monitoring', config.monitoringAddr.host, config.monitoringAddr.port, routes());
+    listeners.push(l);
+    ports.monitoring = l.port;
+  }
+
+  const discovery: Discovery = {
+    config, store, ads, generation, writer, metrics, pool, ports,
+    pushed: () => new Promise<void>((resolve) => pushWaiters.push(resolve)),
+    mainThreadEncodes: () => resourceEncodeCount(),
+    close: async () => {
+      debouncer.stop();
+      await fileSource?.stop();
+      for (const l of listeners) l.close();
+      await ads.close();
+      await pool.close();
+    },
+  };
+  discoveryRef.d = discovery;
+  log.info('istiod-ts ready', { configDir: config.configDir, services: registry.build().services.length, objects: store.size, workers: config.configWorkers, cpus: os.availableParallelism() });
+  return discovery;
+}

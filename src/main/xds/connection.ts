@@ -1,0 +1,122 @@
+/**
+ * XdsConnection: one ADS stream (SotW or Delta). Owns its watches and serialises all work on the
+ * stream (requests and pushes) through one promise chain, so at most one response per stream is
+ * being built at a time and watch state is never raced. Writes honour stream backpressure.
+ */
+import { randomUUID } from 'node:crypto';
+import { ProxyView } from '../../shared/model/proxy';
+import { PUSH_ORDER, XdsTypeUrl, SHORT_NAME } from '../../shared/resources';
+import { GenContext } from '../../shared/generation';
+import { GenerationService } from '../push/generation-service';
+import { PushRequest } from '../push/push-request';
+import { XdsCallbacks, StreamInfo } from './callbacks';
+import { WatchState, versionString } from './subscription';
+import { scope } from '../log';
+
+const log = scope('ads');
+
+export interface ConnectionDeps {
+  readonly generation: GenerationService;
+  contextFor(proxy: ProxyView): GenContext;
+  /** publish time (ms) of the snapshot version, for version strings */
+  publishedAt(version: number): number;
+  readonly callbacks: XdsCallbacks;
+  /** delay before re-pushing a type whose generation failed */
+  readonly retryDelayMs: number;
+}
+
+export interface WritableStream {
+  write(buf: Buffer): boolean;
+  once(event: 'drain', fn: () => void): unknown;
+}
+
+let conCounter = 0;
+
+export abstract class XdsConnection implements StreamInfo {
+  abstract readonly kind: 'sotw' | 'delta';
+  readonly watches = new Map<XdsTypeUrl, WatchState>();
+  readonly connectedAt = Date.now();
+  conId = '';
+  proxy!: ProxyView;
+  closed = false;
+  private chain: Promise<void> = Promise.resolve();
+  private retryTimer?: NodeJS.Timeout;
+
+  constructor(protected readonly deps: ConnectionDeps, protected readonly stream: WritableStream) {}
+
+  get initialized(): boolean { return this.conId !== ''; }
+
+  protected init(proxy: ProxyView): void {
+    this.proxy = proxy;
+    this.conId = `${proxy.id}-${++conCounter}`;
+  }
+
+  /** Run `fn` after everything already queued on this stream. Errors are logged, never thrown. */
+  enqueue(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(() => (this.closed ? undefined : fn())).catch((e) => {
+      log.error('stream task failed', { conId: this.conId, error: e instanceof Error ? e.message : String(e) });
+    });
+    this.chain = next;
+    return next;
+  }
+
+  /** Push every watched type, in PUSH_ORDER (CDS, EDS, LDS, RDS, SDS). */
+  push(req: PushRequest): Promise<void> {
+    return this.enqueue(async () => {
+      for (const type of PUSH_ORDER) {
+        const w = this.watches.get(type);
+        if (w) await this.pushType(w, false);
+      }
+      this.deps.callbacks.onPushComplete?.(this, req.start);
+    });
+  }
+
+  /** Build and send one type if what the client would get differs from what it has. */
+  protected abstract sendType(w: WatchState, force: boolean, newlySubscribed?: ReadonlySet<string>): Promise<void>;
+
+  protected async pushType(w: WatchState, force: boolean, newlySubscribed?: ReadonlySet<string>): Promise<void> {
+    try {
+      await this.sendType(w, force || w.dirty, newlySubscribed);
+      w.dirty = false;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      w.dirty = true;
+      this.deps.callbacks.onPushError?.(this, w.typeUrl, msg);
+      log.warn('push failed; will retry', { conId: this.conId, type: SHORT_NAME[w.typeUrl], error: msg });
+      this.scheduleRetry();
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.enqueue(async () => {
+        for (const type of PUSH_ORDER) {
+          const w = this.watches.get(type);
+          if (w?.dirty) await this.pushType(w, true);
+        }
+      });
+    }, this.deps.retryDelayMs);
+    this.retryTimer.unref();
+  }
+
+  protected context(): GenContext { return this.deps.contextFor(this.proxy); }
+
+  protected newNonce(version: string): string { return `${version}-${randomUUID()}`; }
+
+  protected version(snapshotVersion: number): string {
+    return versionString(snapshotVersion, this.deps.publishedAt(snapshotVersion));
+  }
+
+  /** Write honouring backpressure: wait for 'drain' when the stream's buffer is full. */
+  protected async write(buf: Buffer): Promise<void> {
+    if (this.closed) return;
+    if (!this.stream.write(buf)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Incremental ADS (DeltaAggregatedResources). Per-resource versions are content hashes; a response
+ * carries only resources whose hash the client does not hold, plus `removed_resources`.
+ * `initial_resource_versions` on a type's first request seeds what the client holds, so a
+ * reconnecting client receives only what changed. Subscription changes are honoured even on a
+ * stale nonce (xDS spec); a new subscription is always answered.
+ */
+import { isWildcardType, isXdsTypeUrl } from '../../shared/resources';
+import { XdsConnection } from './connection';
+import { DeltaRequest, isNack, proxyFromFirstRequest } from './request';
+import { WatchState, newWatch, wantedNames } from './subscription';
+import { deltaResponse } from './response';
+import { EncodedResource } from '../push/generation-service';
+import { scope } from '../log';
+
+const log = scope('ads');
+
+export class DeltaConnection extends XdsConnection {
+  readonly kind = 'delta' as const;
+
+  handleRequest(req: DeltaRequest): void {
+    if (!this.initialized) this.init(proxyFromFirstRequest(req.node));
+    void this.enqueue(() => this.process(req));
+  }
+
+  private async process(req: DeltaRequest): Promise<void> {
+    const type = req.type_url;
+    if (!isXdsTypeUrl(type)) {
+      log.warn('unsupported type requested', { conId: this.conId, type });
+      return;
+    }
+    let w = this.watches.get(type);
+    const first = !w;
+    if (!w) {
+      w = newWatch(type);
+      this.watches.set(type, w);
+      for (const [name, version] of Object.entries(req.initial_resource_versions ?? {})) w.sent.set(name, version);
+      // legacy wildcard: a first CDS/LDS request that names nothing
+      if (isWildcardType(type) && (req.resource_names_subscribe ?? []).length === 0) w.wildcard = true;
+    }
+    const newly = new Set<string>();
+    for (const n of req.resource_names_subscribe ?? []) {
+      if (n === '*') { if (!w.wildcard) { w.wildcard = true; newly.add('*'); } continue; }
+      if (!w.names.has(n)) { w.names.add(n); newly.add(n); }
+    }
+    for (const n of req.resource_names_unsubscribe ?? []) {
+      if (n === '*') { w.wildcard = false; continue; }
+      w.names.delete(n);
+      if (!w.wildcard) w.sent.delete(n); // the client dropped it
+    }
+    if (isNack(req.error_detail)) {
+      const msg = req.error_detail.message ?? `code ${req.error_detail.code}`;
+      w.lastError = msg;
+      this.deps.callbacks.onNack?.(this, type, msg);
+      log.warn('NACK', { conId: this.conId, type, nonce: req.response_nonce, error: msg });
+    } else if (req.response_nonce !== '' && req.response_nonce === w.nonceSent) {
+      w.nonceAcked = req.response_nonce;
+      w.versionAcked = w.versionSent;
+      w.lastError = '';
+      w.ackedAt = Date.now();
+      this.deps.callbacks.onAck?.(this, type, w.versionSent);
+    } else if (req.response_nonce !== '') {
+      this.deps.callbacks.onExpiredNonce?.(this, type);
+    }
+    if (first || newly.size > 0) await this.pushType(w, true, newly);
+  }
+
+  protected async sendType(w: WatchState, force: boolean, newly: ReadonlySet<string> = new Set()): Promise<void> {
+    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w));
+    const changed: EncodedResource[] = [];
+    for (const r of res.resources.values()) {
+      if (w.sent.get(r.name) !== r.hash || newly.has(r.name)) changed.push(r);
+    }
+    const removed: string[] = [];
+    for (const name of w.sent.keys()) {
+      if (!res.resources.has(name) && (w.wildcard || w.names.has(name))) removed.push(name);
+      else if (!w.wildcard && !w.names.has(name)) w.sent.delete(name);
+    }
+    for (const name of res.missing) if (newly.has(name) && !removed.includes(name)) removed.push(name);
+    if (!force && changed.length === 0 && removed.length === 0) return;
+    const version = this.version(res.snapshotVersion);
+    const nonce = this.newNonce(version);
+    const buf = deltaResponse(version, w.typeUrl, nonce, changed, removed);
+    for (const r of changed) w.sent.set(r.name, r.hash);
+    for (const n of removed) w.sent.delete(n);
+    w.nonceSent = nonce;
+    w.versionSent = version;
+    w.sentAt = Date.now();
+    await this.write(buf);
+    this.deps.callbacks.onResponse?.(this, w.typeUrl, changed.length, buf.length, force ? 'request' : 'push');
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * State-of-the-world ADS (StreamAggregatedResources), request handling as Istio's ShouldRespond:
+ * NACK → record, no response; empty nonce → initial request, always respond; stale nonce →
+ * ignore; ACK with the same names → nothing; names added (or any change on a wildcard type) →
+ * respond; empty names on a non-wildcard type → unsubscribe.
+ */
+import { combineHashes } from '../../shared/hash';
+import { XdsTypeUrl, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
+import { XdsConnection } from './connection';
+import { SotwRequest, isNack, proxyFromFirstRequest } from './request';
+import { WatchState, newWatch, wantedNames } from './subscription';
+import { sotwResponse } from './response';
+import { scope } from '../log';
+
+const log = scope('ads');
+
+export class SotwConnection extends XdsConnection {
+  readonly kind = 'sotw' as const;
+
+  /** Returns the proxy the first time (the server registers the connection then). */
+  handleRequest(req: SotwRequest): void {
+    if (!this.initialized) this.init(proxyFromFirstRequest(req.node));
+    void this.enqueue(() => this.process(req));
+  }
+
+  private async process(req: SotwRequest): Promise<void> {
+    const type = req.type_url;
+    if (!isXdsTypeUrl(type)) {
+      log.warn('unsupported type requested', { conId: this.conId, type });
+      return;
+    }
+    const names = req.resource_names ?? [];
+    let w = this.watches.get(type);
+    if (isNack(req.error_detail)) {
+      const msg = req.error_detail.message ?? `code ${req.error_detail.code}`;
+      if (w) w.lastError = msg;
+      this.deps.callbacks.onNack?.(this, type, msg);
+      log.warn('NACK', { conId: this.conId, type, nonce: req.response_nonce, error: msg });
+      return;
+    }
+    if (!w || req.response_nonce === '') {
+      // initial request for this type (or a reconnecting client's first on this stream)
+      w = w ?? newWatch(type);
+      this.watches.set(type, w);
+      setNames(w, type, names);
+      await this.pushType(w, true);
+      return;
+    }
+    if (req.response_nonce !== w.nonceSent) {
+      this.deps.callbacks.onExpiredNonce?.(this, type);
+      log.debug('stale nonce ignored', { conId: this.conId, type, nonce: req.response_nonce });
+      return;
+    }
+    // ACK of the latest response
+    w.versionAcked = req.version_info;
+    w.nonceAcked = req.response_nonce;
+    w.lastError = '';
+    w.ackedAt = Date.now();
+    this.deps.callbacks.onAck?.(this, type, req.version_info);
+    if (!isWildcardType(type) && names.length === 0) {
+      this.watches.delete(type); // unsubscribe
+      return;
+    }
+    const before = new Set(w.names);
+    const wasWildcard = w.wildcard;
+    setNames(w, type, names);
+    const added = [...w.names].some((n) => !before.has(n));
+    const changed = added || before.size !== w.names.size || wasWildcard !== w.wildcard;
+    if ((w.wildcard && changed) || added || (isWildcardType(type) && changed)) await this.pushType(w, true);
+  }
+
+  protected async sendType(w: WatchState, force: boolean): Promise<void> {
+    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w));
+    const setHash = combineHashes([...res.resources.values()].map((r) => [r.name, r.hash]));
+    if (!force && setHash === w.sentSetHash) return; // the client already has exactly this
+    const version = this.version(res.snapshotVersion);
+    const nonce = this.newNonce(version);
+    const buf = sotwResponse(version, w.typeUrl, nonce, res.resources.values());
+    w.nonceSent = nonce;
+    w.versionSent = version;
+    w.sentSetHash = setHash;
+    w.sentAt = Date.now();
+    w.sent = new Map([...res.resources.values()].map((r) => [r.name, r.hash]));
+    await this.write(buf);
+    this.deps.callbacks.onResponse?.(this, w.typeUrl, res.resources.size, buf.length, force ? 'request' : 'push');
+  }
+}
+
+function setNames(w: WatchState, type: XdsTypeUrl, names: readonly string[]): void {
+  w.wildcard = isWildcardType(type) && (names.length === 0 || names.includes('*'));
+  w.names = new Set(names.filter((n) => n !== '*'));
+}

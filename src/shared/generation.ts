@@ -1,0 +1,78 @@
+/**
+ * What a generator may read about the proxy, and therefore what its cache key holds.
+ *
+ * The main thread derives a GenContext from the proxy and the model (which Sidecar applies, which
+ * services the proxy's own workload serves). The worker hands each generator only the fields the
+ * generator declares in GENERATOR_INPUTS, projected out of the context; the same projection is the
+ * generation key. A generator therefore cannot read an input its key misses (Istio shipped CVEs
+ * from cache keys that missed inputs), and proxies with equal projections share one generation.
+ */
+import { XdsTypeUrl, CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, SECRET_TYPE_URL } from './resources';
+import { GeneratorKind, ProxyType } from './model/proxy';
+
+/** A port of a service that the proxy's own workload serves (drives inbound config). */
+export interface InboundPort {
+  readonly hostname: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly port: number;
+  readonly targetPort: number;
+  readonly protocol: string;
+}
+
+export interface GenContext {
+  readonly generator: GeneratorKind;
+  readonly proxyType: ProxyType;
+  /** the proxy's config namespace: decides exportTo visibility */
+  readonly namespace: string;
+  /** `namespace/name` of the Sidecar resource that applies to the proxy, or '' */
+  readonly sidecar: string;
+  /** the proxy's own service ports, sorted (sidecar inbound) */
+  readonly inbound: readonly InboundPort[];
+  readonly interceptionMode: 'REDIRECT' | 'TPROXY' | 'NONE';
+}
+
+export type ContextField = keyof GenContext;
+
+/** Fields each (generator, type) reads. Adding a read means adding it here. */
+export const GENERATOR_INPUTS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, readonly ContextField[]>>> = {
+  grpc: {
+    [LISTENER_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
+    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
+    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
+    [ENDPOINT_TYPE_URL]: ['namespace'],
+  },
+  sidecar: {
+    [LISTENER_TYPE_URL]: ['generator', 'proxyType', 'namespace', 'sidecar', 'inbound', 'interceptionMode'],
+    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
+    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'inbound'],
+    [ENDPOINT_TYPE_URL]: ['namespace'],
+    [SECRET_TYPE_URL]: [],
+  },
+  router: {
+    [ENDPOINT_TYPE_URL]: ['namespace'],
+  },
+};
+
+/** The context restricted to what (generator, type) reads. */
+export function projectContext(ctx: GenContext, typeUrl: XdsTypeUrl): Partial<GenContext> {
+  const fields = GENERATOR_INPUTS[ctx.generator][typeUrl] ?? [];
+  const out: Record<string, unknown> = {};
+  for (const f of fields) out[f] = ctx[f];
+  return out as Partial<GenContext>;
+}
+
+/** Generation key: type + projected context. Equal keys ⇒ identical output for a snapshot version. */
+export function generationKey(ctx: GenContext, typeUrl: XdsTypeUrl): string {
+  const p = projectContext(ctx, typeUrl) as Record<string, unknown>;
+  // EDS output is the same for every generator family; keep the generator out so they share.
+  const gen = typeUrl === ENDPOINT_TYPE_URL ? '*' : ctx.generator;
+  let key = `${typeUrl}|${gen}`;
+  for (const f of Object.keys(p).sort()) key += `|${f}=${JSON.stringify(p[f])}`;
+  return key;
+}
+
+/** True when the generator family serves this type at all. */
+export function generatorServes(generator: GeneratorKind, typeUrl: XdsTypeUrl): boolean {
+  return GENERATOR_INPUTS[generator][typeUrl] !== undefined;
+}

@@ -1,0 +1,100 @@
+/**
+ * Config validation: rejects what Istio (and, for core kinds, the Kubernetes API server) would
+ * reject, so a bad file in file mode fails the same way `kubectl apply` would. Each kind's rules
+ * live in `validate-<kind>.ts`; this module checks the envelope (apiVersion, kind, metadata) and
+ * dispatches. Pure: no I/O, never throws on any input, never mutates the object.
+ *
+ * Contract: namespaces are defaulted by the caller BEFORE validation (file mode fills in
+ * "default"), so a namespaced object without one is an error here.
+ */
+import { K8sObject, KindInfo, findKind, splitApiVersion } from '../model/objects';
+import { Issues, Obj, Path, ValidationIssue, checkLabels, isObj, readStringMap } from './validate-fields';
+import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from './validate-names';
+import { validateEndpointSlice, validatePod, validateService } from './validate-k8s';
+import { validateServiceEntry, validateWorkloadEntry } from './validate-service-entry';
+import { validateVirtualService } from './validate-virtual-service';
+import { validateDestinationRule } from './validate-destination-rule';
+import { validateSidecar } from './validate-sidecar';
+import { validateGateway } from './validate-gateway';
+
+export type { ValidationIssue, PathSegment } from './validate-fields';
+
+/** `ok` objects may still carry warnings (formatted "path: message"); errors carry their paths. */
+export type ValidationResult = { ok: true; warnings: string[] } | { ok: false; errors: ValidationIssue[] };
+
+type KindValidator = (o: Obj, iss: Issues) => void;
+
+/** Per-kind rules, keyed by `group/Kind`. Kinds absent here only get the envelope checks. */
+const VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValidator>([
+  ['/Service', validateService],
+  ['discovery.k8s.io/EndpointSlice', validateEndpointSlice],
+  ['/Pod', validatePod],
+  ['networking.istio.io/ServiceEntry', validateServiceEntry],
+  ['networking.istio.io/WorkloadEntry', validateWorkloadEntry],
+  ['networking.istio.io/VirtualService', validateVirtualService],
+  ['networking.istio.io/DestinationRule', validateDestinationRule],
+  ['networking.istio.io/Sidecar', validateSidecar],
+  ['networking.istio.io/Gateway', validateGateway],
+]);
+
+export function validateObject(obj: K8sObject): ValidationResult {
+  const iss = new Issues();
+  const o: unknown = obj;
+  if (!isObj(o)) return { ok: false, errors: [{ path: [], message: 'object must be a mapping' }] };
+  const info = checkEnvelope(o, iss);
+  if (info) {
+    checkMetadata(o, info, iss);
+    VALIDATORS.get(`${info.group}/${info.kind}`)?.(o, iss);
+  }
+  return iss.errors.length > 0 ? { ok: false, errors: iss.errors } : { ok: true, warnings: iss.warnings.map(formatIssue) };
+}
+
+/** `spec.http[0].route[1].weight` */
+export function formatPath(path: Path): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z_][\w-]*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`; // label keys such as "app.kubernetes.io/name"
+  }
+  return out;
+}
+
+export function formatIssue(issue: ValidationIssue): string {
+  return issue.path.length > 0 ? `${formatPath(issue.path)}: ${issue.message}` : issue.message;
+}
+
+function checkEnvelope(o: Obj, iss: Issues): KindInfo | undefined {
+  if (typeof o.apiVersion !== 'string' || o.apiVersion === '') { iss.error(['apiVersion'], 'apiVersion is required'); return undefined; }
+  if (typeof o.kind !== 'string' || o.kind === '') { iss.error(['kind'], 'kind is required'); return undefined; }
+  const info = findKind(o.apiVersion, o.kind);
+  if (!info) { iss.error(['kind'], `unsupported kind ${o.kind} in ${o.apiVersion}`); return undefined; }
+  const { version } = splitApiVersion(o.apiVersion);
+  if (!info.versions.includes(version)) {
+    iss.error(['apiVersion'], `unsupported version "${version}" for ${o.kind} (supported: ${info.versions.join(', ')})`);
+    return undefined;
+  }
+  return info;
+}
+
+function checkMetadata(o: Obj, info: KindInfo, iss: Issues): void {
+  if (!isObj(o.metadata)) { iss.error(['metadata'], 'metadata is required'); return; }
+  const md = o.metadata;
+  const name = md.name;
+  if (typeof name !== 'string' || name === '') {
+    iss.error(['metadata', 'name'], 'metadata.name is required');
+  } else {
+    // Service names become DNS labels; Namespaces are labels too; everything else a subdomain.
+    const [ok, what] = info.kind === 'Service' && info.group === '' ? [isDns1035Label(name), 'DNS-1035 label']
+      : info.kind === 'Namespace' ? [isDns1123Label(name), 'DNS-1123 label']
+      : [isDns1123Subdomain(name), 'DNS-1123 subdomain'];
+    if (!ok) iss.error(['metadata', 'name'], `invalid name "${name}": must be a ${what}`);
+  }
+  if (info.namespaced) {
+    const ns = md.namespace;
+    if (ns === undefined || ns === null || ns === '') iss.error(['metadata', 'namespace'], 'metadata.namespace is required');
+    else if (typeof ns !== 'string' || !isDns1123Label(ns)) iss.error(['metadata', 'namespace'], `invalid namespace ${JSON.stringify(ns)}: must be a DNS-1123 label`);
+  }
+  checkLabels(iss, ['metadata', 'labels'], md.labels);
+  readStringMap(iss, ['metadata', 'annotations'], md.annotations);
+}

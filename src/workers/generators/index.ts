@@ -1,0 +1,28 @@
+/**
+ * The generator table: (generator family, type URL) → generator. A plain map built here and
+ * read by the worker entry (grpc-js-xds `register()`, go-control-plane NewServer).
+ */
+import { GeneratorKind } from '../../shared/model/proxy';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, XdsTypeUrl } from '../../shared/resources';
+import { generateEndpoints } from './endpoints';
+import { grpcClusters, grpcListeners, grpcRoutes } from './grpc';
+import { sidecarClusters, sidecarListeners, sidecarRoutes } from './sidecar';
+import { Generator } from './types';
+
+export const GENERATORS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, Generator>>> = {
+  grpc: {
+    [LISTENER_TYPE_URL]: grpcListeners,
+    [ROUTE_TYPE_URL]: grpcRoutes,
+    [CLUSTER_TYPE_URL]: grpcClusters,
+    [ENDPOINT_TYPE_URL]: generateEndpoints,
+  },
+  sidecar: {
+    [LISTENER_TYPE_URL]: sidecarListeners,
+    [ROUTE_TYPE_URL]: sidecarRoutes,
+    [CLUSTER_TYPE_URL]: sidecarClusters,
+    [ENDPOINT_TYPE_URL]: generateEndpoints,
+  },
+  router: {
+    [ENDPOINT_TYPE_URL]: generateEndpoints,
+  },
+};

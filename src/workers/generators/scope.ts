@@ -1,0 +1,100 @@
+/**
+ * Visibility: which services, VirtualServices and DestinationRules a proxy in `namespace` with
+ * Sidecar `sidecar` sees (exportTo + Sidecar egress hosts), as Istio's SidecarScope computes it.
+ */
+import { SnapshotView } from '../../shared/snapshot/snapshot-view';
+import { ConfigModel, ServiceModel } from '../../shared/model/service';
+import { hostMatches, resolveHost } from './hosts';
+import { ROOT_NAMESPACE } from './types';
+
+export function exportedTo(exportTo: readonly string[] | undefined, ownerNs: string, ns: string): boolean {
+  if (!exportTo || exportTo.length === 0) return true;
+  for (const e of exportTo) {
+    if (e === '*') return true;
+    if (e === '.' && ownerNs === ns) return true;
+    if (e === ns) return true;
+  }
+  return false;
+}
+
+export interface EgressListener {
+  port?: { number: number; protocol?: string; name?: string };
+  bind?: string;
+  captureMode?: string;
+  hosts: string[];
+}
+
+export function sidecarConfig(snap: SnapshotView, sidecar: string | undefined): ConfigModel | undefined {
+  if (!sidecar) return undefined;
+  const slash = sidecar.indexOf('/');
+  const ns = sidecar.slice(0, slash), name = sidecar.slice(slash + 1);
+  return snap.configs('Sidecar').find((c) => c.namespace === ns && c.name === name);
+}
+
+function egressMatches(hosts: readonly string[], sidecarNs: string, svcNs: string, hostname: string): boolean {
+  for (const h of hosts) {
+    const slash = h.indexOf('/');
+    const nsPart = slash < 0 ? '*' : h.slice(0, slash);
+    const hostPart = slash < 0 ? h : h.slice(slash + 1);
+    const nsOk = nsPart === '*' || (nsPart === '.' ? svcNs === sidecarNs : nsPart === svcNs);
+    if (nsOk && hostMatches(hostPart, hostname)) return true;
+  }
+  return false;
+}
+
+/** Services the proxy can reach, optionally restricted to one egress listener's hosts. */
+export function visibleServices(snap: SnapshotView, namespace: string, sidecar: ConfigModel | undefined, egress?: EgressListener): ServiceModel[] {
+  const out: ServiceModel[] = [];
+  const listeners: EgressListener[] = egress ? [egress] : (sidecar?.spec?.egress as EgressListener[] | undefined) ?? [];
+  for (const svc of snap.services()) {
+    if (!exportedTo(svc.exportTo, svc.namespace, namespace)) continue;
+    if (sidecar && !listeners.some((l) => egressMatches(l.hosts ?? [], sidecar.namespace, svc.namespace, svc.hostname))) continue;
+    out.push(svc);
+  }
+  return out;
+}
+
+/** The first VirtualService (proxy namespace first, then by namespace/name) bound to `mesh` for `hostname`. */
+export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
+  const candidates = snap.configs('VirtualService').filter((vs) => {
+    const gateways: string[] = vs.spec?.gateways ?? [];
+    if (gateways.length > 0 && !gateways.includes('mesh')) return false;
+    if (!exportedTo(vs.spec?.exportTo, vs.namespace, namespace)) return false;
+    return ((vs.spec?.hosts ?? []) as string[]).some((h) => hostMatches(resolveHost(h, vs.namespace), hostname));
+  });
+  return pickByNamespace(candidates, namespace);
+}
+
+/** The DestinationRule for `hostname` as Istio picks it: proxy namespace, service namespace, root namespace. */
+export function destinationRuleFor(snap: SnapshotView, namespace: string, svc: ServiceModel): ConfigModel | undefined {
+  const candidates = snap.configs('DestinationRule').filter((dr) =>
+    exportedTo(dr.spec?.exportTo, dr.namespace, namespace) && !dr.spec?.workloadSelector &&
+    typeof dr.spec?.host === 'string' && hostMatches(resolveHost(dr.spec.host, dr.namespace), svc.hostname));
+  for (const ns of [namespace, svc.namespace, ROOT_NAMESPACE]) {
+    const inNs = candidates.filter((c) => c.namespace === ns);
+    if (inNs.length > 0) return mostSpecific(inNs, svc.hostname);
+  }
+  return candidates.length > 0 ? mostSpecific(candidates, svc.hostname) : undefined;
+}
+
+function mostSpecific(drs: ConfigModel[], hostname: string): ConfigModel {
+  // exact host beats wildcard; then by name for determinism
+  return [...drs].sort((a, b) => {
+    const ae = a.spec.host === hostname ? 0 : 1, be = b.spec.host === hostname ? 0 : 1;
+    return ae - be || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
+  })[0]!;
+}
+
+function pickByNamespace(list: ConfigModel[], namespace: string): ConfigModel | undefined {
+  if (list.length === 0) return undefined;
+  return [...list].sort((a, b) => {
+    const an = a.namespace === namespace ? 0 : 1, bn = b.namespace === namespace ? 0 : 1;
+    return an - bn || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
+  })[0];
+}
+
+/** Service with `hostname` visible from `namespace` (own namespace preferred). */
+export function serviceFor(snap: SnapshotView, namespace: string, hostname: string): ServiceModel | undefined {
+  const list = snap.servicesByHost(hostname).filter((s) => exportedTo(s.exportTo, s.namespace, namespace));
+  return list.find((s) => s.namespace === namespace) ?? list[0];
+}
