@@ -7,7 +7,7 @@
  * decoded-segment cache, keyed by segment id (ids are never reused).
  */
 import { workerData } from 'node:worker_threads';
-import { transferableSymbol, valueSymbol } from 'piscina';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { SnapshotArena } from '../shared/snapshot/arena';
 import { SnapshotReader } from '../shared/snapshot/snapshot-view';
 import { ConfigGenToMain, ConfigWorkerData, MainToConfigGen } from '../shared/protocol';
@@ -26,7 +26,7 @@ function getReader(): SnapshotReader {
 export default function generate(msg: MainToConfigGen): ConfigGenToMain {
   const result = runGeneration(getReader(), msg, encodeAny, contentHash, toErrorData);
   // Transfer the bytes instead of copying them (Piscina's Transferable protocol).
-  return { [transferableSymbol]: [result.buffer], [valueSymbol]: result } as unknown as ConfigGenToMain;
+  return move({ [transferableSymbol]: [result.buffer], [valueSymbol]: result } as never) as unknown as ConfigGenToMain;
 }
 
 export function encodeCount(): number { return resourceEncodeCount(); }

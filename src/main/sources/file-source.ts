@@ -90,7 +90,7 @@ export class FileSource {
 
   /** Watches, then loads the whole tree. Resolves when synced; rejects only if `dir` is not a directory. */
   async start(): Promise<void> {
-    if (this.state !== 'new') throw new Error('FileSource.start() called twice');
+    if (this.state !== 'new') throw new Error('FileSource can only be started once');
     this.state = 'running';
     const st = await stat(this.root).catch(() => undefined);
     if (!st?.isDirectory()) throw new ConfigError(`config directory ${this.root} does not exist or is not a directory`);

@@ -1,4 +1,8 @@
-/** google.protobuf.Struct (as protobufjs decodes it, keepCase) → plain JSON, and back. */
+/**
+ * google.protobuf.Struct as protobufjs decodes it → plain JSON, and back. protobufjs' built-in
+ * ("common") well-known types name Value's fields in camelCase (stringValue), unlike the Envoy
+ * types loaded with keepCase, so both spellings are read.
+ */
 export function structToJson(s: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const fields = (s as { fields?: Record<string, unknown> } | undefined)?.fields;
@@ -9,11 +13,17 @@ export function structToJson(s: unknown): Record<string, unknown> {
 
 function valueToJson(v: any): unknown {
   if (v == null) return null;
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.bool_value !== undefined) return v.bool_value;
-  if (v.struct_value !== undefined) return structToJson(v.struct_value);
-  if (v.list_value !== undefined) return (v.list_value.values ?? []).map(valueToJson);
+  const pick = (camel: string, snake: string) => (v[camel] !== undefined ? v[camel] : v[snake]);
+  const str = pick('stringValue', 'string_value');
+  if (str !== undefined) return str;
+  const num = pick('numberValue', 'number_value');
+  if (num !== undefined) return num;
+  const bool = pick('boolValue', 'bool_value');
+  if (bool !== undefined) return bool;
+  const st = pick('structValue', 'struct_value');
+  if (st !== undefined) return structToJson(st);
+  const list = pick('listValue', 'list_value');
+  if (list !== undefined) return (list.values ?? []).map(valueToJson);
   return null;
 }
 
@@ -24,10 +34,10 @@ export function jsonToStruct(o: Record<string, unknown>): { fields: Record<strin
 }
 
 function jsonToValue(v: unknown): unknown {
-  if (v === null || v === undefined) return { null_value: 0 };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(jsonToValue) } };
-  return { struct_value: jsonToStruct(v as Record<string, unknown>) };
+  if (v === null || v === undefined) return { nullValue: 0 };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
+  return { structValue: jsonToStruct(v as Record<string, unknown>) };
 }

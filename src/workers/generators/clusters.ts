@@ -23,7 +23,7 @@ function lbSettings(policy: any, flavour: ClusterFlavour): Obj {
     const ringSize = lb.consistentHash.ringHash?.minimumRingSize ?? lb.consistentHash.minimumRingSize;
     return {
       lb_policy: 'RING_HASH',
-      ring_hash_lb_config: { hash_function: 'XX_HASH', ...(ringSize ? { minimum_ring_size: ringSize } : {}) },
+      ring_hash_lb_config: { hash_function: 'XX_HASH', ...(ringSize ? { minimum_ring_size: { value: ringSize } } : {}) },
     };
   }
   switch (lb?.simple) {
@@ -72,10 +72,10 @@ export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subse
   const pool = policy?.connectionPool;
   if (pool?.http?.http2MaxRequests || pool?.tcp?.maxConnections || pool?.http?.http1MaxPendingRequests) {
     const t: Obj = {};
-    if (pool.tcp?.maxConnections) t['max_connections'] = pool.tcp.maxConnections;
-    if (pool.http?.http1MaxPendingRequests) t['max_pending_requests'] = pool.http.http1MaxPendingRequests;
-    if (pool.http?.http2MaxRequests) t['max_requests'] = pool.http.http2MaxRequests;
-    if (pool.http?.maxRetries) t['max_retries'] = pool.http.maxRetries;
+    if (pool.tcp?.maxConnections) t['max_connections'] = { value: pool.tcp.maxConnections };
+    if (pool.http?.http1MaxPendingRequests) t['max_pending_requests'] = { value: pool.http.http1MaxPendingRequests };
+    if (pool.http?.http2MaxRequests) t['max_requests'] = { value: pool.http.http2MaxRequests };
+    if (pool.http?.maxRetries) t['max_retries'] = { value: pool.http.maxRetries };
     cluster['circuit_breakers'] = { thresholds: [t] };
   }
   if (!flavour.proxyless && (port.protocol === 'HTTP2' || port.protocol === 'GRPC')) {

@@ -51,14 +51,14 @@ export function loadAssignment(snap: SnapshotView, namespace: string, clusterNam
     list.push({
       endpoint: { address: { socket_address: { address: ep.address, port_value: portNumber } } },
       health_status: 'HEALTHY',
-      load_balancing_weight: weight,
+      load_balancing_weight: { value: weight },
     });
     byLocality.set(ep.locality, list);
     weightOf.set(ep.locality, (weightOf.get(ep.locality) ?? 0) + weight);
   }
   const endpoints = [...byLocality.keys()].sort().map((loc) => {
     const [region = '', zone = '', sub_zone = ''] = loc.split('/');
-    return { locality: { region, zone, sub_zone }, lb_endpoints: byLocality.get(loc), load_balancing_weight: weightOf.get(loc) };
+    return { locality: { region, zone, sub_zone }, lb_endpoints: byLocality.get(loc), load_balancing_weight: { value: weightOf.get(loc) } };
   });
   return { cluster_name: clusterName, endpoints };
 }

@@ -36,7 +36,7 @@ function routeMatch(m: any | undefined): Obj {
   else if (uri?.prefix !== undefined) match['prefix'] = uri.prefix;
   else if (uri?.regex !== undefined) match['safe_regex'] = { regex: uri.regex };
   else match['prefix'] = '/';
-  if (m?.ignoreUriCase) match['case_sensitive'] = false;
+  if (m?.ignoreUriCase) match['case_sensitive'] = { value: false };
   const headers: Obj[] = [];
   for (const [name, hm] of Object.entries((m?.headers ?? {}) as Record<string, unknown>)) headers.push(headerMatcher(name.toLowerCase(), hm));
   for (const [name, hm] of Object.entries((m?.withoutHeaders ?? {}) as Record<string, unknown>)) headers.push(headerMatcher(name.toLowerCase(), hm, true));
@@ -82,7 +82,7 @@ function routeAction(snap: SnapshotView, namespace: string, vs: ConfigModel, htt
     action['cluster'] = resolved[0]!.cluster ?? 'BlackHoleCluster';
   } else {
     const weights = normaliseWeights(resolved.map((d) => d.weight));
-    action['weighted_clusters'] = { clusters: resolved.map((d, i) => ({ name: d.cluster ?? 'BlackHoleCluster', weight: weights[i] })) };
+    action['weighted_clusters'] = { clusters: resolved.map((d, i) => ({ name: d.cluster ?? 'BlackHoleCluster', weight: { value: weights[i] } })) };
   }
   const timeout = typeof http.timeout === 'string' ? parseGoDuration(http.timeout) : undefined;
   action['timeout'] = duration(timeout ?? 0); // Istio disables Envoy's 15s default route timeout

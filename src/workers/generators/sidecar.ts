@@ -84,7 +84,7 @@ export const sidecarListeners: Generator = (snap, ctx) => {
     const filter = isHttp(protocol)
       ? hcm(`outbound_${bind}_${eg.port.number}`, { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeNameFor(eg.port.number) } })
       : tcpProxy(`outbound_${bind}_${eg.port.number}`, services.length === 1 ? outboundClusterName(eg.port.number, '', services[0]!.hostname) : allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE);
-    add({ name, address: socketAddress(bind, eg.port.number), filter_chains: [{ filters: [filter] }], ...(bindToPort ? {} : { bind_to_port: false }), traffic_direction: 'OUTBOUND' });
+    add({ name, address: socketAddress(bind, eg.port.number), filter_chains: [{ filters: [filter] }], ...(bindToPort ? {} : { bind_to_port: { value: false } }), traffic_direction: 'OUTBOUND' });
   }
 
   // Sidecar ingress listeners
@@ -112,11 +112,11 @@ export const sidecarListeners: Generator = (snap, ctx) => {
         if (isHttp(p.protocol)) {
           if (seenHttpPorts.has(p.port)) continue;
           seenHttpPorts.add(p.port);
-          add({ name: `0.0.0.0_${p.port}`, address: socketAddress('0.0.0.0', p.port), bind_to_port: false, traffic_direction: 'OUTBOUND',
+          add({ name: `0.0.0.0_${p.port}`, address: socketAddress('0.0.0.0', p.port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND',
             filter_chains: [{ filters: [hcm(`outbound_0.0.0.0_${p.port}`, { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeNameFor(p.port) } })] }] });
         } else {
           for (const addr of svc.addresses) {
-            add({ name: `${addr}_${p.port}`, address: socketAddress(addr, p.port), bind_to_port: false, traffic_direction: 'OUTBOUND',
+            add({ name: `${addr}_${p.port}`, address: socketAddress(addr, p.port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND',
               filter_chains: [{ filters: [tcpProxy(`outbound|${p.port}||${svc.hostname}`, outboundClusterName(p.port, '', svc.hostname))] }] });
           }
         }
@@ -124,12 +124,12 @@ export const sidecarListeners: Generator = (snap, ctx) => {
     }
   }
   add({
-    name: 'virtualOutbound', address: socketAddress('0.0.0.0', 15001), use_original_dst: true, traffic_direction: 'OUTBOUND',
+    name: 'virtualOutbound', address: socketAddress('0.0.0.0', 15001), use_original_dst: { value: true }, traffic_direction: 'OUTBOUND',
     filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE, allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE)] }],
   });
   const inboundChains = (ctx.inbound ?? []).map((ip) => ({
     name: `${inboundClusterName(ip.port)}`,
-    filter_chain_match: { destination_port: ip.targetPort },
+    filter_chain_match: { destination_port: { value: ip.targetPort } },
     filters: [isHttp(ip.protocol)
       ? hcm(`inbound_0.0.0.0_${ip.targetPort}`, { route_config: { name: `inbound|${ip.port}|${ip.name}|${ip.hostname}`, virtual_hosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: inboundClusterName(ip.port), timeout: duration(0) } }] }] } })
       : tcpProxy(`inbound_0.0.0.0_${ip.targetPort}`, inboundClusterName(ip.port))],
@@ -142,9 +142,9 @@ export const sidecarListeners: Generator = (snap, ctx) => {
   return out;
 };
 
-function dedupeByPort<T extends { filter_chain_match: { destination_port: number } }>(chains: T[]): T[] {
+function dedupeByPort<T extends { filter_chain_match: { destination_port: { value: number } } }>(chains: T[]): T[] {
   const seen = new Set<number>();
-  return chains.filter((c) => !seen.has(c.filter_chain_match.destination_port) && seen.add(c.filter_chain_match.destination_port));
+  return chains.filter((c) => !seen.has(c.filter_chain_match.destination_port.value) && seen.add(c.filter_chain_match.destination_port.value));
 }
 
 // ---------------------------------------------------------------- RDS
@@ -167,7 +167,7 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
     virtualHosts.push(allowAny(snap, sidecar)
       ? { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: duration(0) } }] }
       : { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
-    out.push({ name, resource: { name, virtual_hosts: virtualHosts, validate_clusters: false } });
+    out.push({ name, resource: { name, virtual_hosts: virtualHosts, validate_clusters: { value: false } } });
   }
   return out;
 };
@@ -178,9 +178,9 @@ function dnsLoadAssignment(snap: SnapshotView, svc: ServiceModel, port: ServiceM
   const name = outboundClusterName(port.port, '', svc.hostname);
   const eps = snap.endpoints(svc.hostname, svc.namespace);
   const lb = eps.length > 0
-    ? eps.map((e) => ({ endpoint: { address: socketAddress(e.address, endpointPort(e, port.name, port.targetPort || port.port) ?? port.port) }, load_balancing_weight: e.weight || 1 }))
-    : [{ endpoint: { address: socketAddress(svc.hostname, port.port) }, load_balancing_weight: 1 }];
-  return { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: lb, load_balancing_weight: lb.length }] };
+    ? eps.map((e) => ({ endpoint: { address: socketAddress(e.address, endpointPort(e, port.name, port.targetPort || port.port) ?? port.port) }, load_balancing_weight: { value: e.weight || 1 } }))
+    : [{ endpoint: { address: socketAddress(svc.hostname, port.port) }, load_balancing_weight: { value: 1 } }];
+  return { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: lb, load_balancing_weight: { value: lb.reduce((a, e) => a + e.load_balancing_weight.value, 0) } }] };
 }
 
 export const sidecarClusters: Generator = (snap, ctx) => {
