@@ -83,6 +83,7 @@ export class AdsServer {
       }
     };
     call.on('data', (req: Req) => {
+      if (conn.closed) return; // refused or ended: later requests on the call are dropped
       try {
         (conn as { handleRequest(r: Req): void }).handleRequest(req);
         if (!registered) {

@@ -43,6 +43,11 @@ export class DeltaConnection extends XdsConnection {
       if (n === '*') { if (!w.wildcard) { w.wildcard = true; newly.add('*'); } continue; }
       if (!w.names.has(n)) { w.names.add(n); newly.add(n); }
     }
+    if (first) {
+      // A reconnecting client declares what it holds: a name it subscribes to together with its
+      // version is known, not new, so only a changed version (or its absence) is sent for it.
+      for (const n of Object.keys(req.initial_resource_versions ?? {})) newly.delete(n);
+    }
     for (const n of req.resource_names_unsubscribe ?? []) {
       if (n === '*') { w.wildcard = false; continue; }
       w.names.delete(n);
@@ -76,7 +81,9 @@ export class DeltaConnection extends XdsConnection {
       if (!res.resources.has(name) && (w.wildcard || w.names.has(name))) removed.push(name);
       else if (!w.wildcard && !w.names.has(name)) w.sent.delete(name);
     }
-    for (const name of res.missing) if (newly.has(name) && !removed.includes(name)) removed.push(name);
+    // a new subscription to a name that does not exist is answered in removed_resources, wildcard
+    // watches included (a wildcard resolve reports no `missing`, so look at `newly` itself)
+    for (const name of newly) if (name !== '*' && !res.resources.has(name) && !removed.includes(name)) removed.push(name);
     if (!force && changed.length === 0 && removed.length === 0) return;
     const version = this.version(res.snapshotVersion);
     const nonce = this.newNonce(version);

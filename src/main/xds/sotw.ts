@@ -2,7 +2,8 @@
  * State-of-the-world ADS (StreamAggregatedResources), request handling as Istio's ShouldRespond:
  * NACK → record, no response; empty nonce → initial request, always respond; stale nonce →
  * ignore; ACK with the same names → nothing; names added (or any change on a wildcard type) →
- * respond; empty names on a non-wildcard type → unsubscribe.
+ * respond; empty names on a non-wildcard type → unsubscribe, whatever the nonce (Istio checks it
+ * before the nonce rules).
  */
 import { combineHashes } from '../../shared/hash';
 import { XdsTypeUrl, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
@@ -17,7 +18,7 @@ const log = scope('ads');
 export class SotwConnection extends XdsConnection {
   readonly kind = 'sotw' as const;
 
-  /** Returns the proxy the first time (the server registers the connection then). */
+  /** Throws XdsProtocolError when the first request has no valid node; the server registers the connection after the first call returns. */
   handleRequest(req: SotwRequest): void {
     if (!this.initialized) this.init(proxyFromFirstRequest(req.node));
     void this.enqueue(() => this.process(req));
@@ -38,11 +39,19 @@ export class SotwConnection extends XdsConnection {
       log.warn('NACK', { conId: this.conId, type, nonce: req.response_nonce, error: msg });
       return;
     }
+    if (!isWildcardType(type) && names.length === 0) {
+      // Istio shouldUnsubscribe: checked before any nonce rule, so an unsubscribe carrying a nonce
+      // that a concurrent push made stale still takes effect, and a first request naming nothing
+      // creates no watch and gets no response.
+      if (w) this.watches.delete(type);
+      log.debug('unsubscribed', { conId: this.conId, type, nonce: req.response_nonce });
+      return;
+    }
     if (!w || req.response_nonce === '') {
       // initial request for this type (or a reconnecting client's first on this stream)
       w = w ?? newWatch(type);
       this.watches.set(type, w);
-      setNames(w, type, names);
+      setNames(w, type, names, true);
       await this.pushType(w, true);
       return;
     }
@@ -57,13 +66,9 @@ export class SotwConnection extends XdsConnection {
     w.lastError = '';
     w.ackedAt = Date.now();
     this.deps.callbacks.onAck?.(this, type, req.version_info);
-    if (!isWildcardType(type) && names.length === 0) {
-      this.watches.delete(type); // unsubscribe
-      return;
-    }
     const before = new Set(w.names);
     const wasWildcard = w.wildcard;
-    setNames(w, type, names);
+    setNames(w, type, names, false);
     const added = [...w.names].some((n) => !before.has(n));
     const changed = added || before.size !== w.names.size || wasWildcard !== w.wildcard;
     if ((w.wildcard && changed) || added || (isWildcardType(type) && changed)) await this.pushType(w, true);
@@ -86,7 +91,12 @@ export class SotwConnection extends XdsConnection {
   }
 }
 
-function setNames(w: WatchState, type: XdsTypeUrl, names: readonly string[]): void {
-  w.wildcard = isWildcardType(type) && (names.length === 0 || names.includes('*'));
+/**
+ * Wildcard (CDS/LDS only) is "*", or the legacy empty list on the first request, or an empty list
+ * that keeps an existing wildcard (Envoy ACKs wildcard CDS with no names). Once a client has named
+ * resources, an empty list means "none" (xDS spec), not "everything".
+ */
+function setNames(w: WatchState, type: XdsTypeUrl, names: readonly string[], initial: boolean): void {
+  w.wildcard = isWildcardType(type) && (names.includes('*') || (names.length === 0 && (initial || w.wildcard)));
   w.names = new Set(names.filter((n) => n !== '*'));
 }

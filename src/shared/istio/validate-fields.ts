@@ -106,8 +106,9 @@ export function readEnum<T extends string>(iss: Issues, path: Path, v: unknown, 
  * precision are supported"). `min` is the smallest accepted value in ms.
  */
 export function readDuration(iss: Issues, path: Path, v: unknown, min = 0): number | undefined {
-  const s = readStr(iss, path, v);
-  if (s === undefined) return undefined;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') { iss.error(path, `must be a duration string such as 1.5s or 100ms, got ${JSON.stringify(v)}`); return undefined; }
+  const s = v;
   const ms = parseGoDuration(s);
   if (ms === undefined) { iss.error(path, `invalid duration "${s}" (expected Go syntax such as 1.5s or 100ms)`); return undefined; }
   if (ms < 0) { iss.error(path, `duration "${s}" must not be negative`); return undefined; }

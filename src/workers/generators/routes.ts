@@ -87,7 +87,7 @@ function routeAction(snap: SnapshotView, namespace: string, vs: ConfigModel, htt
   const timeout = typeof http.timeout === 'string' ? parseGoDuration(http.timeout) : undefined;
   action['timeout'] = duration(timeout ?? 0); // Istio disables Envoy's 15s default route timeout
   if (http.retries && typeof http.retries.attempts === 'number') {
-    const retry: Obj = { num_retries: http.retries.attempts, retry_on: http.retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes' };
+    const retry: Obj = { num_retries: { value: http.retries.attempts }, retry_on: http.retries.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes' };
     const per = typeof http.retries.perTryTimeout === 'string' ? parseGoDuration(http.retries.perTryTimeout) : undefined;
     if (per !== undefined) retry['per_try_timeout'] = duration(per);
     action['retry_policy'] = retry;
