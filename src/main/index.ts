@@ -43,7 +43,14 @@ export interface Discovery {
   close(): Promise<void>;
 }
 
-export interface StartOptions { clock?: Clock; callbacks?: XdsCallbacks }
+export interface StartOptions {
+  clock?: Clock;
+  callbacks?: XdsCallbacks;
+  /** tests: wrap the config pool (fault injection) */
+  wrapPool?: (pool: ConfigPool) => ConfigPool;
+  /** delay before a stream re-pushes a type whose generation failed (default 1000 ms) */
+  retryDelayMs?: number;
+}
 
 function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
   return { endpointsOnly: changes.every((c) => c.kind === 'EndpointSlice') };
@@ -85,7 +92,8 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     return snap.version;
   };
 
-  const pool = createConfigPool(arena.sab, config.configWorkers);
+  const realPool = createConfigPool(arena.sab, config.configWorkers);
+  const pool = opts.wrapPool ? opts.wrapPool(realPool) : realPool;
   const generation = new GenerationService(pool, writer, { timeoutMs: config.generationTimeoutMs, retries: 2 });
   generation.setSnapshot(publish());
 
@@ -94,7 +102,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     contextFor: (proxy) => registry.contextFor(proxy),
     publishedAt: (v) => publishedAt.get(v) ?? Date.now(),
     callbacks: combineCallbacks([metrics.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
-    retryDelayMs: 1000,
+    retryDelayMs: opts.retryDelayMs ?? 1000,
   }, { pushThrottle: config.pushThrottle });
 
   let pushWaiters: Array<() => void> = [];
@@ -158,7 +166,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
       await fileSource?.stop();
       for (const l of listeners) l.close();
       await ads.close();
-      await pool.close();
+      await realPool.close();
     },
   };
   discoveryRef.d = discovery;

@@ -76,8 +76,12 @@ export class GenerationService {
     const gkey = `${version}|${generationKey(ctx, typeUrl)}`;
     if (names === null) {
       const key = `${gkey}|${ALL}`;
-      if (!this.cache.has(key)) await this.generate(version, ctx, typeUrl, null, [key], gkey);
-      else this.stats.cacheHits++;
+      if (this.cache.has(key)) this.stats.cacheHits++;
+      else {
+        const pending = this.inflight.get(key);
+        if (pending) this.stats.sharedInFlight++;
+        await (pending ?? this.generate(version, ctx, typeUrl, null, [key], gkey));
+      }
       const entry = this.cache.get(key) as WildcardEntry | undefined;
       return { snapshotVersion: version, resources: entry?.resources ?? new Map(), missing: [] };
     }
