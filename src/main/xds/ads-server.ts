@@ -119,14 +119,19 @@ export class AdsServer {
     await Promise.all(Array.from({ length: Math.min(this.opts.pushThrottle, conns.length) }, worker));
   }
 
-  /** Stop accepting streams; close existing ones; wait up to graceMs for them to finish. */
+  /**
+   * Stop accepting streams and close the existing ones. Streams are long-lived, so waiting for
+   * them to end by themselves would always take the whole grace period: they are cancelled now
+   * (clients reconnect elsewhere), and the server is forced down if it has not stopped in graceMs.
+   */
   async close(graceMs = 2000): Promise<void> {
     this.shuttingDown = true;
+    for (const c of this.connections.values()) c.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
+      timer.unref();
       this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
-      // streams are long-lived: ask clients to go elsewhere now rather than waiting the grace out
-      for (const c of this.connections.values()) c.close();
+      // tryShutdown waits for open calls; cancel them so it can finish
       setImmediate(() => this.server.forceShutdown());
     });
   }

@@ -41,6 +41,7 @@ export abstract class XdsConnection implements StreamInfo {
   closed = false;
   private chain: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
+  private readonly drainWaiters: Array<() => void> = [];
 
   constructor(protected readonly deps: ConnectionDeps, protected readonly stream: WritableStream) {}
 
@@ -112,11 +113,17 @@ export abstract class XdsConnection implements StreamInfo {
   /** Write honouring backpressure: wait for 'drain' when the stream's buffer is full. */
   protected async write(buf: Buffer): Promise<void> {
     if (this.closed) return;
-    if (!this.stream.write(buf)) await new Promise<void>((resolve) => this.stream.once('drain', resolve));
+    if (this.stream.write(buf)) return;
+    // Buffer full: wait for drain — or for close, so a dead stream never wedges its task chain.
+    await new Promise<void>((resolve) => {
+      this.drainWaiters.push(resolve);
+      this.stream.once('drain', resolve);
+    });
   }
 
   close(): void {
     this.closed = true;
+    for (const resolve of this.drainWaiters.splice(0)) resolve();
     if (this.retryTimer) clearTimeout(this.retryTimer);
   }
 }
