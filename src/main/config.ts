@@ -55,6 +55,8 @@ export const KNOBS = {
   enableEdsDebounce: boolKnob('PILOT_ENABLE_EDS_DEBOUNCE', 'true', 'debounce endpoint-only changes too; false pushes them at once'),
   pushThrottle: numberKnob('PILOT_PUSH_THROTTLE', '0', 'concurrent pushes; 0 = auto, min(15 + 5 x cores, 100)', 0),
   maxRequestsPerSecond: numberKnob('PILOT_MAX_REQUESTS_PER_SECOND', '0', 'new xDS streams admitted per second; 0 = auto, min(15 + 5 x cores, 100)', 0),
+  pushBurst: numberKnob('PILOT_PUSH_BURST', '1', '(istiod-ts) token-bucket burst for new xDS streams; Istio hard-codes 1', 1),
+  xdsCacheSize: numberKnob('PILOT_XDS_CACHE_SIZE', '60000', 'max cached generated resources (entries no proxy holds are evicted first)', 1),
   configWorkers: numberKnob('ISTIOD_CONFIG_WORKERS', '0', '(istiod-ts) config-generation worker threads; 0 = number of cores', 0),
   generationTimeout: durationKnob('ISTIOD_GENERATION_TIMEOUT', '30s', '(istiod-ts) longest one generation job may run before it is retried'),
   snapshotArenaMaxMB: numberKnob('ISTIOD_SNAPSHOT_ARENA_MAX_MB', '1024', '(istiod-ts) ceiling of the shared snapshot arena, MiB', 16),
@@ -77,6 +79,8 @@ export interface Config {
   readonly enableEdsDebounce: boolean;
   readonly pushThrottle: number;
   readonly maxRequestsPerSecond: number;
+  readonly pushBurst: number;
+  readonly xdsCacheSize: number;
   readonly configWorkers: number;
   readonly generationTimeoutMs: number;
   readonly snapshotArenaMaxBytes: number;
@@ -153,6 +157,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     enableEdsDebounce: knob(KNOBS.enableEdsDebounce),
     pushThrottle: throttle === 0 ? autoConcurrency(cores) : Math.floor(throttle),
     maxRequestsPerSecond: rps === 0 ? autoConcurrency(cores) : rps,
+    pushBurst: Math.floor(knob(KNOBS.pushBurst)),
+    xdsCacheSize: Math.floor(knob(KNOBS.xdsCacheSize)),
     configWorkers: workers === 0 ? cores : Math.floor(workers),
     generationTimeoutMs: knob(KNOBS.generationTimeout),
     snapshotArenaMaxBytes: knob(KNOBS.snapshotArenaMaxMB) * 1024 * 1024,

@@ -22,6 +22,7 @@ import { HttpListener, listenHttp } from './http/http-server';
 import { debugRoutes } from './http/debug';
 import { scope, setLogLevels, LogLevel } from './log';
 import { resourceEncodeCount } from '../shared/envoy/proto';
+import { changedDependencies } from '../shared/snapshot/snapshot-diff';
 
 const log = scope('default');
 export const VERSION = '0.1.0';
@@ -80,22 +81,24 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
   const arena = SnapshotArena.allocate(16 * 1024 * 1024, config.snapshotArenaMaxBytes);
   const writer = new SnapshotWriter(arena);
   const publishedAt = new Map<number, number>();
-  const publish = (): number => {
+  const publish = (): { version: number; changed: Set<string> | 'all' } => {
     const t0 = performance.now();
+    const prev = registry.current;
     const input = registry.build();
+    const changed = changedDependencies(prev, input);
     const snap = writer.publish(input);
     publishedAt.set(snap.version, Date.now());
     for (const v of publishedAt.keys()) if (v < snap.version - 64) publishedAt.delete(v);
     metrics.services.set(input.services.length);
     metrics.pushContextInit.observe((performance.now() - t0) / 1000);
-    log.debug('snapshot published', { version: snap.version, encodedSegments: snap.encodedSegments, reusedSegments: snap.reusedSegments });
-    return snap.version;
+    log.debug('snapshot published', { version: snap.version, encodedSegments: snap.encodedSegments, reusedSegments: snap.reusedSegments, changed: changed === 'all' ? 'all' : changed.size });
+    return { version: snap.version, changed };
   };
 
   const realPool = createConfigPool(arena.sab, config.configWorkers);
   const pool = opts.wrapPool ? opts.wrapPool(realPool) : realPool;
-  const generation = new GenerationService(pool, writer, { timeoutMs: config.generationTimeoutMs, retries: 2 });
-  generation.setSnapshot(publish());
+  const generation = new GenerationService(pool, writer, { timeoutMs: config.generationTimeoutMs, retries: 2, maxEntries: config.xdsCacheSize });
+  generation.setSnapshot(publish().version);
 
   const ads = new AdsServer({
     generation,
@@ -103,7 +106,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     publishedAt: (v) => publishedAt.get(v) ?? Date.now(),
     callbacks: combineCallbacks([metrics.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
     retryDelayMs: opts.retryDelayMs ?? 1000,
-  }, { pushThrottle: config.pushThrottle });
+  }, { pushThrottle: config.pushThrottle, maxRequestsPerSecond: config.maxRequestsPerSecond, requestBurst: config.pushBurst });
 
   let pushWaiters: Array<() => void> = [];
   const debouncer = new Debouncer(
@@ -112,8 +115,13 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
       metrics.debounceTime.observe(waitedMs / 1000);
       for (const [reason, n] of Object.entries(req.reasons)) metrics.pushTriggers.inc({ type: reason }, n);
       try {
-        generation.setSnapshot(publish());
-        await ads.pushAll(req);
+        const { version, changed } = publish();
+        const affected = generation.setSnapshot(version, changed);
+        // Contexts depend on Sidecars and on the services/endpoints of each proxy's own address.
+        const contextsMayChange = changed === 'all' || [...changed].some((d) => d === 'cfg:Sidecar' || d.startsWith('ep:') || d.startsWith('svc:'));
+        const queued = await ads.pushAll(req, req.forced ? 'all' : affected,
+          contextsMayChange ? (c) => JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint : undefined);
+        log.debug('push done', { version, affected: affected.size, queued, connections: ads.connections.size });
       } catch (e) {
         log.error('push failed', { error: e instanceof Error ? e.message : String(e) });
       } finally {

@@ -31,6 +31,8 @@ export interface GeneratedEntry {
   readonly hash: string;
   readonly offset: number;
   readonly length: number;
+  /** indices into ConfigGenToMain.deps: what this resource was built from */
+  readonly deps: readonly number[];
 }
 
 export interface ConfigGenToMain {
@@ -39,8 +41,10 @@ export interface ConfigGenToMain {
   /** encoded `google.protobuf.Any` messages, back to back; `resources` index into it */
   readonly buffer: ArrayBuffer;
   readonly resources: readonly GeneratedEntry[];
-  /** names that were asked for but do not exist in this snapshot */
-  readonly missing: readonly string[];
+  /** names that were asked for but do not exist in this snapshot, and what decided that */
+  readonly missing: ReadonlyArray<{ readonly name: string; readonly deps: readonly number[] }>;
+  /** dependency keys read by this job (see DependencyKey in snapshot-view.ts) */
+  readonly deps: readonly string[];
   /** per-resource generation failures (the rest of the job still succeeded) */
   readonly errors: readonly ErrorData[];
   /** resources encoded by this worker so far (proves generation runs off the main thread) */

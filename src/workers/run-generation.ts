@@ -1,12 +1,17 @@
 /**
  * The body of a config job, separate from the Piscina entry so benchmarks can run the exact same
  * code inline ("without the pool") and tests can call it directly.
+ *
+ * Dependencies: the snapshot view records what each generation reads. Named requests run the
+ * generator once per name, so every resource carries exactly its own dependencies and a change
+ * invalidates only the resources that read it.
  */
 import { SnapshotReader } from '../shared/snapshot/snapshot-view';
 import { ConfigGenToMain, GeneratedEntry, MainToConfigGen } from '../shared/protocol';
 import { ErrorData } from '../shared/errors';
 import { resourceEncodeCount } from '../shared/envoy/proto';
 import { GENERATORS } from './generators/index';
+import { Generated } from './generators/types';
 
 export function runGeneration(
   reader: SnapshotReader,
@@ -18,11 +23,31 @@ export function runGeneration(
   const snap = reader.open(msg.root);
   const generator = GENERATORS[msg.generator][msg.typeUrl];
   const errors: ErrorData[] = [];
-  const encoded: Array<{ name: string; bytes: Uint8Array }> = [];
-  if (generator) {
-    for (const g of generator(snap, msg.context, msg.names)) {
+  const depList: string[] = [];
+  const depIndex = new Map<string, number>();
+  const indicesOf = (set: Set<string>): number[] => [...set].map((d) => {
+    let i = depIndex.get(d);
+    if (i === undefined) { i = depList.length; depList.push(d); depIndex.set(d, i); }
+    return i;
+  });
+  const run = (names: readonly string[] | null): { out: Generated[]; deps: number[]; names: readonly string[] | null } => {
+    const recorder = new Set<string>();
+    snap.recorder = recorder;
+    let out: Generated[];
+    try {
+      out = generator ? generator(snap, msg.context, names) : [];
+    } finally {
+      snap.recorder = undefined;
+    }
+    return { out, deps: indicesOf(recorder), names };
+  };
+  const batches = msg.names === null ? [run(null)] : msg.names.map((n) => run([n]));
+
+  const encoded: Array<{ name: string; bytes: Uint8Array; deps: number[] }> = [];
+  for (const b of batches) {
+    for (const g of b.out) {
       try {
-        encoded.push({ name: g.name, bytes: encode(msg.typeUrl, g.resource) });
+        encoded.push({ name: g.name, bytes: encode(msg.typeUrl, g.resource), deps: b.deps });
       } catch (e) {
         errors.push({ ...toError(e), message: `${g.name}: ${toError(e).message}` });
       }
@@ -36,16 +61,20 @@ export function runGeneration(
   let offset = 0;
   for (const e of encoded) {
     view.set(e.bytes, offset);
-    resources.push({ name: e.name, hash: hash(e.bytes), offset, length: e.bytes.length });
+    resources.push({ name: e.name, hash: hash(e.bytes), offset, length: e.bytes.length, deps: e.deps });
     offset += e.bytes.length;
   }
   const produced = new Set(resources.map((r) => r.name));
+  const missing = batches
+    .filter((b) => b.names !== null && !produced.has(b.names[0]!))
+    .map((b) => ({ name: b.names![0]!, deps: b.deps }));
   return {
     id: msg.id,
     snapshotVersion: msg.snapshotVersion,
     buffer,
     resources,
-    missing: msg.names ? msg.names.filter((n) => !produced.has(n)) : [],
+    missing,
+    deps: depList,
     errors,
     workerEncodeCount: resourceEncodeCount(),
   };

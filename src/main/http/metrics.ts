@@ -21,6 +21,12 @@ export class Metrics {
   readonly pushTriggers = new client.Counter({ name: 'pilot_push_triggers', help: 'Total number of times a push was triggered, labeled by reason for the push.', labelNames: ['type'], registers: [this.registry] });
   readonly configSize = new client.Histogram({ name: 'pilot_xds_config_size_bytes', help: 'Distribution of configuration sizes pushed to clients', labelNames: ['type'], buckets: [1, 1e4, 1e6, 4e6, 1e7, 4e7], registers: [this.registry] });
 
+  readonly queueTime = new client.Histogram({ name: 'pilot_proxy_queue_time', help: 'Time in seconds, a proxy is in the push queue before being dequeued.', buckets: [0.1, 0.5, 1, 3, 5, 10, 20, 30], registers: [this.registry] });
+  readonly pushTime = new client.Histogram({ name: 'pilot_xds_push_time', help: 'Total time in seconds Pilot takes to push lds, rds, cds and eds.', labelNames: ['type'], buckets: [0.01, 0.1, 0.5, 1, 3, 5, 10, 20, 30], registers: [this.registry] });
+  readonly sendTime = new client.Histogram({ name: 'pilot_xds_send_time', help: 'Total time in seconds Pilot takes to send generated configuration.', buckets: [0.01, 0.1, 1, 3, 5, 10, 20, 30], registers: [this.registry] });
+  readonly admissionWait = new client.Histogram({ name: 'istiod_ts_xds_admission_wait_seconds', help: '(istiod-ts) Time a new xDS stream waited for a PILOT_MAX_REQUESTS_PER_SECOND token.', buckets: [0.001, 0.01, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
+  readonly admissionRefused = new client.Counter({ name: 'istiod_ts_xds_admission_refused', help: '(istiod-ts) New xDS streams refused with RESOURCE_EXHAUSTED (no token within 1s).', registers: [this.registry] });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
   }
@@ -37,6 +43,10 @@ export class Metrics {
       onExpiredNonce: (_s, type) => this.expiredNonce.inc({ type: SHORT_NAME[type] }),
       onPushComplete: (_s, start) => this.convergence.observe((Date.now() - start) / 1000),
       onPushError: (_s, type) => { this.internalErrors.inc(); this.pushes.inc({ type: `${SHORT_NAME[type]}_senderr` }); },
+      onPushDequeued: (_s, ms) => this.queueTime.observe(ms / 1000),
+      onTypePushed: (_s, type, ms) => this.pushTime.observe({ type: SHORT_NAME[type] }, ms / 1000),
+      onWrite: (_s, ms) => this.sendTime.observe(ms / 1000),
+      onAdmission: (ms, ok) => { this.admissionWait.observe(ms / 1000); if (!ok) this.admissionRefused.inc(); },
     };
   }
 }

@@ -36,9 +36,14 @@ export class Registry {
   private built = new Map<string, Built>();
   private configs = new Map<K8sObject, ConfigModel>();
   private inboundByIp = new Map<string, InboundPort[]>();
+  /** Sidecar resources as of the last build, sorted by name (contextFor runs per connection). */
+  private sidecars: K8sObject[] = [];
   private last?: SnapshotInput;
 
   constructor(private readonly store: ModelStore, private readonly mesh: MeshSettings) {}
+
+  /** The input most recently built. */
+  get current(): SnapshotInput | undefined { return this.last; }
 
   /** Build the next snapshot input from the store. */
   build(): SnapshotInput {
@@ -117,6 +122,8 @@ export class Registry {
     }
     for (const list of this.inboundByIp.values()) list.sort((a, b) => a.port - b.port || a.hostname.localeCompare(b.hostname));
 
+    this.sidecars = this.store.list('Sidecar', 'networking.istio.io').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+
     const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
     this.last = { services, configs, mesh };
     return this.last;
@@ -136,7 +143,7 @@ export class Registry {
   }
 
   private sidecarFor(proxy: ProxyView): string {
-    const sidecars = this.store.list('Sidecar', 'networking.istio.io').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const sidecars = this.sidecars;
     const inNs = sidecars.filter((s) => s.metadata.namespace === proxy.namespace);
     const selected = inNs.find((s) => s.spec?.workloadSelector && labelsMatch(s.spec.workloadSelector.labels, proxy.labels as Record<string, string>))
       ?? inNs.find((s) => !s.spec?.workloadSelector)

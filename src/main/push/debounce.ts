@@ -32,6 +32,9 @@ export interface DebounceStats { flushes: number; mergedEvents: number }
 
 export class Debouncer {
   private pending?: PushRequest;
+  /** endpoint-only requests that skip the debounce (debounceEndpoints false) */
+  private pendingEds?: PushRequest;
+  private edsFirstAt = 0;
   private lastEventAt = 0;
   private firstEventAt = 0;
   private timer: unknown;
@@ -46,11 +49,12 @@ export class Debouncer {
 
   push(req: PushRequest): void {
     const now = this.clock.now();
-    if (!this.opts.debounceEndpoints && req.endpointsOnly && !this.pending) {
-      this.pending = req;
-      this.firstEventAt = now;
-      this.lastEventAt = now;
-      this.tryFlush(true);
+    if (!this.opts.debounceEndpoints && req.endpointsOnly) {
+      // Istio pushes these at once, beside any config batch still waiting for quiet
+      // (discovery.go debounce); they only wait for a flush already running.
+      if (this.pendingEds) this.pendingEds = mergePushRequests(this.pendingEds, req);
+      else { this.pendingEds = req; this.edsFirstAt = now; }
+      if (!this.flushing) this.flushEds();
       return;
     }
     if (this.pending) {
@@ -69,32 +73,43 @@ export class Debouncer {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.pending = undefined;
+    this.pendingEds = undefined;
   }
 
   private arm(ms: number): void {
-    this.timer = this.clock.setTimeout(() => { this.timer = undefined; this.tryFlush(false); }, ms);
+    this.timer = this.clock.setTimeout(() => { this.timer = undefined; this.tryFlush(); }, ms);
   }
 
-  private tryFlush(immediate: boolean): void {
+  private tryFlush(): void {
     if (!this.pending || this.flushing) return;
     const now = this.clock.now();
     const quiet = now - this.lastEventAt;
     const age = now - this.firstEventAt;
-    if (!immediate && quiet < this.opts.quietMs && age < this.opts.maxDelayMs) {
+    if (quiet < this.opts.quietMs && age < this.opts.maxDelayMs) {
       this.arm(Math.min(this.opts.quietMs - quiet, this.opts.maxDelayMs - age));
       return;
     }
     const req = this.pending;
     this.pending = undefined;
+    this.run(req, age);
+  }
+
+  private flushEds(): void {
+    const req = this.pendingEds!;
+    this.pendingEds = undefined;
+    this.run(req, this.clock.now() - this.edsFirstAt);
+  }
+
+  private run(req: PushRequest, waitedMs: number): void {
     this.flushing = true;
     this.stats.flushes++;
-    this.onFlush(req, age).catch(() => { /* onFlush reports its own errors */ }).finally(() => {
+    this.onFlush(req, waitedMs).catch(() => { /* onFlush reports its own errors */ }).finally(() => {
       this.flushing = false;
-      if (this.pending) {
-        // events arrived during the flush: they get their own debounce from their first event
+      if (this.pendingEds) this.flushEds();
+      else if (this.pending && this.timer === undefined) {
+        // events arrived during the flush: they get their own quiet period from their last event
         const waited = this.clock.now() - this.lastEventAt;
-        if (!this.opts.debounceEndpoints && this.pending.endpointsOnly) this.tryFlush(true);
-        else if (this.timer === undefined) this.arm(Math.max(0, this.opts.quietMs - waited));
+        this.arm(Math.max(0, this.opts.quietMs - waited));
       }
     });
   }

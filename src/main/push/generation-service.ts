@@ -3,8 +3,12 @@
  * returns encoded resources of the current snapshot, from cache or from one worker job per distinct
  * generation key; concurrent requests for the same key and name share the in-flight job.
  *
- * Cache entries are keyed by (snapshot version, generation key, resource name). A failed or
- * timed-out job is retried; when retries run out the caller gets a GenerationError and the
+ * Incremental: every cached entry carries the dependency keys its generation read (recorded by the
+ * snapshot view in the worker). Publishing a snapshot invalidates exactly the entries whose
+ * dependencies changed; the rest carry over to the new version. Connections register which entries
+ * they were last sent (`watch`), so `setSnapshot` can name the connections a change affects.
+ *
+ * A failed or timed-out job is retried; when retries run out the caller gets an error and the
  * connection schedules a later resend (never a lost push, never a crash).
  */
 import { ConfigPool } from '../pools/config-pool';
@@ -29,6 +33,8 @@ export interface Resolved {
   readonly resources: ReadonlyMap<string, EncodedResource>;
   /** names that were asked for and do not exist */
   readonly missing: readonly string[];
+  /** cache entry keys this answer came from (for `watch`) */
+  readonly keys: readonly string[];
 }
 
 export interface GenerationStats {
@@ -37,88 +43,209 @@ export interface GenerationStats {
   cacheHits: number;
   cacheMisses: number;
   sharedInFlight: number;
+  invalidated: number;
+  carriedOver: number;
+  staleResults: number;
   lastWorkerEncodeCount: number;
+  entries: number;
 }
 
-/** ALL marks the entry holding a whole wildcard response. */
+/** Marks the entry holding a whole wildcard response. */
 const ALL = '\u0000*';
+/** Resolves that lose a race with snapshot publication this many times in a row give up. */
+const MAX_RESOLVE_ROUNDS = 8;
 
-interface WildcardEntry { resources: Map<string, EncodedResource> }
+interface Entry {
+  /** one resource (named entry; null = does not exist) or the whole set (wildcard entry) */
+  readonly value: EncodedResource | null | Map<string, EncodedResource>;
+  readonly deps: readonly string[];
+}
 
 export class GenerationService {
   private version = 0;
-  private cache = new Map<string, EncodedResource | null | WildcardEntry>();
-  private inflight = new Map<string, Promise<void>>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly depIndex = new Map<string, Set<string>>();
+  private readonly inflight = new Map<string, Promise<void>>();
+  /** changed dependencies per published version (recent ones), to vet late job results */
+  private readonly changeLog = new Map<number, Set<string> | 'all'>();
+  /** entry key → connections that were last sent it; connection → its keys per type */
+  private readonly watchers = new Map<string, Set<string>>();
+  private readonly watched = new Map<string, Map<string, readonly string[]>>();
   private nextJobId = 1;
-  readonly stats: GenerationStats = { jobs: 0, jobFailures: 0, cacheHits: 0, cacheMisses: 0, sharedInFlight: 0, lastWorkerEncodeCount: 0 };
+  readonly stats: GenerationStats = { jobs: 0, jobFailures: 0, cacheHits: 0, cacheMisses: 0, sharedInFlight: 0, invalidated: 0, carriedOver: 0, staleResults: 0, lastWorkerEncodeCount: 0, entries: 0 };
 
   constructor(
     private readonly pool: ConfigPool,
     private readonly writer: SnapshotWriter,
-    private readonly opts: { timeoutMs: number; retries: number },
+    private readonly opts: { timeoutMs: number; retries: number; maxEntries?: number },
   ) {}
 
   get snapshotVersion(): number { return this.version; }
 
-  /** Switch to a newly published snapshot; entries of older versions are dropped. */
-  setSnapshot(version: number): void {
-    // The service holds a pin on its current version so in-flight and future jobs can read it.
+  /**
+   * Switch to a newly published snapshot. `changed` lists the dependency keys that differ from the
+   * previous version ('all' drops every entry). Returns the ids of connections that were sent an
+   * entry this invalidates.
+   */
+  setSnapshot(version: number, changed: ReadonlySet<string> | 'all' = 'all'): Set<string> {
+    // The service holds a pin on its current version so jobs can always read it.
     if (!this.writer.pin(version)) throw new MeshError('MESH_SNAPSHOT_DECODE', `snapshot version ${version} is not live`);
     if (this.version) this.writer.unpin(this.version);
     this.version = version;
-    this.cache = new Map();
-    this.inflight = new Map();
+    this.changeLog.set(version, changed === 'all' ? 'all' : new Set(changed));
+    for (const v of this.changeLog.keys()) if (v < version - 64) this.changeLog.delete(v);
+
+    const dead = new Set<string>();
+    if (changed === 'all') for (const k of this.entries.keys()) dead.add(k);
+    else for (const dep of changed) for (const k of this.depIndex.get(dep) ?? []) dead.add(k);
+    const affected = new Set<string>();
+    for (const key of dead) {
+      this.drop(key);
+      for (const c of this.watchers.get(key) ?? []) affected.add(c);
+    }
+    this.stats.invalidated += dead.size;
+    this.stats.carriedOver += this.entries.size;
+    this.evictIfNeeded();
+    this.stats.entries = this.entries.size;
+    return affected;
+  }
+
+  /** Record that connection `conId` was last sent `keys` for `typeUrl`. */
+  watch(conId: string, typeUrl: string, keys: readonly string[]): void {
+    let perType = this.watched.get(conId);
+    if (!perType) this.watched.set(conId, (perType = new Map()));
+    for (const k of perType.get(typeUrl) ?? []) this.watchers.get(k)?.delete(conId);
+    perType.set(typeUrl, keys);
+    for (const k of keys) {
+      let set = this.watchers.get(k);
+      if (!set) this.watchers.set(k, (set = new Set()));
+      set.add(conId);
+    }
+  }
+
+  /** Forget a connection's watches (stream closed or type unsubscribed). */
+  unwatch(conId: string, typeUrl?: string): void {
+    const perType = this.watched.get(conId);
+    if (!perType) return;
+    for (const [t, keys] of perType) {
+      if (typeUrl !== undefined && t !== typeUrl) continue;
+      for (const k of keys) {
+        const set = this.watchers.get(k);
+        set?.delete(conId);
+        if (set && set.size === 0) this.watchers.delete(k);
+      }
+      perType.delete(t);
+    }
+    if (perType.size === 0) this.watched.delete(conId);
   }
 
   /** names null = the whole wildcard set of the type. */
   async resolve(ctx: GenContext, typeUrl: XdsTypeUrl, names: readonly string[] | null): Promise<Resolved> {
-    const version = this.version;
-    const gkey = `${version}|${generationKey(ctx, typeUrl)}`;
-    if (names === null) {
-      const key = `${gkey}|${ALL}`;
-      if (this.cache.has(key)) this.stats.cacheHits++;
-      else {
+    const base = generationKey(ctx, typeUrl);
+    const unique = names === null ? null : [...new Set(names)];
+    const keys = unique === null ? [`${base}|${ALL}`] : unique.map((n) => `${base}|${n}`);
+    for (let round = 0; round < MAX_RESOLVE_ROUNDS; round++) {
+      const version = this.version;
+      const toGenerate: number[] = [];
+      const waits: Promise<void>[] = [];
+      keys.forEach((key, i) => {
+        if (this.entries.has(key)) { this.stats.cacheHits++; return; }
         const pending = this.inflight.get(key);
-        if (pending) this.stats.sharedInFlight++;
-        await (pending ?? this.generate(version, ctx, typeUrl, null, [key], gkey));
+        if (pending) { this.stats.sharedInFlight++; waits.push(pending); return; }
+        toGenerate.push(i);
+      });
+      if (toGenerate.length > 0) {
+        const genNames = unique === null ? null : toGenerate.map((i) => unique[i]!);
+        waits.push(this.generate(version, ctx, typeUrl, genNames, toGenerate.map((i) => keys[i]!)));
       }
-      const entry = this.cache.get(key) as WildcardEntry | undefined;
-      return { snapshotVersion: version, resources: entry?.resources ?? new Map(), missing: [] };
+      await Promise.all(waits);
+      // A snapshot published meanwhile may have invalidated what we waited for: go round again.
+      if (!keys.every((k) => this.entries.has(k))) continue;
+      const resources = new Map<string, EncodedResource>();
+      const missing: string[] = [];
+      if (unique === null) {
+        for (const [n, r] of this.entries.get(keys[0]!)!.value as Map<string, EncodedResource>) resources.set(n, r);
+      } else {
+        unique.forEach((n, i) => {
+          const v = this.entries.get(keys[i]!)!.value as EncodedResource | null;
+          if (v) resources.set(n, v); else missing.push(n);
+        });
+      }
+      return { snapshotVersion: this.version, resources, missing, keys };
     }
-    const unique = [...new Set(names)];
-    const toGenerate: string[] = [];
-    const waits: Promise<void>[] = [];
-    for (const name of unique) {
-      const key = `${gkey}|${name}`;
-      if (this.cache.has(key)) { this.stats.cacheHits++; continue; }
-      const pending = this.inflight.get(key);
-      if (pending) { this.stats.sharedInFlight++; waits.push(pending); continue; }
-      toGenerate.push(name);
-    }
-    if (toGenerate.length > 0) waits.push(this.generate(version, ctx, typeUrl, toGenerate, toGenerate.map((n) => `${gkey}|${n}`), gkey));
-    await Promise.all(waits);
-    const resources = new Map<string, EncodedResource>();
-    const missing: string[] = [];
-    for (const name of unique) {
-      const e = this.cache.get(`${gkey}|${name}`) as EncodedResource | null | undefined;
-      if (e) resources.set(name, e); else missing.push(name);
-    }
-    return { snapshotVersion: version, resources, missing };
+    throw new MeshError('MESH_GENERATION_FAILED', `snapshot changed ${MAX_RESOLVE_ROUNDS} times while resolving ${typeUrl}`);
   }
 
-  private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null, keys: string[], gkey: string): Promise<void> {
+  private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null, keys: string[]): Promise<void> {
     this.stats.cacheMisses += keys.length;
     const job = this.runWithRetry(version, ctx, typeUrl, names).then((res) => {
-      if (version !== this.version) return; // a newer snapshot replaced the cache meanwhile
-      const buf = new Uint8Array(res.buffer);
-      const map = new Map<string, EncodedResource>();
-      for (const r of res.resources) map.set(r.name, { name: r.name, hash: r.hash, any: buf.subarray(r.offset, r.offset + r.length) });
-      if (names === null) this.cache.set(`${gkey}|${ALL}`, { resources: map });
-      else for (const n of names) this.cache.set(`${gkey}|${n}`, map.get(n) ?? null);
       for (const e of res.errors) log.error('resource generation failed', { type: typeUrl, code: e.code, error: e.message });
-    }).finally(() => { for (const k of keys) this.inflight.delete(k); });
+      const since = this.changedSince(version);
+      const usable = (deps: readonly string[]) => since !== 'all' && !deps.some((d) => since.has(d));
+      const depsOf = (idx: readonly number[]) => idx.map((i) => res.deps[i]!);
+      const buf = new Uint8Array(res.buffer);
+      if (names === null) {
+        const deps = res.deps;
+        if (!usable(deps)) { this.stats.staleResults++; return; }
+        const map = new Map<string, EncodedResource>();
+        for (const r of res.resources) map.set(r.name, { name: r.name, hash: r.hash, any: buf.subarray(r.offset, r.offset + r.length) });
+        this.store(keys[0]!, { value: map, deps });
+        return;
+      }
+      const byName = new Map(res.resources.map((r) => [r.name, r]));
+      const missingDeps = new Map(res.missing.map((m) => [m.name, m.deps]));
+      names.forEach((name, i) => {
+        const r = byName.get(name);
+        const deps = depsOf(r ? r.deps : missingDeps.get(name) ?? []);
+        if (!usable(deps)) { this.stats.staleResults++; return; }
+        this.store(keys[i]!, { value: r ? { name, hash: r.hash, any: buf.subarray(r.offset, r.offset + r.length) } : null, deps });
+      });
+    }).finally(() => { for (const k of keys) if (this.inflight.get(k) === job) this.inflight.delete(k); });
     for (const k of keys) this.inflight.set(k, job);
     return job;
+  }
+
+  /** Union of dependency changes published after `version`. */
+  private changedSince(version: number): Set<string> | 'all' {
+    const out = new Set<string>();
+    for (let v = version + 1; v <= this.version; v++) {
+      const c = this.changeLog.get(v);
+      if (c === undefined || c === 'all') return 'all';
+      for (const d of c) out.add(d);
+    }
+    return out;
+  }
+
+  private store(key: string, entry: Entry): void {
+    this.drop(key);
+    this.entries.set(key, entry);
+    for (const d of entry.deps) {
+      let set = this.depIndex.get(d);
+      if (!set) this.depIndex.set(d, (set = new Set()));
+      set.add(key);
+    }
+    this.stats.entries = this.entries.size;
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    for (const d of e.deps) {
+      const set = this.depIndex.get(d);
+      set?.delete(key);
+      if (set && set.size === 0) this.depIndex.delete(d);
+    }
+  }
+
+  /** Bound memory (PILOT_XDS_CACHE_SIZE): drop entries no connection holds, oldest first. */
+  private evictIfNeeded(): void {
+    const max = this.opts.maxEntries ?? 60_000;
+    if (this.entries.size <= max) return;
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= max) break;
+      if (!this.watchers.get(key)?.size) this.drop(key);
+    }
   }
 
   private async runWithRetry(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null): Promise<ConfigGenToMain> {

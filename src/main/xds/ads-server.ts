@@ -3,11 +3,16 @@
  * DeltaAggregatedResources on one service definition whose response serializer is the identity,
  * because responses are already bytes (framed on main from worker-encoded resources).
  *
- * pushAll walks every connection under a concurrency limit (PILOT_PUSH_THROTTLE).
+ * Pushes go through a PushQueue (one pending push per connection, merged) drained by
+ * PILOT_PUSH_THROTTLE workers, so at most that many pushes run at once. New streams are admitted
+ * through a token bucket (PILOT_MAX_REQUESTS_PER_SECOND, burst PILOT_PUSH_BURST); a stream that
+ * gets no token within 1 s is refused with RESOURCE_EXHAUSTED, as Istio does.
  */
 import * as grpc from '@grpc/grpc-js';
 import { XdsProtocolError } from '../../shared/errors';
 import { PushRequest } from '../push/push-request';
+import { PushQueue } from '../push/push-queue';
+import { TokenBucket } from './admission';
 import { ConnectionDeps, XdsConnection } from './connection';
 import { SotwConnection } from './sotw';
 import { DeltaConnection } from './delta';
@@ -37,15 +42,26 @@ export const ADS_SERVICE: grpc.ServiceDefinition = {
 
 export interface AdsServerOptions {
   pushThrottle: number;
+  /** new streams per second; 0 disables admission control */
+  maxRequestsPerSecond: number;
+  /** token bucket capacity (Istio: 1) */
+  requestBurst: number;
   maxRecvMsgBytes?: number;
 }
+
+/** Istio's WaitForRequestLimit waits at most this long for a token. */
+const ADMISSION_WAIT_MS = 1000;
 
 export class AdsServer {
   readonly server: grpc.Server;
   readonly connections = new Map<string, XdsConnection>();
+  readonly queue = new PushQueue<XdsConnection>();
+  private readonly admission: TokenBucket;
   private shuttingDown = false;
+  /** pushes running right now (never above pushThrottle) */
+  activePushes = 0;
 
-  constructor(private readonly deps: ConnectionDeps, private readonly opts: AdsServerOptions) {
+  constructor(private readonly deps: ConnectionDeps, opts: AdsServerOptions) {
     this.server = new grpc.Server({
       'grpc.max_concurrent_streams': 100_000, // ISTIO_GPRC_MAXSTREAMS
       'grpc.max_receive_message_length': opts.maxRecvMsgBytes ?? 4 * 1024 * 1024, // ISTIO_GPRC_MAXRECVMSGSIZE
@@ -53,6 +69,8 @@ export class AdsServer {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
     });
+    this.admission = new TokenBucket(opts.maxRequestsPerSecond, Math.max(1, opts.requestBurst));
+    for (let i = 0; i < Math.max(1, opts.pushThrottle); i++) void this.pushWorker();
     this.server.addService(ADS_SERVICE, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<SotwRequest, Buffer>) => this.serve(call, new SotwConnection(deps, call)),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaRequest, Buffer>) => this.serve(call, new DeltaConnection(deps, call)),
@@ -76,14 +94,15 @@ export class AdsServer {
     const end = () => {
       if (conn.closed) return;
       conn.close();
+      this.queue.remove(conn);
       if (registered) {
         this.connections.delete(conn.conId);
         this.deps.callbacks.onStreamClosed?.(conn);
         log.info('stream closed', { conId: conn.conId, kind: conn.kind });
       }
     };
-    call.on('data', (req: Req) => {
-      if (conn.closed) return; // refused or ended: later requests on the call are dropped
+    const handle = (req: Req) => {
+      if (conn.closed) return; // refused or ended: later requests on the stream are ignored
       try {
         (conn as { handleRequest(r: Req): void }).handleRequest(req);
         if (!registered) {
@@ -99,24 +118,62 @@ export class AdsServer {
         call.emit('error', { code, details });
         end();
       }
+    };
+    // Admission: requests that arrive before the stream's token are held, in order.
+    const held: Req[] = [];
+    let admitted = false;
+    const waitStart = Date.now();
+    void this.admission.acquire(ADMISSION_WAIT_MS).then((ok) => {
+      this.deps.callbacks.onAdmission?.(Date.now() - waitStart, ok);
+      if (!ok) {
+        log.warn('stream refused: request rate limit exceeded', { kind: conn.kind });
+        call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: 'request rate limit exceeded' });
+        end();
+        return;
+      }
+      admitted = true;
+      for (const r of held.splice(0)) handle(r);
     });
+    call.on('data', (req: Req) => (admitted ? handle(req) : held.push(req)));
     call.on('end', () => { end(); call.end(); });
     call.on('cancelled', end);
     call.on('error', end);
     call.on('close', end);
   }
 
-  /** Push to every connection, at most `pushThrottle` at once. */
-  async pushAll(req: PushRequest): Promise<void> {
-    const conns = [...this.connections.values()];
-    let next = 0;
-    const worker = async () => {
-      while (next < conns.length) {
-        const c = conns[next++]!;
-        if (!c.closed) await c.push(req);
+  /**
+   * Queue a push for the connections a change affects: those named in `affected` (they were sent
+   * something the change invalidated, see GenerationService.setSnapshot) and those whose
+   * generation context changed (a Sidecar now applies, their workload's services changed).
+   * 'all' queues every connection. Resolves when the queue has drained.
+   */
+  async pushAll(req: PushRequest, affected: ReadonlySet<string> | 'all' = 'all', contextChanged?: (c: XdsConnection) => boolean): Promise<number> {
+    let queued = 0;
+    for (const c of this.connections.values()) {
+      if (c.closed) continue;
+      if (affected === 'all' || req.forced || affected.has(c.conId) || contextChanged?.(c)) {
+        this.queue.enqueue(c, req);
+        queued++;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.pushThrottle, conns.length) }, worker));
+    }
+    await this.queue.idle();
+    return queued;
+  }
+
+  /** One of PILOT_PUSH_THROTTLE workers: dequeue, push, markDone (re-queues merged follow-ups). */
+  private async pushWorker(): Promise<void> {
+    for (;;) {
+      const item = await this.queue.dequeue();
+      if (!item) return;
+      this.activePushes++;
+      this.deps.callbacks.onPushDequeued?.(item.conn, item.queuedMs);
+      try {
+        if (!item.conn.closed) await item.conn.push(item.req);
+      } finally {
+        this.activePushes--;
+        this.queue.markDone(item.conn);
+      }
+    }
   }
 
   /**
@@ -126,6 +183,7 @@ export class AdsServer {
    */
   async close(graceMs = 2000): Promise<void> {
     this.shuttingDown = true;
+    this.queue.close();
     for (const c of this.connections.values()) c.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);

@@ -21,12 +21,20 @@ export interface XdsCallbacks {
   /** all watched types were pushed for a push whose batch started at `startMs` */
   onPushComplete?(s: StreamInfo, startMs: number): void;
   onPushError?(s: StreamInfo, typeUrl: XdsTypeUrl, error: string): void;
+  /** a queued push started after waiting `queuedMs` (pilot_proxy_queue_time) */
+  onPushDequeued?(s: StreamInfo, queuedMs: number): void;
+  /** one type was built and written in `ms` (pilot_xds_push_time) */
+  onTypePushed?(s: StreamInfo, typeUrl: XdsTypeUrl, ms: number): void;
+  /** one response was handed to the stream in `ms`, drain wait included (pilot_xds_send_time) */
+  onWrite?(s: StreamInfo, ms: number): void;
+  /** a new stream waited `waitMs` for admission; `admitted` false = refused */
+  onAdmission?(waitMs: number, admitted: boolean): void;
 }
 
 /** Fan one event out to several callback sets. */
 export function combineCallbacks(list: XdsCallbacks[]): XdsCallbacks {
   const out: XdsCallbacks = {};
-  const keys: Array<keyof XdsCallbacks> = ['onStreamOpen', 'onStreamClosed', 'onResponse', 'onAck', 'onNack', 'onExpiredNonce', 'onPushComplete', 'onPushError'];
+  const keys: Array<keyof XdsCallbacks> = ['onStreamOpen', 'onStreamClosed', 'onResponse', 'onAck', 'onNack', 'onExpiredNonce', 'onPushComplete', 'onPushError', 'onPushDequeued', 'onTypePushed', 'onWrite', 'onAdmission'];
   for (const k of keys) {
     const fns = list.map((c) => c[k]).filter(Boolean) as Array<(...a: unknown[]) => void>;
     if (fns.length > 0) (out as any)[k] = (...args: unknown[]) => { for (const f of fns) f(...args); };

@@ -76,9 +76,11 @@ export abstract class XdsConnection implements StreamInfo {
   protected abstract sendType(w: WatchState, force: boolean, newlySubscribed?: ReadonlySet<string>): Promise<void>;
 
   protected async pushType(w: WatchState, force: boolean, newlySubscribed?: ReadonlySet<string>): Promise<void> {
+    const t0 = performance.now();
     try {
       await this.sendType(w, force || w.dirty, newlySubscribed);
       w.dirty = false;
+      this.deps.callbacks.onTypePushed?.(this, w.typeUrl, performance.now() - t0);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       w.dirty = true;
@@ -102,7 +104,14 @@ export abstract class XdsConnection implements StreamInfo {
     this.retryTimer.unref();
   }
 
-  protected context(): GenContext { return this.deps.contextFor(this.proxy); }
+  /** JSON of the context this stream's config was last built for (the scheduler compares it). */
+  ctxFingerprint = '';
+
+  protected context(): GenContext {
+    const ctx = this.deps.contextFor(this.proxy);
+    this.ctxFingerprint = JSON.stringify(ctx);
+    return ctx;
+  }
 
   protected newNonce(version: string): string { return `${version}-${randomUUID()}`; }
 
@@ -113,15 +122,18 @@ export abstract class XdsConnection implements StreamInfo {
   /** Write honouring backpressure: wait for 'drain' when the stream's buffer is full. */
   protected async write(buf: Buffer): Promise<void> {
     if (this.closed) return;
-    if (this.stream.write(buf)) return;
+    const t0 = performance.now();
+    if (this.stream.write(buf)) { this.deps.callbacks.onWrite?.(this, performance.now() - t0); return; }
     // Buffer full: wait for drain — or for close, so a dead stream never wedges its task chain.
     await new Promise<void>((resolve) => {
       this.drainWaiters.push(resolve);
       this.stream.once('drain', resolve);
     });
+    this.deps.callbacks.onWrite?.(this, performance.now() - t0);
   }
 
   close(): void {
+    if (!this.closed && this.conId) this.deps.generation.unwatch(this.conId);
     this.closed = true;
     for (const resolve of this.drainWaiters.splice(0)) resolve();
     if (this.retryTimer) clearTimeout(this.retryTimer);

@@ -72,6 +72,7 @@ export class DeltaConnection extends XdsConnection {
 
   protected async sendType(w: WatchState, force: boolean, newly: ReadonlySet<string> = new Set()): Promise<void> {
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w));
+    this.deps.generation.watch(this.conId, w.typeUrl, res.keys);
     const changed: EncodedResource[] = [];
     for (const r of res.resources.values()) {
       if (w.sent.get(r.name) !== r.hash || newly.has(r.name)) changed.push(r);

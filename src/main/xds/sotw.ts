@@ -43,7 +43,7 @@ export class SotwConnection extends XdsConnection {
       // Istio shouldUnsubscribe: checked before any nonce rule, so an unsubscribe carrying a nonce
       // that a concurrent push made stale still takes effect, and a first request naming nothing
       // creates no watch and gets no response.
-      if (w) this.watches.delete(type);
+      if (w) { this.watches.delete(type); this.deps.generation.unwatch(this.conId, type); }
       log.debug('unsubscribed', { conId: this.conId, type, nonce: req.response_nonce });
       return;
     }
@@ -76,6 +76,7 @@ export class SotwConnection extends XdsConnection {
 
   protected async sendType(w: WatchState, force: boolean): Promise<void> {
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w));
+    this.deps.generation.watch(this.conId, w.typeUrl, res.keys);
     const setHash = combineHashes([...res.resources.values()].map((r) => [r.name, r.hash]));
     if (!force && setHash === w.sentSetHash) return; // the client already has exactly this
     const version = this.version(res.snapshotVersion);

@@ -19,11 +19,14 @@ interface ServiceSlot { hostname: string; namespace: string; service: SegmentRef
 export class SnapshotReader {
   private readonly cache = new Map<number, unknown>();
   private lastIds = new Set<number>();
+  private lastView?: { rootId: number; view: SnapshotView };
 
   constructor(private readonly arena: SnapshotArena) {}
 
   /** Open version described by `root`. Cached decodes not used by this or the previous opened version are dropped. */
   open(root: SegmentRef): SnapshotView {
+    // Jobs of one version arrive in bursts: keep the view (and its lazily built indexes).
+    if (this.lastView?.rootId === root.id) return this.lastView.view;
     const bb = new flatbuffers.ByteBuffer(this.arena.view(root));
     const r = fb.Root.getRootAsRoot(bb);
     const slots: ServiceSlot[] = [];
@@ -43,11 +46,11 @@ export class SnapshotReader {
     }
     const mesh = refOf(r.mesh());
     ids.add(mesh.id);
-    if (root.id !== -1) {
-      for (const id of this.cache.keys()) if (!ids.has(id) && !this.lastIds.has(id)) this.cache.delete(id);
-      this.lastIds = ids;
-    }
-    return new SnapshotView(r.version(), slots, configRefs, mesh, this);
+    for (const id of this.cache.keys()) if (!ids.has(id) && !this.lastIds.has(id)) this.cache.delete(id);
+    this.lastIds = ids;
+    const view = new SnapshotView(r.version(), slots, configRefs, mesh, this);
+    this.lastView = { rootId: root.id, view };
+    return view;
   }
 
   decode<T>(seg: SegmentRef, fn: (bb: flatbuffers.ByteBuffer) => T): T {
@@ -67,7 +70,15 @@ function refOf(s: fb.SegmentRef | null): SegmentRef {
   return { id: s.id(), offset: s.offset(), length: s.length() };
 }
 
+/**
+ * Dependency keys a generation read, so cached output can be invalidated precisely:
+ * `svc:*` (the service list), `svc:<host>`, `ep:<host>/<ns>`, `cfg:<Kind>`, `mesh`.
+ */
+export type DependencyKey = string;
+
 export class SnapshotView {
+  /** When set, every read records its dependency key here (set and cleared around one generation). */
+  recorder: Set<DependencyKey> | undefined;
   private servicesList?: ServiceModel[];
   private byHost?: Map<string, ServiceSlot[]>;
   private readonly configsByKind = new Map<string, ConfigModel[]>();
@@ -82,21 +93,25 @@ export class SnapshotView {
 
   /** Every service, in snapshot order (sorted by hostname, then namespace). */
   services(): readonly ServiceModel[] {
+    this.recorder?.add('svc:*');
     if (!this.servicesList) this.servicesList = this.slots.map((s) => this.reader.decode(s.service, decodeService));
     return this.servicesList;
   }
 
   /** Services with this hostname (several when ServiceEntries in different namespaces share a host). */
   servicesByHost(hostname: string): readonly ServiceModel[] {
+    this.recorder?.add(`svc:${hostname}`);
     return this.slotsByHost(hostname).map((s) => this.reader.decode(s.service, decodeService));
   }
 
   endpoints(hostname: string, namespace: string): readonly EndpointModel[] {
+    this.recorder?.add(`ep:${hostname}/${namespace}`);
     const slot = this.slotsByHost(hostname).find((s) => s.namespace === namespace);
     return slot ? this.reader.decode(slot.endpoints, decodeEndpoints) : [];
   }
 
   configs(kind: string): readonly ConfigModel[] {
+    this.recorder?.add(`cfg:${kind}`);
     let list = this.configsByKind.get(kind);
     if (!list) {
       list = this.configRefs.filter((c) => c.kind === kind).map((c) => this.reader.decode(c.seg, decodeConfig));
@@ -106,6 +121,7 @@ export class SnapshotView {
   }
 
   mesh(): Readonly<Record<string, any>> {
+    this.recorder?.add('mesh');
     return this.reader.decode(this.meshRef, decodeConfig).spec as Record<string, any>;
   }
 
