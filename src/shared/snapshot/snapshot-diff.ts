@@ -5,6 +5,14 @@
  */
 import { SnapshotInput } from '../model/service';
 import { DependencyKey } from './snapshot-view';
+import { ConfigModel } from '../model/service';
+import { HOST_INDEXED_KINDS, configHosts, isWildcardHost } from '../istio/hosts';
+
+function addConfigKeys(changed: Set<DependencyKey>, c: ConfigModel): void {
+  changed.add(`cfg:${c.kind}`).add(`cfg:${c.kind}/${c.namespace}/${c.name}`);
+  if (!HOST_INDEXED_KINDS.has(c.kind)) return;
+  for (const h of configHosts(c.kind, c.namespace, c.spec)) changed.add(isWildcardHost(h) ? `cfg:${c.kind}@*` : `cfg:${c.kind}@${h}`);
+}
 
 export function changedDependencies(prev: SnapshotInput | undefined, next: SnapshotInput): Set<DependencyKey> | 'all' {
   if (!prev) return 'all';
@@ -28,8 +36,13 @@ export function changedDependencies(prev: SnapshotInput | undefined, next: Snaps
   const configIndex = (input: SnapshotInput) => new Map(input.configs.map((c) => [`${c.kind}/${c.namespace}/${c.name}`, c]));
   const cb = configIndex(prev);
   const ca = configIndex(next);
-  for (const [key, c] of ca) if (cb.get(key) !== c) changed.add(`cfg:${c.kind}`);
-  for (const [key, c] of cb) if (!ca.has(key)) changed.add(`cfg:${c.kind}`);
+  for (const [key, c] of ca) {
+    const old = cb.get(key);
+    if (old === c) continue;
+    addConfigKeys(changed, c);
+    if (old) addConfigKeys(changed, old); // hosts it no longer applies to
+  }
+  for (const [key, c] of cb) if (!ca.has(key)) addConfigKeys(changed, c);
   if (prev.mesh !== next.mesh) changed.add('mesh');
   return changed;
 }

@@ -10,6 +10,7 @@ import { SegmentRef } from './layout';
 import * as fb from './generated/snapshot_generated';
 import { ConfigModel, EndpointModel, Resolution, ServiceModel, ServicePort, ServiceSource } from '../model/service';
 import { SnapshotDecodeError } from '../errors';
+import { configHosts, hostMatches, isWildcardHost } from '../istio/hosts';
 
 const SOURCES: readonly ServiceSource[] = ['kubernetes', 'serviceentry'];
 const RESOLUTIONS: readonly Resolution[] = ['eds', 'dns', 'dns-round-robin', 'passthrough'];
@@ -72,7 +73,9 @@ function refOf(s: fb.SegmentRef | null): SegmentRef {
 
 /**
  * Dependency keys a generation read, so cached output can be invalidated precisely:
- * `svc:*` (the service list), `svc:<host>`, `ep:<host>/<ns>`, `cfg:<Kind>`, `mesh`.
+ * `svc:*` (the service list), `svc:<host>`, `ep:<host>/<ns>`, `cfg:<Kind>` (every config of a
+ * kind), `cfg:<Kind>/<ns>/<name>` (one config), `cfg:<Kind>@<host>` and `cfg:<Kind>@*` (configs of
+ * a host-indexed kind that apply to a host, and those with wildcard hosts), `mesh`.
  */
 export type DependencyKey = string;
 
@@ -82,6 +85,7 @@ export class SnapshotView {
   private servicesList?: ServiceModel[];
   private byHost?: Map<string, ServiceSlot[]>;
   private readonly configsByKind = new Map<string, ConfigModel[]>();
+  private readonly hostIndex = new Map<string, { exact: Map<string, ConfigModel[]>; wildcard: Array<{ host: string; config: ConfigModel }> }>();
 
   constructor(
     readonly version: number,
@@ -118,6 +122,49 @@ export class SnapshotView {
       this.configsByKind.set(kind, list);
     }
     return list;
+  }
+
+  /** One config by name, or undefined. */
+  config(kind: string, namespace: string, name: string): ConfigModel | undefined {
+    this.recorder?.add(`cfg:${kind}/${namespace}/${name}`);
+    const saved = this.recorder;
+    this.recorder = undefined;
+    try {
+      return this.configs(kind).find((c) => c.namespace === namespace && c.name === name);
+    } finally {
+      this.recorder = saved;
+    }
+  }
+
+  /**
+   * Configs of a host-indexed kind (VirtualService, DestinationRule) whose resolved hosts match
+   * `host`, exact ones first, in snapshot order. Records only this host's dependency keys.
+   */
+  configsForHost(kind: string, host: string): readonly ConfigModel[] {
+    this.recorder?.add(`cfg:${kind}@${host}`).add(`cfg:${kind}@*`);
+    let idx = this.hostIndex.get(kind);
+    if (!idx) {
+      idx = { exact: new Map(), wildcard: [] };
+      const saved = this.recorder;
+      this.recorder = undefined;
+      try {
+        for (const c of this.configs(kind)) {
+          for (const h of configHosts(kind, c.namespace, c.spec)) {
+            if (isWildcardHost(h)) idx.wildcard.push({ host: h, config: c });
+            else {
+              const list = idx.exact.get(h);
+              if (list) { if (!list.includes(c)) list.push(c); } else idx.exact.set(h, [c]);
+            }
+          }
+        }
+      } finally {
+        this.recorder = saved;
+      }
+      this.hostIndex.set(kind, idx);
+    }
+    const out = [...(idx.exact.get(host) ?? [])];
+    for (const w of idx.wildcard) if (hostMatches(w.host, host) && !out.includes(w.config)) out.push(w.config);
+    return out;
   }
 
   mesh(): Readonly<Record<string, any>> {

@@ -1,5 +1,6 @@
 /** Istio host naming: cluster names, short-name expansion, wildcard matching. */
 import { DEFAULT_DOMAIN_SUFFIX } from './types';
+export { resolveHost, hostMatches } from '../../shared/istio/hosts';
 
 /** `outbound|port|subset|host` */
 export function outboundClusterName(port: number, subset: string, host: string): string {
@@ -20,19 +21,6 @@ export function parseClusterName(name: string): ParsedCluster | undefined {
   const n = Number(port);
   if (!Number.isInteger(n) || n <= 0 || n > 65535) return undefined;
   return { direction, port: n, subset, host };
-}
-
-/** Istio expands only dot-free short names, relative to the config's namespace. */
-export function resolveHost(host: string, namespace: string): string {
-  if (host === '*' || host.includes('.') || host.startsWith('*')) return host;
-  return `${host}.${namespace}.svc.${DEFAULT_DOMAIN_SUFFIX}`;
-}
-
-/** Does pattern (possibly `*` or `*.suffix`) match the concrete host? */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
-  return pattern === host;
 }
 
 /** Names a client may use for a Kubernetes service host from namespace `ns` (Istio vhost domains). */

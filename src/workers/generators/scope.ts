@@ -27,16 +27,15 @@ export interface EgressListener {
 export function sidecarConfig(snap: SnapshotView, sidecar: string | undefined): ConfigModel | undefined {
   if (!sidecar) return undefined;
   const slash = sidecar.indexOf('/');
-  const ns = sidecar.slice(0, slash), name = sidecar.slice(slash + 1);
-  return snap.configs('Sidecar').find((c) => c.namespace === ns && c.name === name);
+  return snap.config('Sidecar', sidecar.slice(0, slash), sidecar.slice(slash + 1));
 }
 
-function egressMatches(hosts: readonly string[], sidecarNs: string, svcNs: string, hostname: string): boolean {
+function egressMatches(hosts: readonly string[], proxyNs: string, svcNs: string, hostname: string): boolean {
   for (const h of hosts) {
     const slash = h.indexOf('/');
     const nsPart = slash < 0 ? '*' : h.slice(0, slash);
     const hostPart = slash < 0 ? h : h.slice(slash + 1);
-    const nsOk = nsPart === '*' || (nsPart === '.' ? svcNs === sidecarNs : nsPart === svcNs);
+    const nsOk = nsPart === '*' || (nsPart === '.' ? svcNs === proxyNs : nsPart === svcNs);
     if (nsOk && hostMatches(hostPart, hostname)) return true;
   }
   return false;
@@ -48,7 +47,9 @@ export function visibleServices(snap: SnapshotView, namespace: string, sidecar: 
   const listeners: EgressListener[] = egress ? [egress] : (sidecar?.spec?.egress as EgressListener[] | undefined) ?? [];
   for (const svc of snap.services()) {
     if (!exportedTo(svc.exportTo, svc.namespace, namespace)) continue;
-    if (sidecar && !listeners.some((l) => egressMatches(l.hosts ?? [], sidecar.namespace, svc.namespace, svc.hostname))) continue;
+    // "." in egress hosts is the proxy's namespace, also for the root-namespace default Sidecar (Istio
+    // convertIstioListenerToWrapper replaces it with the configNamespace).
+    if (sidecar && !listeners.some((l) => egressMatches(l.hosts ?? [], namespace, svc.namespace, svc.hostname))) continue;
     out.push(svc);
   }
   return out;
@@ -56,20 +57,18 @@ export function visibleServices(snap: SnapshotView, namespace: string, sidecar: 
 
 /** The first VirtualService (proxy namespace first, then by namespace/name) bound to `mesh` for `hostname`. */
 export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
-  const candidates = snap.configs('VirtualService').filter((vs) => {
+  const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) => {
     const gateways: string[] = vs.spec?.gateways ?? [];
     if (gateways.length > 0 && !gateways.includes('mesh')) return false;
-    if (!exportedTo(vs.spec?.exportTo, vs.namespace, namespace)) return false;
-    return ((vs.spec?.hosts ?? []) as string[]).some((h) => hostMatches(resolveHost(h, vs.namespace), hostname));
+    return exportedTo(vs.spec?.exportTo, vs.namespace, namespace);
   });
   return pickByNamespace(candidates, namespace);
 }
 
 /** The DestinationRule for `hostname` as Istio picks it: proxy namespace, service namespace, root namespace. */
 export function destinationRuleFor(snap: SnapshotView, namespace: string, svc: ServiceModel): ConfigModel | undefined {
-  const candidates = snap.configs('DestinationRule').filter((dr) =>
-    exportedTo(dr.spec?.exportTo, dr.namespace, namespace) && !dr.spec?.workloadSelector &&
-    typeof dr.spec?.host === 'string' && hostMatches(resolveHost(dr.spec.host, dr.namespace), svc.hostname));
+  const candidates = snap.configsForHost('DestinationRule', svc.hostname).filter((dr) =>
+    exportedTo(dr.spec?.exportTo, dr.namespace, namespace) && !dr.spec?.workloadSelector);
   for (const ns of [namespace, svc.namespace, ROOT_NAMESPACE]) {
     const inNs = candidates.filter((c) => c.namespace === ns);
     if (inNs.length > 0) return mostSpecific(inNs, svc.hostname);
@@ -80,7 +79,7 @@ export function destinationRuleFor(snap: SnapshotView, namespace: string, svc: S
 function mostSpecific(drs: ConfigModel[], hostname: string): ConfigModel {
   // exact host beats wildcard; then by name for determinism
   return [...drs].sort((a, b) => {
-    const ae = a.spec.host === hostname ? 0 : 1, be = b.spec.host === hostname ? 0 : 1;
+    const ae = resolveHost(a.spec.host, a.namespace) === hostname ? 0 : 1, be = resolveHost(b.spec.host, b.namespace) === hostname ? 0 : 1;
     return ae - be || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
   })[0]!;
 }
