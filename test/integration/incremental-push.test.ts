@@ -1,0 +1,149 @@
+/**
+ * Incremental pushes over real gRPC with 200 simulated proxies: an endpoint change sends EDS only,
+ * and only to the proxies watching that cluster; a VirtualService change reaches only proxies
+ * whose scope imports its host; unaffected proxies receive zero bytes.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startTestServer } from '../helpers/server';
+import { AdsClient, SotwStream, testNode } from '../helpers/ads-client';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, SHORT_NAME, XdsTypeUrl } from '../../src/shared/resources';
+import { StreamInfo } from '../../src/main/xds/callbacks';
+
+function service(ns: string, name: string, ip: string, epIp: string): string {
+  return `
+apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {clusterIP: ${ip}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${name}-1, namespace: ${ns}, labels: {kubernetes.io/service-name: ${name}}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [${epIp}], conditions: {ready: true}}]
+`;
+}
+
+function virtualService(ns: string, host: string, timeout: string): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${host}, namespace: ${ns}}
+spec:
+  hosts: [${host}]
+  http: [{route: [{destination: {host: ${host}}}], timeout: ${timeout}}]
+`;
+}
+
+const FILES: Record<string, string> = {
+  'alpha-a1.yaml': service('alpha', 'a1', '10.96.1.1', '10.244.1.1'),
+  'alpha-a2.yaml': service('alpha', 'a2', '10.96.1.2', '10.244.1.2'),
+  'beta-b1.yaml': service('beta', 'b1', '10.96.2.1', '10.244.2.1'),
+  'alpha-vs.yaml': virtualService('alpha', 'a1', '5s'),
+  // beta's proxies import only their own namespace
+  'beta-sidecar.yaml': `
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: beta}
+spec:
+  egress: [{hosts: ["./*"]}]
+`,
+};
+
+const A1 = 'outbound|80||a1.alpha.svc.cluster.local';
+const A2 = 'outbound|80||a2.alpha.svc.cluster.local';
+const B1 = 'outbound|80||b1.beta.svc.cluster.local';
+
+interface Proxy { stream: SotwStream; conId?: string; ns: string; eds: string }
+
+/** Subscribe like Envoy: wildcard CDS, EDS for one cluster, wildcard LDS, RDS for port 80; ACK all. */
+async function connect(target: string, ns: string, i: number, eds: string): Promise<Proxy> {
+  const stream = AdsClient.sotw(target);
+  const node = testNode({ namespace: ns, pod: `p${i}`, ip: `10.250.${Math.floor(i / 250)}.${(i % 250) + 1}` });
+  const ack = async (type: XdsTypeUrl, names: string[], first: boolean) => {
+    const res = await stream.request({ ...(first ? { node } : {}), type_url: type, resource_names: names });
+    stream.send({ type_url: type, resource_names: names, version_info: res.version_info, response_nonce: res.nonce });
+  };
+  await ack(CLUSTER_TYPE_URL, [], true);
+  await ack(ENDPOINT_TYPE_URL, [eds], false);
+  await ack(LISTENER_TYPE_URL, [], false);
+  await ack(ROUTE_TYPE_URL, ['80'], false);
+  return { stream, ns, eds };
+}
+
+test('200 proxies: endpoint and VirtualService changes reach only the proxies they affect', async (t) => {
+  const sent = new Map<string, { bytes: number; types: Set<string> }>();
+  let recording = false;
+  const server = await startTestServer({
+    files: FILES,
+    start: {
+      callbacks: {
+        onResponse: (s: StreamInfo, type, _n, bytes) => {
+          if (!recording) return;
+          const e = sent.get(s.conId) ?? { bytes: 0, types: new Set<string>() };
+          e.bytes += bytes;
+          e.types.add(SHORT_NAME[type]);
+          sent.set(s.conId, e);
+        },
+      },
+    },
+  });
+  const proxies: Proxy[] = [];
+  t.after(async () => { for (const p of proxies) p.stream.close(); await server.close(); });
+  for (let i = 0; i < 200; i++) {
+    const ns = i < 100 ? 'alpha' : 'beta';
+    const eds = ns === 'beta' ? B1 : i % 2 === 0 ? A1 : A2;
+    proxies.push(await connect(server.grpcTarget, ns, i, eds));
+  }
+  // map streams to server-side connection ids by node id
+  for (const c of server.discovery.ads.connections.values()) {
+    const p = proxies.find((x) => c.proxy.podName === `p${proxies.indexOf(x)}`);
+    if (p) p.conId = c.conId;
+  }
+  assert.equal(proxies.filter((p) => p.conId).length, 200, 'all 200 proxies connected');
+
+  // 1. Endpoint change of a1: EDS only, only to the 50 proxies watching A1.
+  recording = true;
+  let pushed = server.discovery.pushed();
+  fs.writeFileSync(path.join(server.configDir, 'alpha-a1.yaml'), service('alpha', 'a1', '10.96.1.1', '10.244.1.99'));
+  await pushed;
+  const a1Watchers = proxies.filter((p) => p.eds === A1);
+  for (const p of proxies) {
+    const got = sent.get(p.conId!);
+    if (p.eds === A1) {
+      assert.ok(got, `${p.conId} watches a1 and gets the new endpoints`);
+      assert.deepEqual([...got.types], ['eds'], 'only EDS is sent for an endpoint change');
+    } else {
+      assert.equal(got, undefined, `${p.conId} (watching ${p.eds}) receives zero bytes`);
+    }
+  }
+  assert.equal(a1Watchers.length, 50);
+  for (const p of a1Watchers) {
+    const res = await p.stream.next(2000);
+    assert.equal(res.type_url, ENDPOINT_TYPE_URL);
+    assert.match(JSON.stringify(res.resources[0]!.value), /10\.244\.1\.99/);
+    p.stream.send({ type_url: ENDPOINT_TYPE_URL, resource_names: [A1], version_info: res.version_info, response_nonce: res.nonce });
+  }
+
+  // 2. VirtualService change for a1 (namespace alpha): beta's proxies do not import alpha.
+  sent.clear();
+  const jobsBefore = server.discovery.generation.stats.jobs;
+  pushed = server.discovery.pushed();
+  fs.writeFileSync(path.join(server.configDir, 'alpha-vs.yaml'), virtualService('alpha', 'a1', '7s'));
+  await pushed;
+  for (const p of proxies) {
+    const got = sent.get(p.conId!);
+    if (p.ns === 'alpha') {
+      assert.ok(got, `${p.conId} in alpha imports a1 and gets new routes`);
+      assert.deepEqual([...got.types], ['rds'], 'only RDS is sent for a route change');
+    } else {
+      assert.equal(got, undefined, `${p.conId} in beta receives zero bytes`);
+    }
+  }
+  // alpha's 100 proxies share one route generation; beta's were never regenerated
+  assert.equal(server.discovery.generation.stats.jobs - jobsBefore, 1, 'one RDS generation for all of alpha');
+});
