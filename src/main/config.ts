@@ -58,6 +58,7 @@ export const KNOBS = {
   pushBurst: numberKnob('PILOT_PUSH_BURST', '1', '(istiod-ts) token-bucket burst for new xDS streams; Istio hard-codes 1', 1),
   xdsCacheSize: numberKnob('PILOT_XDS_CACHE_SIZE', '60000', 'max cached generated resources (entries no proxy holds are evicted first)', 1),
   configWorkers: numberKnob('ISTIOD_CONFIG_WORKERS', '0', '(istiod-ts) config-generation worker threads; 0 = number of cores', 0),
+  drainTimeout: durationKnob('ISTIOD_XDS_DRAIN_TIMEOUT', '30s', '(istiod-ts) disconnect an xDS client whose stream does not drain for this long; 0 = never'),
   generationTimeout: durationKnob('ISTIOD_GENERATION_TIMEOUT', '30s', '(istiod-ts) longest one generation job may run before it is retried'),
   snapshotArenaMaxMB: numberKnob('ISTIOD_SNAPSHOT_ARENA_MAX_MB', '1024', '(istiod-ts) ceiling of the shared snapshot arena, MiB', 16),
 } as const;
@@ -83,6 +84,7 @@ export interface Config {
   readonly xdsCacheSize: number;
   readonly configWorkers: number;
   readonly generationTimeoutMs: number;
+  readonly drainTimeoutMs: number;
   readonly snapshotArenaMaxBytes: number;
 }
 
@@ -161,6 +163,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     xdsCacheSize: Math.floor(knob(KNOBS.xdsCacheSize)),
     configWorkers: workers === 0 ? cores : Math.floor(workers),
     generationTimeoutMs: knob(KNOBS.generationTimeout),
+    drainTimeoutMs: knob(KNOBS.drainTimeout),
     snapshotArenaMaxBytes: knob(KNOBS.snapshotArenaMaxMB) * 1024 * 1024,
   });
 }

@@ -23,6 +23,7 @@ import { debugRoutes } from './http/debug';
 import { scope, setLogLevels, LogLevel } from './log';
 import { resourceEncodeCount } from '../shared/envoy/proto';
 import { changedDependencies } from '../shared/snapshot/snapshot-diff';
+import { SHORT_NAME } from '../shared/resources';
 
 const log = scope('default');
 export const VERSION = '0.1.0';
@@ -97,7 +98,11 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
 
   const realPool = createConfigPool(arena.sab, config.configWorkers);
   const pool = opts.wrapPool ? opts.wrapPool(realPool) : realPool;
-  const generation = new GenerationService(pool, writer, { timeoutMs: config.generationTimeoutMs, retries: 2, maxEntries: config.xdsCacheSize });
+  const generation = new GenerationService(pool, writer, {
+    timeoutMs: config.generationTimeoutMs, retries: 2, maxEntries: config.xdsCacheSize,
+    onJob: (type, ms) => metrics.generationTime.observe({ type: SHORT_NAME[type] }, ms / 1000),
+  });
+  metrics.observe({ pool: () => pool.stats(), generation: () => generation.stats, arena: () => arena.stats(), snapshotVersion: () => writer.latestVersion });
   generation.setSnapshot(publish().version);
 
   const ads = new AdsServer({
@@ -106,6 +111,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     publishedAt: (v) => publishedAt.get(v) ?? Date.now(),
     callbacks: combineCallbacks([metrics.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
     retryDelayMs: opts.retryDelayMs ?? 1000,
+    drainTimeoutMs: config.drainTimeoutMs,
   }, { pushThrottle: config.pushThrottle, maxRequestsPerSecond: config.maxRequestsPerSecond, requestBurst: config.pushBurst });
 
   let pushWaiters: Array<() => void> = [];

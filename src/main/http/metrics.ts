@@ -27,8 +27,35 @@ export class Metrics {
   readonly admissionWait = new client.Histogram({ name: 'istiod_ts_xds_admission_wait_seconds', help: '(istiod-ts) Time a new xDS stream waited for a PILOT_MAX_REQUESTS_PER_SECOND token.', buckets: [0.001, 0.01, 0.1, 0.25, 0.5, 1], registers: [this.registry] });
   readonly admissionRefused = new client.Counter({ name: 'istiod_ts_xds_admission_refused', help: '(istiod-ts) New xDS streams refused with RESOURCE_EXHAUSTED (no token within 1s).', registers: [this.registry] });
 
+  readonly writeTimeouts = new client.Counter({ name: 'pilot_xds_write_timeout', help: 'Pilot XDS response write timeouts.', registers: [this.registry] });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
+  }
+
+  readonly generationTime = new client.Histogram({ name: 'istiod_ts_generation_seconds', help: '(istiod-ts) Time of one config-pool generation job, queueing in the pool included.', labelNames: ['type'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+
+  /** Gauges read at scrape time from the pool, the generation cache and the snapshot arena. */
+  observe(sources: {
+    pool: () => { threads: number; queueSize: number; utilization: number; completed: number };
+    generation: () => { jobs: number; jobFailures: number; cacheHits: number; cacheMisses: number; entries: number; invalidated: number; carriedOver: number };
+    arena: () => { capacityBytes: number; liveBytes: number };
+    snapshotVersion: () => number;
+  }): void {
+    const gauge = (name: string, help: string, read: () => number) =>
+      new client.Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    gauge('istiod_ts_config_pool_threads', '(istiod-ts) Config-generation worker threads.', () => sources.pool().threads);
+    gauge('istiod_ts_config_pool_queue_depth', '(istiod-ts) Generation jobs waiting for a worker.', () => sources.pool().queueSize);
+    gauge('istiod_ts_config_pool_utilization', '(istiod-ts) Share of time the config workers were busy (0..1).', () => sources.pool().utilization);
+    gauge('istiod_ts_generation_jobs', '(istiod-ts) Generation jobs run since start.', () => sources.generation().jobs);
+    gauge('istiod_ts_generation_job_failures', '(istiod-ts) Generation jobs that failed or timed out (then retried).', () => sources.generation().jobFailures);
+    gauge('istiod_ts_xds_cache_hits', '(istiod-ts) Generated-resource cache hits since start.', () => sources.generation().cacheHits);
+    gauge('istiod_ts_xds_cache_misses', '(istiod-ts) Generated-resource cache misses since start.', () => sources.generation().cacheMisses);
+    gauge('istiod_ts_xds_cache_entries', '(istiod-ts) Generated-resource cache entries.', () => sources.generation().entries);
+    gauge('istiod_ts_xds_cache_invalidated', '(istiod-ts) Cache entries invalidated by snapshot changes since start.', () => sources.generation().invalidated);
+    gauge('istiod_ts_snapshot_arena_bytes', '(istiod-ts) Bytes of live snapshot segments in the shared arena.', () => sources.arena().liveBytes);
+    gauge('istiod_ts_snapshot_arena_capacity_bytes', '(istiod-ts) Size of the shared snapshot arena.', () => sources.arena().capacityBytes);
+    gauge('istiod_ts_snapshot_version', '(istiod-ts) Latest published snapshot version.', () => sources.snapshotVersion());
   }
 
   callbacks(): XdsCallbacks {
@@ -46,6 +73,7 @@ export class Metrics {
       onPushDequeued: (_s, ms) => this.queueTime.observe(ms / 1000),
       onTypePushed: (_s, type, ms) => this.pushTime.observe({ type: SHORT_NAME[type] }, ms / 1000),
       onWrite: (_s, ms) => this.sendTime.observe(ms / 1000),
+      onWriteTimeout: () => this.writeTimeouts.inc(),
       onAdmission: (ms, ok) => { this.admissionWait.observe(ms / 1000); if (!ok) this.admissionRefused.inc(); },
     };
   }

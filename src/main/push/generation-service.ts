@@ -77,7 +77,7 @@ export class GenerationService {
   constructor(
     private readonly pool: ConfigPool,
     private readonly writer: SnapshotWriter,
-    private readonly opts: { timeoutMs: number; retries: number; maxEntries?: number },
+    private readonly opts: { timeoutMs: number; retries: number; maxEntries?: number; onJob?: (typeUrl: XdsTypeUrl, ms: number) => void },
   ) {}
 
   get snapshotVersion(): number { return this.version; }
@@ -256,6 +256,7 @@ export class GenerationService {
       for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(new WorkerTimeoutError(`generation job timed out after ${this.opts.timeoutMs} ms`)), this.opts.timeoutMs);
+        const t0 = performance.now();
         try {
           this.stats.jobs++;
           const res = await this.pool.run({
@@ -263,6 +264,7 @@ export class GenerationService {
             context: projectContext(ctx, typeUrl), generator: ctx.generator, names,
           }, ac.signal);
           this.stats.lastWorkerEncodeCount = res.workerEncodeCount;
+          this.opts.onJob?.(typeUrl, performance.now() - t0);
           return res;
         } catch (e) {
           lastErr = e;

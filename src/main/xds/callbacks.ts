@@ -27,6 +27,8 @@ export interface XdsCallbacks {
   onTypePushed?(s: StreamInfo, typeUrl: XdsTypeUrl, ms: number): void;
   /** one response was handed to the stream in `ms`, drain wait included (pilot_xds_send_time) */
   onWrite?(s: StreamInfo, ms: number): void;
+  /** a stream was disconnected because it did not drain within the limit (pilot_xds_write_timeout) */
+  onWriteTimeout?(s: StreamInfo): void;
   /** a new stream waited `waitMs` for admission; `admitted` false = refused */
   onAdmission?(waitMs: number, admitted: boolean): void;
 }
@@ -34,7 +36,7 @@ export interface XdsCallbacks {
 /** Fan one event out to several callback sets. */
 export function combineCallbacks(list: XdsCallbacks[]): XdsCallbacks {
   const out: XdsCallbacks = {};
-  const keys: Array<keyof XdsCallbacks> = ['onStreamOpen', 'onStreamClosed', 'onResponse', 'onAck', 'onNack', 'onExpiredNonce', 'onPushComplete', 'onPushError', 'onPushDequeued', 'onTypePushed', 'onWrite', 'onAdmission'];
+  const keys: Array<keyof XdsCallbacks> = ['onStreamOpen', 'onStreamClosed', 'onResponse', 'onAck', 'onNack', 'onExpiredNonce', 'onPushComplete', 'onPushError', 'onPushDequeued', 'onTypePushed', 'onWrite', 'onWriteTimeout', 'onAdmission'];
   for (const k of keys) {
     const fns = list.map((c) => c[k]).filter(Boolean) as Array<(...a: unknown[]) => void>;
     if (fns.length > 0) (out as any)[k] = (...args: unknown[]) => { for (const f of fns) f(...args); };

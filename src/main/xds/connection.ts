@@ -23,11 +23,15 @@ export interface ConnectionDeps {
   readonly callbacks: XdsCallbacks;
   /** delay before re-pushing a type whose generation failed */
   readonly retryDelayMs: number;
+  /** a stream whose buffer does not drain within this long is disconnected (0 = never) */
+  readonly drainTimeoutMs: number;
 }
 
 export interface WritableStream {
   write(buf: Buffer): boolean;
   once(event: 'drain', fn: () => void): unknown;
+  /** grpc-js: emitting 'error' with a status object ends the call with that status */
+  emit(event: 'error', status: { code: number; details: string }): unknown;
 }
 
 let conCounter = 0;
@@ -124,11 +128,22 @@ export abstract class XdsConnection implements StreamInfo {
     if (this.closed) return;
     const t0 = performance.now();
     if (this.stream.write(buf)) { this.deps.callbacks.onWrite?.(this, performance.now() - t0); return; }
-    // Buffer full: wait for drain — or for close, so a dead stream never wedges its task chain.
-    await new Promise<void>((resolve) => {
-      this.drainWaiters.push(resolve);
-      this.stream.once('drain', resolve);
+    // Buffer full (at most this one response is held beyond the HTTP/2 window): wait for drain,
+    // for close (so a dead stream never wedges its task chain), or for the drain timeout, after
+    // which a stuck proxy is disconnected so it cannot hold a push slot or memory any longer.
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = this.deps.drainTimeoutMs > 0 ? setTimeout(() => resolve(false), this.deps.drainTimeoutMs) : undefined;
+      const done = () => { if (timer) clearTimeout(timer); resolve(true); };
+      this.drainWaiters.push(done);
+      this.stream.once('drain', done);
     });
+    if (!drained && !this.closed) {
+      log.warn('xDS client is not reading its responses; disconnecting', { conId: this.conId, drainTimeoutMs: this.deps.drainTimeoutMs });
+      this.deps.callbacks.onWriteTimeout?.(this);
+      this.stream.emit('error', { code: 14, details: `xDS client did not read responses within ${this.deps.drainTimeoutMs} ms; reconnect` });
+      this.close();
+      return;
+    }
     this.deps.callbacks.onWrite?.(this, performance.now() - t0);
   }
 
