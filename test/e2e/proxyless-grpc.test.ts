@@ -10,51 +10,15 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as xds from '@grpc/grpc-js-xds';
 import { startTestServer, TestServer } from '../helpers/server';
-import { startGrpcBackend, callWho, GrpcBackend } from '../helpers/grpc-backend';
+import { startGrpcBackend, callWho } from '../helpers/grpc-backend';
+import { echoServiceEntryYaml, echoSplitYaml } from '../helpers/mesh-fixtures';
 import { grpcBootstrap } from '../helpers/xds-bootstrap';
 import { waitFor } from '../helpers/wait-for';
 
 xds.register();
 const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
 
-function serviceEntryYaml(v1: GrpcBackend, v2: GrpcBackend): string {
-  return `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: apps}
-spec:
-  hosts: [echo.apps.internal]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 7070, name: grpc, protocol: GRPC}]
-  endpoints:
-  - {address: 127.0.0.1, ports: {grpc: ${v1.port}}, labels: {version: v1}}
-  - {address: 127.0.0.1, ports: {grpc: ${v2.port}}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: apps}
-spec:
-  host: echo.apps.internal
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
-}
 
-function splitYaml(w1: number, w2: number): string {
-  return `
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: apps}
-spec:
-  hosts: [echo.apps.internal]
-  http:
-  - route:
-    - {destination: {host: echo.apps.internal, subset: v1}, weight: ${w1}}
-    - {destination: {host: echo.apps.internal, subset: v2}, weight: ${w2}}
-`;
-}
 
 function newClient(server: TestServer, target: string, pod: string): grpc.Client {
   return new grpc.Client(target, grpc.credentials.createInsecure(), {
@@ -74,7 +38,7 @@ async function tally(client: grpc.Client, n: number): Promise<Map<string, number
 test('grpc-js-xds client: ServiceEntry backends, 80/20 split, live edit moves traffic', async (t) => {
   const v1 = await startGrpcBackend('v1');
   const v2 = await startGrpcBackend('v2');
-  const server = await startTestServer({ files: { 'echo.yaml': serviceEntryYaml(v1, v2), 'echo-vs.yaml': splitYaml(80, 20) } });
+  const server = await startTestServer({ files: { 'echo.yaml': echoServiceEntryYaml(v1, v2), 'echo-vs.yaml': echoSplitYaml(80, 20) } });
   const client = newClient(server, 'xds:///echo.apps.internal:7070', 'client-a');
   t.after(async () => { client.close(); await server.close(); await v1.close(); await v2.close(); });
 
@@ -85,7 +49,7 @@ test('grpc-js-xds client: ServiceEntry backends, 80/20 split, live edit moves tr
 
   // Rewrite the VirtualService while the client runs: all traffic moves to v2, no restart.
   const pushed = server.discovery.pushed();
-  fs.writeFileSync(path.join(server.configDir, 'echo-vs.yaml'), splitYaml(0, 100));
+  fs.writeFileSync(path.join(server.configDir, 'echo-vs.yaml'), echoSplitYaml(0, 100));
   await pushed;
   await waitFor(async () => (await callWho(client)) === 'v2' && (await callWho(client)) === 'v2', 10_000, 'traffic to move to v2');
   const after = await tally(client, 200);

@@ -14,7 +14,8 @@ import { spawn, spawnSync, ChildProcessWithoutNullStreams } from 'node:child_pro
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startTestServer } from '../helpers/server';
-import { startGrpcBackend, GrpcBackend } from '../helpers/grpc-backend';
+import { startGrpcBackend } from '../helpers/grpc-backend';
+import { echoServiceEntryYaml, echoSplitYaml } from '../helpers/mesh-fixtures';
 import { grpcBootstrap } from '../helpers/xds-bootstrap';
 import { XdsCallbacks } from '../../src/main/xds/callbacks';
 
@@ -34,44 +35,7 @@ function grpcioMissing(): string | undefined {
   return undefined;
 }
 
-function serviceEntryYaml(v1: GrpcBackend, v2: GrpcBackend): string {
-  return `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo, namespace: apps}
-spec:
-  hosts: [echo.apps.internal]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 7070, name: grpc, protocol: GRPC}]
-  endpoints:
-  - {address: 127.0.0.1, ports: {grpc: ${v1.port}}, labels: {version: v1}}
-  - {address: 127.0.0.1, ports: {grpc: ${v2.port}}, labels: {version: v2}}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: echo, namespace: apps}
-spec:
-  host: echo.apps.internal
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-`;
-}
 
-function splitYaml(w1: number, w2: number): string {
-  return `
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: echo, namespace: apps}
-spec:
-  hosts: [echo.apps.internal]
-  http:
-  - route:
-    - {destination: {host: echo.apps.internal, subset: v1}, weight: ${w1}}
-    - {destination: {host: echo.apps.internal, subset: v2}, weight: ${w2}}
-`;
-}
 
 interface Reply {
   cmd: string;
@@ -166,7 +130,7 @@ test('grpcio (C-core) client: ServiceEntry backends, 80/20 split, live edit move
   const v1 = await startGrpcBackend('v1');
   const v2 = await startGrpcBackend('v2');
   const server = await startTestServer({
-    files: { 'echo.yaml': serviceEntryYaml(v1, v2), 'echo-vs.yaml': splitYaml(80, 20) },
+    files: { 'echo.yaml': echoServiceEntryYaml(v1, v2), 'echo-vs.yaml': echoSplitYaml(80, 20) },
     start: { callbacks },
   });
   const client = new GrpcioClient('xds:///echo.apps.internal:7070', grpcBootstrap(server.grpcTarget, { podName: 'grpcio-client', namespace: 'apps' }));
@@ -188,7 +152,7 @@ test('grpcio (C-core) client: ServiceEntry backends, 80/20 split, live edit move
 
   // Phase 2: same process, same channel. Rewrite the VirtualService to 100% v2.
   const pushed = server.discovery.pushed();
-  fs.writeFileSync(path.join(server.configDir, 'echo-vs.yaml'), splitYaml(0, 100));
+  fs.writeFileSync(path.join(server.configDir, 'echo-vs.yaml'), echoSplitYaml(0, 100));
   await pushed;
   const moved = await client.send('until:v2:50:15', 20_000);
   assert.ok(moved.ok, `the last 50 calls all reached v2 within 15s: ${ctx(moved)}`);

@@ -11,13 +11,10 @@ import * as path from 'node:path';
 import { AdsClient, DeltaDiscoveryRequestInit, DeltaDiscoveryResponse, NodeInit, testNode } from '../helpers/ads-client';
 import { TestServer, startTestServer, writeFiles } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
+import { exampleMeshFiles, watchOf } from '../helpers/mesh-fixtures';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, XdsTypeUrl } from '../../src/shared/resources';
-import { WatchState } from '../../src/main/xds/subscription';
 
-const MESH_DIR = path.join(__dirname, '..', '..', '..', 'examples', 'mesh');
-const MESH_FILES: Record<string, string> = Object.fromEntries(
-  fs.readdirSync(MESH_DIR).filter((f) => f.endsWith('.yaml')).map((f) => [f, fs.readFileSync(path.join(MESH_DIR, f), 'utf8')]),
-);
+const MESH_FILES = exampleMeshFiles();
 
 const PRODUCTPAGE = 'outbound|9080||productpage.bookinfo.svc.cluster.local';
 const REVIEWS = 'outbound|9080||reviews.bookinfo.svc.cluster.local';
@@ -74,17 +71,13 @@ function versions(res: DeltaDiscoveryResponse): Record<string, string> {
   return Object.fromEntries(res.resources.map((r) => [r.name, r.version]));
 }
 
-function watchOf(srv: TestServer, n: NodeInit, type: XdsTypeUrl): WatchState | undefined {
-  const conn = [...srv.discovery.ads.connections.values()].find((c) => c.proxy.id === n.id);
-  return conn?.watches.get(type);
-}
 
 function ack(res: DeltaDiscoveryResponse): DeltaDiscoveryRequestInit {
   return { type_url: res.type_url, response_nonce: res.nonce };
 }
 
 async function acked(srv: TestServer, n: NodeInit, type: XdsTypeUrl, res: DeltaDiscoveryResponse): Promise<void> {
-  await waitFor(() => watchOf(srv, n, type)?.nonceAcked === res.nonce, 2000, `ACK of ${res.nonce}`);
+  await waitFor(() => watchOf(srv, n.id, type)?.nonceAcked === res.nonce, 2000, `ACK of ${res.nonce}`);
 }
 
 describe('ADS Delta: subscriptions', () => {
@@ -110,7 +103,7 @@ describe('ADS Delta: subscriptions', () => {
         assert.ok(r.version.length > 0, `${r.name} has a version`);
       }
       assert.equal(new Set(res.resources.map((r) => r.version)).size, res.resources.length, 'versions are content hashes, distinct per resource');
-      const w = await waitFor(() => watchOf(srv, n, CLUSTER_TYPE_URL), 2000, 'server watch');
+      const w = await waitFor(() => watchOf(srv, n.id, CLUSTER_TYPE_URL), 2000, 'server watch');
       assert.equal(w.wildcard, true);
       assert.equal(w.sent.get(PRODUCTPAGE), versions(res)[PRODUCTPAGE]);
       s.send(ack(res));
@@ -132,7 +125,7 @@ describe('ADS Delta: subscriptions', () => {
     await acked(srv, n, ENDPOINT_TYPE_URL, second);
     s.send({ type_url: ENDPOINT_TYPE_URL, response_nonce: second.nonce, resource_names_unsubscribe: [PRODUCTPAGE] });
     await s.expectNoResponse(QUIET_MS);
-    const w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    const w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.deepEqual([...w.names], [REVIEWS]);
     assert.equal(w.sent.has(PRODUCTPAGE), false, 'the client dropped it');
     // re-subscribing to a resource the client dropped sends it again
@@ -174,7 +167,7 @@ describe('ADS Delta: subscriptions', () => {
     const res = await s.request({ node: n, type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: [PRODUCTPAGE] });
     s.send(ack(res));
     await s.expectNoResponse(QUIET_MS);
-    let w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    let w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.equal(w.nonceAcked, res.nonce);
     assert.equal(w.versionAcked, res.system_version_info);
     assert.equal(w.lastError, '');
@@ -182,7 +175,7 @@ describe('ADS Delta: subscriptions', () => {
     const more = await s.request({ type_url: ENDPOINT_TYPE_URL, response_nonce: res.nonce, resource_names_subscribe: [REVIEWS] });
     s.send({ ...ack(more), error_detail: { code: 3, message: 'rejected reviews endpoints' } });
     await s.expectNoResponse(QUIET_MS);
-    w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.equal(w.lastError, 'rejected reviews endpoints');
     assert.equal(w.versionAcked, res.system_version_info, 'a NACK does not advance the acked version');
     s.close();
@@ -198,10 +191,10 @@ describe('ADS Delta: subscriptions', () => {
     assert.deepEqual(names(third), ['outbound|9080|v1|reviews.bookinfo.svc.cluster.local']);
     assert.notEqual(third.nonce, second.nonce);
     // a stale nonce without a subscription change is only an expired ACK: nothing
-    const ackedBefore = watchOf(srv, n, ENDPOINT_TYPE_URL)!.nonceAcked;
+    const ackedBefore = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!.nonceAcked;
     s.send(ack(second));
     await s.expectNoResponse(QUIET_MS);
-    const w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    const w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.equal(w.nonceAcked, ackedBefore, 'a stale nonce acks nothing');
     assert.deepEqual([...w.names].sort(), ['outbound|9080|v1|reviews.bookinfo.svc.cluster.local', PRODUCTPAGE, REVIEWS].sort());
     s.close();
@@ -263,7 +256,7 @@ describe('ADS Delta: pushes and reconnects', () => {
     s1.send(ack(first));
     await acked(srv, n, CLUSTER_TYPE_URL, first);
     s1.close();
-    await waitFor(() => watchOf(srv, n, CLUSTER_TYPE_URL) === undefined, 2000, 'old stream closed');
+    await waitFor(() => watchOf(srv, n.id, CLUSTER_TYPE_URL) === undefined, 2000, 'old stream closed');
 
     const s2 = AdsClient.delta(srv.grpcTarget);
     const res = await s2.request({ node: n, type_url: CLUSTER_TYPE_URL, resource_names_subscribe: ['*'], initial_resource_versions: versions(first) });
@@ -282,7 +275,7 @@ describe('ADS Delta: pushes and reconnects', () => {
     s1.send(ack(first));
     await acked(srv, n, ENDPOINT_TYPE_URL, first);
     s1.close();
-    await waitFor(() => watchOf(srv, n, ENDPOINT_TYPE_URL) === undefined, 2000, 'old stream closed');
+    await waitFor(() => watchOf(srv, n.id, ENDPOINT_TYPE_URL) === undefined, 2000, 'old stream closed');
 
     const s2 = AdsClient.delta(srv.grpcTarget);
     const res = await s2.request({ node: n, type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: [PRODUCTPAGE, REVIEWS], initial_resource_versions: versions(first) });
@@ -300,7 +293,7 @@ describe('ADS Delta: pushes and reconnects', () => {
     s1.send(ack(eds));
     await acked(srv, n, ENDPOINT_TYPE_URL, eds);
     s1.close();
-    await waitFor(() => watchOf(srv, n, CLUSTER_TYPE_URL) === undefined, 2000, 'old stream closed');
+    await waitFor(() => watchOf(srv, n.id, CLUSTER_TYPE_URL) === undefined, 2000, 'old stream closed');
 
     // while disconnected: productpage gets a second endpoint (EDS change), ratings appears (CDS
     // change). Two files may land in two pushes, so a monitor stream tells when both are served.

@@ -11,13 +11,10 @@ import * as grpc from '@grpc/grpc-js';
 import { AdsClient, DiscoveryRequestInit, DiscoveryResponse, NodeInit, SotwStream, resourceName, testNode } from '../helpers/ads-client';
 import { TestServer, startTestServer, writeFiles } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
+import { exampleMeshFiles, watchOf } from '../helpers/mesh-fixtures';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, XdsTypeUrl } from '../../src/shared/resources';
-import { WatchState } from '../../src/main/xds/subscription';
 
-const MESH_DIR = path.join(__dirname, '..', '..', '..', 'examples', 'mesh');
-const MESH_FILES: Record<string, string> = Object.fromEntries(
-  fs.readdirSync(MESH_DIR).filter((f) => f.endsWith('.yaml')).map((f) => [f, fs.readFileSync(path.join(MESH_DIR, f), 'utf8')]),
-);
+const MESH_FILES = exampleMeshFiles();
 
 const PRODUCTPAGE = 'outbound|9080||productpage.bookinfo.svc.cluster.local';
 const REVIEWS = 'outbound|9080||reviews.bookinfo.svc.cluster.local';
@@ -72,10 +69,6 @@ function names(res: DiscoveryResponse): string[] {
   return res.resources.map(resourceName).sort();
 }
 
-function watchOf(srv: TestServer, n: NodeInit, type: XdsTypeUrl): WatchState | undefined {
-  const conn = [...srv.discovery.ads.connections.values()].find((c) => c.proxy.id === n.id);
-  return conn?.watches.get(type);
-}
 
 function ack(res: DiscoveryResponse, resourceNames: string[] = []): DiscoveryRequestInit {
   return { type_url: res.type_url, version_info: res.version_info, response_nonce: res.nonce, resource_names: resourceNames };
@@ -135,7 +128,7 @@ describe('ADS SotW: stream setup', () => {
     assert.equal(res.resources.length, 1);
     assert.equal(res.resources[0]!.typeUrl, ENDPOINT_TYPE_URL);
     assert.equal(res.resources[0]!.value['cluster_name'], PRODUCTPAGE);
-    const w = await waitFor(() => watchOf(srv, n, ENDPOINT_TYPE_URL), 2000, 'server watch');
+    const w = await waitFor(() => watchOf(srv, n.id, ENDPOINT_TYPE_URL), 2000, 'server watch');
     assert.equal(w.nonceSent, res.nonce);
     s.close();
   });
@@ -159,7 +152,7 @@ describe('ADS SotW: ShouldRespond', () => {
     const n = node({ grpc: true });
     const { s, res } = await subscribed(srv, n, ENDPOINT_TYPE_URL, [PRODUCTPAGE]);
     await s.expectNoResponse(QUIET_MS);
-    const w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    const w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.equal(w.versionAcked, res.version_info);
     assert.equal(w.lastError, '');
     s.close();
@@ -171,7 +164,7 @@ describe('ADS SotW: ShouldRespond', () => {
     const res = await s.request({ node: n, type_url: ENDPOINT_TYPE_URL, resource_names: [PRODUCTPAGE] });
     s.send({ ...ack(res, [PRODUCTPAGE]), version_info: '', error_detail: { code: 3, message: 'endpoint rejected: bad weight' } });
     await s.expectNoResponse(QUIET_MS);
-    const w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    const w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.equal(w.lastError, 'endpoint rejected: bad weight');
     assert.equal(w.versionAcked, '', 'a NACK acks nothing');
     s.close();
@@ -199,7 +192,7 @@ describe('ADS SotW: ShouldRespond', () => {
     s.send({ ...ack(first, [REVIEWS]) });
     s.send({ ...ack(first, [PRODUCTPAGE, REVIEWS, 'outbound|9080|v1|reviews.bookinfo.svc.cluster.local']) });
     await s.expectNoResponse(QUIET_MS);
-    const w = watchOf(srv, n, ENDPOINT_TYPE_URL)!;
+    const w = watchOf(srv, n.id, ENDPOINT_TYPE_URL)!;
     assert.equal(w.nonceSent, second.nonce);
     assert.deepEqual([...w.names].sort(), [PRODUCTPAGE, REVIEWS], 'a stale request does not change the subscription');
     s.close();
@@ -222,7 +215,7 @@ describe('ADS SotW: ShouldRespond', () => {
     await s.expectNoResponse(100);
     s.send(ack(res, [REVIEWS]));
     await s.expectNoResponse(QUIET_MS);
-    assert.deepEqual([...watchOf(srv, n, ENDPOINT_TYPE_URL)!.names], [REVIEWS]);
+    assert.deepEqual([...watchOf(srv, n.id, ENDPOINT_TYPE_URL)!.names], [REVIEWS]);
     s.close();
   });
 
@@ -246,10 +239,10 @@ describe('ADS SotW: ShouldRespond', () => {
   test('empty resource_names on EDS unsubscribes: the watch is removed', async () => {
     const n = node({ grpc: true });
     const { s, res } = await subscribed(srv, n, ENDPOINT_TYPE_URL, [PRODUCTPAGE]);
-    await waitFor(() => watchOf(srv, n, ENDPOINT_TYPE_URL)?.versionAcked, 2000, 'ACK recorded');
+    await waitFor(() => watchOf(srv, n.id, ENDPOINT_TYPE_URL)?.versionAcked, 2000, 'ACK recorded');
     s.send(ack(res, []));
     await s.expectNoResponse(QUIET_MS);
-    assert.equal(watchOf(srv, n, ENDPOINT_TYPE_URL), undefined);
+    assert.equal(watchOf(srv, n.id, ENDPOINT_TYPE_URL), undefined);
     s.close();
   });
 
@@ -261,7 +254,7 @@ describe('ADS SotW: ShouldRespond', () => {
     assert.notEqual(second.nonce, first.nonce);
     s.send(ack(first, []));
     await s.expectNoResponse(QUIET_MS);
-    assert.equal(watchOf(srv, n, ENDPOINT_TYPE_URL), undefined);
+    assert.equal(watchOf(srv, n.id, ENDPOINT_TYPE_URL), undefined);
     // subscribing again afterwards is a new watch: answered
     const again = await s.request(ack(second, [REVIEWS]));
     assert.deepEqual(names(again), [REVIEWS]);
@@ -274,7 +267,7 @@ describe('ADS SotW: ShouldRespond', () => {
     s.send({ node: n, type_url: ROUTE_TYPE_URL, resource_names: [] });
     await s.expectNoResponse(QUIET_MS);
     await waitFor(() => [...srv.discovery.ads.connections.values()].some((c) => c.proxy.id === n.id), 2000, 'connection registered');
-    assert.equal(watchOf(srv, n, ROUTE_TYPE_URL), undefined);
+    assert.equal(watchOf(srv, n.id, ROUTE_TYPE_URL), undefined);
     s.close();
   });
 
@@ -285,7 +278,7 @@ describe('ADS SotW: ShouldRespond', () => {
     assert.deepEqual(names(first), [PRODUCTPAGE]);
     const none = await s.request(ack(first, []));
     assert.deepEqual(none.resources, []);
-    assert.equal(watchOf(srv, n, CLUSTER_TYPE_URL)!.wildcard, false);
+    assert.equal(watchOf(srv, n.id, CLUSTER_TYPE_URL)!.wildcard, false);
     s.send(ack(none, []));
     await s.expectNoResponse(QUIET_MS);
     s.close();
@@ -316,7 +309,7 @@ describe('ADS SotW: ShouldRespond', () => {
     for (const name of expected) assert.ok(got.includes(name), `${name} missing from ${got.join(', ')}`);
     assert.equal(new Set(got).size, got.length, 'no duplicate names');
     assert.ok(res.resources.every((r) => r.typeUrl === CLUSTER_TYPE_URL));
-    assert.equal(watchOf(srv, n, CLUSTER_TYPE_URL)!.wildcard, true);
+    assert.equal(watchOf(srv, n.id, CLUSTER_TYPE_URL)!.wildcard, true);
     // explicit '*' is the same wildcard: ACK with it changes nothing
     s.send(ack(res, ['*']));
     await s.expectNoResponse(QUIET_MS);
@@ -332,7 +325,7 @@ describe('ADS SotW: pushes on config change', () => {
   test('a config change pushes a response with a new version to a subscribed stream', async () => {
     const n = node();
     const { s, res } = await subscribed(srv, n, CLUSTER_TYPE_URL);
-    await waitFor(() => watchOf(srv, n, CLUSTER_TYPE_URL)?.versionAcked, 2000, 'ACK recorded');
+    await waitFor(() => watchOf(srv, n.id, CLUSTER_TYPE_URL)?.versionAcked, 2000, 'ACK recorded');
     const pushed = srv.discovery.pushed();
     writeFiles(srv.configDir, { 'ratings.yaml': RATINGS_YAML });
     await pushed;
@@ -355,7 +348,7 @@ describe('ADS SotW: pushes on config change', () => {
   test('a change that leaves a proxy\'s resources as they are pushes nothing to it (hash-skip)', async () => {
     const n = node({ grpc: true });
     const { s } = await subscribed(srv, n, ENDPOINT_TYPE_URL, [PRODUCTPAGE]);
-    await waitFor(() => watchOf(srv, n, ENDPOINT_TYPE_URL)?.versionAcked, 2000, 'ACK recorded');
+    await waitFor(() => watchOf(srv, n.id, ENDPOINT_TYPE_URL)?.versionAcked, 2000, 'ACK recorded');
     const other = await subscribed(srv, node({ grpc: true }), ENDPOINT_TYPE_URL, [REVIEWS]);
     const pushed = srv.discovery.pushed();
     writeFiles(srv.configDir, { 'reviews-extra.yaml': reviewsSlice(['10.244.9.1']) });
