@@ -36,6 +36,9 @@ export function runGeneration(
     let out: Generated[];
     try {
       out = generator ? generator(snap, msg.context, names) : [];
+      // A generator that builds its whole set regardless of names (sidecar LDS/CDS) must not
+      // answer one name with everything.
+      if (names !== null) out = out.filter((g) => names.includes(g.name));
     } finally {
       snap.recorder = undefined;
     }
