@@ -108,3 +108,29 @@ test('a hung worker job times out, and exhausted retries become a later resend, 
   assert.equal(f.failures(), 3);
   await waitFor(() => [...server.discovery.ads.connections.values()].every((c) => [...c.watches.values()].every((w) => !w.dirty)), 2000, 'watch no longer dirty');
 });
+
+test('a resource that fails to generate holds back the whole answer instead of deleting it', async (t) => {
+  let broken = 1;
+  const server = await startTestServer({
+    files: MESH,
+    start: {
+      retryDelayMs: 50,
+      wrapPool: (pool) => ({
+        ...pool,
+        run: async (msg, signal) => {
+          const res = await pool.run(msg, signal);
+          if (broken-- > 0) return { ...res, errors: [{ code: 'MESH_GENERATION_FAILED', message: 'injected encode failure' }] };
+          return res;
+        },
+      }),
+    },
+  });
+  t.after(() => server.close());
+  const s = AdsClient.sotw(server.grpcTarget);
+  t.after(() => s.close());
+  s.send({ node: testNode({ namespace: 'bookinfo' }), type_url: CLUSTER_TYPE_URL, resource_names: [] });
+  const res = await s.next(5000);
+  // the first answer was withheld (a partial SotW CDS would have removed clusters); the resend is whole
+  assert.ok(res.resources.length >= 2);
+  assert.equal(broken, -1, 'the broken result was not used');
+});

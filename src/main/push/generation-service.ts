@@ -179,7 +179,12 @@ export class GenerationService {
   private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null, keys: string[]): Promise<void> {
     this.stats.cacheMisses += keys.length;
     const job = this.runWithRetry(version, ctx, typeUrl, names).then((res) => {
-      for (const e of res.errors) log.error('resource generation failed', { type: typeUrl, code: e.code, error: e.message });
+      if (res.errors.length > 0) {
+        // Leaving a broken resource out would delete it from SotW clients (absence = removal):
+        // fail the whole answer instead, so proxies keep their last good config and retry later.
+        for (const e of res.errors) log.error('resource generation failed', { type: typeUrl, code: e.code, error: e.message });
+        throw new MeshError('MESH_GENERATION_FAILED', `${res.errors.length} resource(s) of ${typeUrl} failed to generate: ${res.errors[0]!.message}`);
+      }
       const since = this.changedSince(version);
       const usable = (deps: readonly string[]) => since !== 'all' && !deps.some((d) => since.has(d));
       const depsOf = (idx: readonly number[]) => idx.map((i) => res.deps[i]!);

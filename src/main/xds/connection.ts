@@ -45,6 +45,8 @@ export abstract class XdsConnection implements StreamInfo {
   closed = false;
   private chain: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
+  /** consecutive failed retries, for exponential backoff (a deterministic failure must not spin) */
+  private retryFailures = 0;
   private readonly drainWaiters: Array<() => void> = [];
 
   constructor(protected readonly deps: ConnectionDeps, protected readonly stream: WritableStream) {}
@@ -84,6 +86,7 @@ export abstract class XdsConnection implements StreamInfo {
     try {
       await this.sendType(w, force || w.dirty, newlySubscribed);
       w.dirty = false;
+      this.retryFailures = 0;
       this.deps.callbacks.onTypePushed?.(this, w.typeUrl, performance.now() - t0);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
@@ -96,6 +99,7 @@ export abstract class XdsConnection implements StreamInfo {
 
   private scheduleRetry(): void {
     if (this.retryTimer || this.closed) return;
+    const delay = Math.min(30_000, this.deps.retryDelayMs * 2 ** this.retryFailures++);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.enqueue(async () => {
@@ -104,7 +108,7 @@ export abstract class XdsConnection implements StreamInfo {
           if (w?.dirty) await this.pushType(w, true);
         }
       });
-    }, this.deps.retryDelayMs);
+    }, delay);
     this.retryTimer.unref();
   }
 
