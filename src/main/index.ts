@@ -184,6 +184,6 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     },
   };
   discoveryRef.d = discovery;
-  log.info('istiod-ts ready', { configDir: config.configDir, services: registry.build().services.length, objects: store.size, workers: config.configWorkers, cpus: os.availableParallelism() });
+  log.info('istiod-ts ready', { configDir: config.configDir, services: registry.current?.services.length ?? 0, objects: store.size, workers: config.configWorkers, cpus: os.availableParallelism() });
   return discovery;
 }
