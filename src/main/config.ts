@@ -63,6 +63,91 @@ export const KNOBS = {
   snapshotArenaMaxMB: numberKnob('ISTIOD_SNAPSHOT_ARENA_MAX_MB', '1024', '(istiod-ts) ceiling of the shared snapshot arena, MiB', 16),
 } as const;
 
+// ---- certificate authority (issue 6): knobs, flags and the CaConfig slice ------------------------
+function stringKnob(name: string, def: string, description: string): Knob<string> {
+  return { name, default: def, description, parse: (raw) => raw.trim() };
+}
+
+function listKnob(name: string, def: string, description: string): Knob<string[]> {
+  return { name, default: def, description, parse: (raw) => raw.split(',').map((s) => s.trim()).filter(Boolean) };
+}
+
+export const CA_KNOBS = {
+  enableCaServer: boolKnob('ENABLE_CA_SERVER', 'true', 'run the Istio CA (IstioCertificateService) in istiod'),
+  defaultCertTtl: durationKnob('DEFAULT_WORKLOAD_CERT_TTL', '24h', 'workload certificate lifetime when the CSR asks for none (validity_duration <= 0)'),
+  maxCertTtl: durationKnob('MAX_WORKLOAD_CERT_TTL', '2160h', 'longest workload certificate lifetime a CSR may ask for (90 days)'),
+  selfSignedCaCertTtl: durationKnob('CITADEL_SELF_SIGNED_CA_CERT_TTL', '87600h', 'lifetime of the self-signed root (10 years)'),
+  rootCheckInterval: durationKnob('CITADEL_SELF_SIGNED_ROOT_CERT_CHECK_INTERVAL', '1h', 'how often the self-signed root is checked for rotation; 0 disables the check'),
+  rootGracePercentile: numberKnob('CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE', '20', 'rotate the self-signed root when less than this percentage of its lifetime is left', 0),
+  rsaKeySize: {
+    name: 'CITADEL_SELF_SIGNED_CA_RSA_KEY_SIZE', default: '2048', description: 'RSA key size of the self-signed root (2048, 3072 or 4096)',
+    parse: (raw: string) => {
+      const n = Number(raw);
+      if (![2048, 3072, 4096].includes(n)) throw new ConfigError(`CITADEL_SELF_SIGNED_CA_RSA_KEY_SIZE: expected 2048, 3072 or 4096, got '${raw}'`);
+      return n;
+    },
+  } as Knob<number>,
+  rootCaDir: stringKnob('ROOT_CA_DIR', './etc/cacerts', 'plug-in CA folder (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem, or tls.crt/tls.key/ca.crt)'),
+  xdsAuth: boolKnob('XDS_AUTH', 'true', 'authenticate xDS clients on the secure port (bearer JWT or mTLS client certificate)'),
+  xdsIdentityCheck: boolKnob('PILOT_ENABLE_XDS_IDENTITY_CHECK', 'true', "require the xDS caller's SPIFFE namespace and service account to match the proxy's"),
+  tokenAudiences: listKnob('TOKEN_AUDIENCES', 'istio-ca', 'accepted JWT audiences for CSRs and xDS (comma-separated)'),
+  customHost: listKnob('ISTIOD_CUSTOM_HOST', '', 'extra DNS names for the istiod serving certificate (comma-separated)'),
+  podNamespace: stringKnob('POD_NAMESPACE', 'istio-system', 'namespace istiod runs in (serving certificate name istiod.<ns>.svc)'),
+  caWorkers: numberKnob('ISTIOD_CA_WORKERS', '0', '(istiod-ts) CSR-signing worker threads; 0 = half the cores, at least 1', 0),
+} as const;
+
+/** The CA's slice of the config; signing workers get the parts they need through workerData. */
+export interface CaConfig {
+  readonly enabled: boolean;
+  readonly defaultCertTtlMs: number;
+  readonly maxCertTtlMs: number;
+  readonly selfSignedCaCertTtlMs: number;
+  readonly rootCheckIntervalMs: number;
+  readonly rootGracePercentile: number;
+  readonly rsaKeySize: number;
+  readonly rootCaDir: string;
+  readonly xdsAuth: boolean;
+  readonly xdsIdentityCheck: boolean;
+  readonly tokenAudiences: readonly string[];
+  readonly customHosts: readonly string[];
+  readonly podNamespace: string;
+  /** --jwksFile: trusted JWT signing keys (file mode); empty = no JWT authenticator */
+  readonly jwksFile: string;
+  /** --jwtIssuer: required `iss` of accepted JWTs; empty = not checked */
+  readonly jwtIssuer: string;
+  readonly workers: number;
+}
+
+export const CA_FLAGS: readonly FlagSpec[] = [
+  { name: 'jwksFile', default: '', description: 'JWKS file of trusted service-account token signing keys (file mode CA and xDS authentication)' },
+  { name: 'jwtIssuer', default: '', description: "expected 'iss' of service-account tokens (file mode); empty = not checked" },
+];
+
+function loadCaConfig(flag: (name: string) => string, knob: <T>(k: Knob<T>) => T, cores: number): CaConfig {
+  const workers = knob(CA_KNOBS.caWorkers);
+  const percentile = knob(CA_KNOBS.rootGracePercentile);
+  if (percentile > 100) throw new ConfigError(`CITADEL_SELF_SIGNED_ROOT_CERT_GRACE_PERIOD_PERCENTILE: expected 0..100, got '${percentile}'`);
+  return Object.freeze({
+    enabled: knob(CA_KNOBS.enableCaServer),
+    defaultCertTtlMs: knob(CA_KNOBS.defaultCertTtl),
+    maxCertTtlMs: knob(CA_KNOBS.maxCertTtl),
+    selfSignedCaCertTtlMs: knob(CA_KNOBS.selfSignedCaCertTtl),
+    rootCheckIntervalMs: knob(CA_KNOBS.rootCheckInterval),
+    rootGracePercentile: percentile,
+    rsaKeySize: knob(CA_KNOBS.rsaKeySize),
+    rootCaDir: knob(CA_KNOBS.rootCaDir),
+    xdsAuth: knob(CA_KNOBS.xdsAuth),
+    xdsIdentityCheck: knob(CA_KNOBS.xdsIdentityCheck),
+    tokenAudiences: Object.freeze(knob(CA_KNOBS.tokenAudiences)),
+    customHosts: Object.freeze(knob(CA_KNOBS.customHost)),
+    podNamespace: knob(CA_KNOBS.podNamespace) || 'istio-system',
+    jwksFile: flag('jwksFile'),
+    jwtIssuer: flag('jwtIssuer'),
+    workers: workers === 0 ? Math.max(1, Math.floor(cores / 2)) : Math.floor(workers),
+  });
+}
+// ---- end certificate authority ------------------------------------------------------------------
+
 export interface ListenAddr { host: string; port: number }
 
 export interface Config {
@@ -86,6 +171,8 @@ export interface Config {
   readonly generationTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly snapshotArenaMaxBytes: number;
+  /** certificate authority and secure xDS (issue 6) */
+  readonly ca: CaConfig;
 }
 
 export interface FlagSpec { name: string; default: string; description: string }
@@ -93,13 +180,14 @@ export interface FlagSpec { name: string; default: string; description: string }
 export const FLAGS: readonly FlagSpec[] = [
   { name: 'configDir', default: '', description: 'folder of YAML/JSON config (Istio kinds + Namespace, Service, EndpointSlice, Pod), watched' },
   { name: 'grpcAddr', default: ':15010', description: 'plaintext xDS (ADS) address; empty disables' },
-  { name: 'secureGRPCAddr', default: ':15012', description: 'TLS xDS + CA address; empty disables (not served yet: arrives with the CA)' },
+  { name: 'secureGRPCAddr', default: ':15012', description: 'TLS xDS + CA address (serving certificate from our CA); empty disables' },
   { name: 'monitoringAddr', default: ':15014', description: '/metrics, /version, /debug/* address; empty disables' },
   { name: 'httpAddr', default: ':8080', description: '/ready and debug address; empty disables' },
   { name: 'httpsAddr', default: ':15017', description: 'webhook address; empty disables (not served yet: arrives with Kubernetes mode)' },
   { name: 'meshConfig', default: '', description: 'mesh config file (YAML, Istio MeshConfig fields); empty = defaults' },
   { name: 'stateDir', default: './.state', description: 'local state (CA root key and cert in file mode)' },
   { name: 'log_output_level', default: 'default:info', description: 'log levels per scope, e.g. ads:debug,push:info' },
+  ...CA_FLAGS,
 ];
 
 /** `:15010` → all interfaces; `127.0.0.1:15010` → that host; `[::1]:15010`; empty → disabled. */
@@ -165,6 +253,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     generationTimeoutMs: knob(KNOBS.generationTimeout),
     drainTimeoutMs: knob(KNOBS.drainTimeout),
     snapshotArenaMaxBytes: knob(KNOBS.snapshotArenaMaxMB) * 1024 * 1024,
+    ca: loadCaConfig(flag, knob, cores),
   });
 }
 
@@ -180,7 +269,7 @@ export function helpText(): string {
     ...FLAGS.map((f) => `  --${f.name.padEnd(18)} ${f.description} (default '${f.default}')`),
     '',
     'Environment knobs (Istio names and defaults; "(istiod-ts)" marks our additions):',
-    ...Object.values(KNOBS).map((k) => `  ${k.name.padEnd(32)} ${k.description} (default ${k.default})`),
+    ...[...Object.values(KNOBS), ...Object.values(CA_KNOBS)].map((k) => `  ${k.name.padEnd(32)} ${k.description} (default ${k.default})`),
     '',
   ];
   return lines.join('\n');

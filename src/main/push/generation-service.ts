@@ -17,9 +17,11 @@ import { GenContext, generationKey, projectContext } from '../../shared/generati
 import { XdsTypeUrl } from '../../shared/resources';
 import { MeshError, WorkerTimeoutError } from '../../shared/errors';
 import { ConfigGenToMain } from '../../shared/protocol';
+import { createHash } from 'node:crypto';
 import { scope } from '../log';
 
 const log = scope('push');
+const GROUP = 'group';
 
 export interface EncodedResource {
   readonly name: string;
@@ -33,8 +35,11 @@ export interface Resolved {
   readonly resources: ReadonlyMap<string, EncodedResource>;
   /** names that were asked for and do not exist */
   readonly missing: readonly string[];
-  /** cache entry keys this answer came from (for `watch`) */
-  readonly keys: readonly string[];
+  /**
+   * Derived artefacts computed once per answer and shared by every connection that receives it
+   * (the SotW set hash, the framed resources block). Keyed by the producer's own name.
+   */
+  readonly memo: Map<string, unknown>;
 }
 
 export interface GenerationStats {
@@ -43,6 +48,9 @@ export interface GenerationStats {
   cacheHits: number;
   cacheMisses: number;
   sharedInFlight: number;
+  /** resolves answered by an existing group (same generation key and subscription) */
+  groupHits: number;
+  groups: number;
   invalidated: number;
   carriedOver: number;
   staleResults: number;
@@ -56,23 +64,51 @@ const ALL = '\u0000*';
 const MAX_RESOLVE_ROUNDS = 8;
 
 interface Entry {
+  readonly genKey: string;
+  readonly name: string;
   /** one resource (named entry; null = does not exist) or the whole set (wildcard entry) */
   readonly value: EncodedResource | null | Map<string, EncodedResource>;
   readonly deps: readonly string[];
+  /** live groups built from this entry */
+  readonly groups: Set<Group>;
+}
+
+/**
+ * A group is one answer: a generation key plus a subscription (the wildcard, or one set of names).
+ * Every connection with that key and subscription shares it, so a push resolves each distinct
+ * answer once, not once per proxy. A group lives until one of its entries is invalidated.
+ */
+interface Group {
+  readonly key: string;
+  readonly entries: readonly Entry[];
+  readonly resolved: Resolved;
+  readonly watchers: Set<string>;
+}
+
+/** Order-independent token for a set of names (a subscription), cheap to compare. */
+export function subscriptionToken(names: readonly string[] | null): string {
+  if (names === null) return '*';
+  return createHash('sha1').update([...new Set(names)].sort().join('\n')).digest('hex').slice(0, 20);
 }
 
 export class GenerationService {
   private version = 0;
-  private readonly entries = new Map<string, Entry>();
-  private readonly depIndex = new Map<string, Set<string>>();
+  /** generation key → name (or ALL) → entry */
+  private readonly cache = new Map<string, Map<string, Entry>>();
+  private entryCount = 0;
+  private readonly depIndex = new Map<string, Set<Entry>>();
   private readonly inflight = new Map<string, Promise<void>>();
+  private readonly groups = new Map<string, Group>();
+  private readonly groupInflight = new Map<string, Promise<Group>>();
   /** changed dependencies per published version (recent ones), to vet late job results */
   private readonly changeLog = new Map<number, Set<string> | 'all'>();
-  /** entry key → connections that were last sent it; connection → its keys per type */
-  private readonly watchers = new Map<string, Set<string>>();
-  private readonly watched = new Map<string, Map<string, readonly string[]>>();
+  /** connection → type → the group it was last sent */
+  private readonly watched = new Map<string, Map<string, Group>>();
   private nextJobId = 1;
-  readonly stats: GenerationStats = { jobs: 0, jobFailures: 0, cacheHits: 0, cacheMisses: 0, sharedInFlight: 0, invalidated: 0, carriedOver: 0, staleResults: 0, lastWorkerEncodeCount: 0, entries: 0 };
+  readonly stats: GenerationStats = {
+    jobs: 0, jobFailures: 0, cacheHits: 0, cacheMisses: 0, sharedInFlight: 0, groupHits: 0, groups: 0,
+    invalidated: 0, carriedOver: 0, staleResults: 0, lastWorkerEncodeCount: 0, entries: 0,
+  };
 
   constructor(
     private readonly pool: ConfigPool,
@@ -85,7 +121,7 @@ export class GenerationService {
   /**
    * Switch to a newly published snapshot. `changed` lists the dependency keys that differ from the
    * previous version ('all' drops every entry). Returns the ids of connections that were sent an
-   * entry this invalidates.
+   * answer this invalidates.
    */
   setSnapshot(version: number, changed: ReadonlySet<string> | 'all' = 'all'): Set<string> {
     // The service holds a pin on its current version so jobs can always read it.
@@ -95,89 +131,119 @@ export class GenerationService {
     this.changeLog.set(version, changed === 'all' ? 'all' : new Set(changed));
     for (const v of this.changeLog.keys()) if (v < version - 64) this.changeLog.delete(v);
 
-    const dead = new Set<string>();
-    if (changed === 'all') for (const k of this.entries.keys()) dead.add(k);
-    else for (const dep of changed) for (const k of this.depIndex.get(dep) ?? []) dead.add(k);
+    const dead = new Set<Entry>();
+    if (changed === 'all') for (const byName of this.cache.values()) for (const e of byName.values()) dead.add(e);
+    else for (const dep of changed) for (const e of this.depIndex.get(dep) ?? []) dead.add(e);
     const affected = new Set<string>();
-    for (const key of dead) {
-      this.drop(key);
-      for (const c of this.watchers.get(key) ?? []) affected.add(c);
+    for (const e of dead) {
+      for (const g of [...e.groups]) {
+        for (const c of g.watchers) affected.add(c);
+        this.killGroup(g);
+      }
+      this.drop(e);
     }
     this.stats.invalidated += dead.size;
-    this.stats.carriedOver += this.entries.size;
+    this.stats.carriedOver += this.entryCount;
     this.evictIfNeeded();
-    this.stats.entries = this.entries.size;
+    this.stats.entries = this.entryCount;
+    this.stats.groups = this.groups.size;
     return affected;
   }
 
-  /** Record that connection `conId` was last sent `keys` for `typeUrl`. */
-  watch(conId: string, typeUrl: string, keys: readonly string[]): void {
+  /** Record that connection `conId` was last sent `resolved` for `typeUrl`. */
+  watch(conId: string, typeUrl: string, resolved: Resolved): void {
+    const group = resolved.memo.get(GROUP) as Group | undefined;
     let perType = this.watched.get(conId);
     if (!perType) this.watched.set(conId, (perType = new Map()));
-    for (const k of perType.get(typeUrl) ?? []) this.watchers.get(k)?.delete(conId);
-    perType.set(typeUrl, keys);
-    for (const k of keys) {
-      let set = this.watchers.get(k);
-      if (!set) this.watchers.set(k, (set = new Set()));
-      set.add(conId);
-    }
+    const prev = perType.get(typeUrl);
+    if (prev === group) return;
+    prev?.watchers.delete(conId);
+    if (group) { perType.set(typeUrl, group); group.watchers.add(conId); } else perType.delete(typeUrl);
   }
 
-  /** Forget a connection's watches (stream closed or type unsubscribed). */
+  /** Forget a connection's watches (stream closed, or one type unsubscribed). */
   unwatch(conId: string, typeUrl?: string): void {
     const perType = this.watched.get(conId);
     if (!perType) return;
-    for (const [t, keys] of perType) {
+    for (const [t, g] of perType) {
       if (typeUrl !== undefined && t !== typeUrl) continue;
-      for (const k of keys) {
-        const set = this.watchers.get(k);
-        set?.delete(conId);
-        if (set && set.size === 0) this.watchers.delete(k);
-      }
+      g.watchers.delete(conId);
       perType.delete(t);
     }
     if (perType.size === 0) this.watched.delete(conId);
   }
 
-  /** names null = the whole wildcard set of the type. */
-  async resolve(ctx: GenContext, typeUrl: XdsTypeUrl, names: readonly string[] | null): Promise<Resolved> {
-    const base = generationKey(ctx, typeUrl);
-    const unique = names === null ? null : [...new Set(names)];
-    const keys = unique === null ? [`${base}|${ALL}`] : unique.map((n) => `${base}|${n}`);
+  /**
+   * The answer for (context, type, names) at the current snapshot. names null = the whole wildcard
+   * set. `token` identifies the subscription (subscriptionToken(names)); callers that keep it on
+   * their watch state avoid recomputing it.
+   */
+  async resolve(ctx: GenContext, typeUrl: XdsTypeUrl, names: readonly string[] | null, token = subscriptionToken(names)): Promise<Resolved> {
+    const genKey = generationKey(ctx, typeUrl);
+    const gk = `${genKey}\u0001${token}`;
     for (let round = 0; round < MAX_RESOLVE_ROUNDS; round++) {
-      const version = this.version;
-      const toGenerate: number[] = [];
-      const waits: Promise<void>[] = [];
-      keys.forEach((key, i) => {
-        if (this.entries.has(key)) { this.stats.cacheHits++; return; }
-        const pending = this.inflight.get(key);
-        if (pending) { this.stats.sharedInFlight++; waits.push(pending); return; }
-        toGenerate.push(i);
-      });
-      if (toGenerate.length > 0) {
-        const genNames = unique === null ? null : toGenerate.map((i) => unique[i]!);
-        waits.push(this.generate(version, ctx, typeUrl, genNames, toGenerate.map((i) => keys[i]!)));
+      const existing = this.groups.get(gk);
+      if (existing) { this.stats.groupHits++; return existing.resolved; }
+      let pending = this.groupInflight.get(gk);
+      if (pending) this.stats.sharedInFlight++;
+      else {
+        pending = this.buildGroup(gk, genKey, ctx, typeUrl, names);
+        this.groupInflight.set(gk, pending);
+        pending.then(() => {}, () => {}).finally(() => { if (this.groupInflight.get(gk) === pending) this.groupInflight.delete(gk); });
       }
-      await Promise.all(waits);
-      // A snapshot published meanwhile may have invalidated what we waited for: go round again.
-      if (!keys.every((k) => this.entries.has(k))) continue;
-      const resources = new Map<string, EncodedResource>();
-      const missing: string[] = [];
-      if (unique === null) {
-        for (const [n, r] of this.entries.get(keys[0]!)!.value as Map<string, EncodedResource>) resources.set(n, r);
-      } else {
-        unique.forEach((n, i) => {
-          const v = this.entries.get(keys[i]!)!.value as EncodedResource | null;
-          if (v) resources.set(n, v); else missing.push(n);
-        });
-      }
-      return { snapshotVersion: this.version, resources, missing, keys };
+      const g = await pending;
+      if (this.groups.get(gk) === g) return g.resolved;
+      // invalidated while we waited: go round again
     }
     throw new MeshError('MESH_GENERATION_FAILED', `snapshot changed ${MAX_RESOLVE_ROUNDS} times while resolving ${typeUrl}`);
   }
 
-  private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null, keys: string[]): Promise<void> {
-    this.stats.cacheMisses += keys.length;
+  private async buildGroup(gk: string, genKey: string, ctx: GenContext, typeUrl: XdsTypeUrl, names: readonly string[] | null): Promise<Group> {
+    const unique = names === null ? [ALL] : [...new Set(names)];
+    for (let round = 0; round < MAX_RESOLVE_ROUNDS; round++) {
+      const byName = this.cache.get(genKey);
+      const toGenerate: string[] = [];
+      const waits: Promise<void>[] = [];
+      for (const n of unique) {
+        if (byName?.has(n)) { this.stats.cacheHits++; continue; }
+        const pending = this.inflight.get(`${genKey}|${n}`);
+        if (pending) { this.stats.sharedInFlight++; waits.push(pending); continue; }
+        toGenerate.push(n);
+      }
+      if (toGenerate.length > 0) {
+        waits.push(this.generate(this.version, ctx, typeUrl, names === null ? null : toGenerate, genKey, toGenerate));
+      }
+      await Promise.all(waits);
+      const now = this.cache.get(genKey);
+      const entries: Entry[] = [];
+      for (const n of unique) { const e = now?.get(n); if (e) entries.push(e); }
+      if (entries.length !== unique.length) continue; // a snapshot published meanwhile invalidated some
+      const resources = new Map<string, EncodedResource>();
+      const missing: string[] = [];
+      if (names === null) {
+        for (const [n, r] of entries[0]!.value as Map<string, EncodedResource>) resources.set(n, r);
+      } else {
+        for (const e of entries) { if (e.value) resources.set(e.name, e.value as EncodedResource); else missing.push(e.name); }
+      }
+      const memo = new Map<string, unknown>();
+      const group: Group = { key: gk, entries, watchers: new Set(), resolved: { snapshotVersion: this.version, resources, missing, memo } };
+      memo.set(GROUP, group);
+      for (const e of entries) e.groups.add(group);
+      this.groups.set(gk, group);
+      this.stats.groups = this.groups.size;
+      return group;
+    }
+    throw new MeshError('MESH_GENERATION_FAILED', `snapshot changed ${MAX_RESOLVE_ROUNDS} times while resolving ${typeUrl}`);
+  }
+
+  private killGroup(g: Group): void {
+    if (this.groups.get(g.key) === g) this.groups.delete(g.key);
+    for (const e of g.entries) e.groups.delete(g);
+    // watchers keep their reference until they re-resolve; they are re-pointed by watch()
+  }
+
+  private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null, genKey: string, slots: string[]): Promise<void> {
+    this.stats.cacheMisses += slots.length;
     const job = this.runWithRetry(version, ctx, typeUrl, names).then((res) => {
       if (res.errors.length > 0) {
         // Leaving a broken resource out would delete it from SotW clients (absence = removal):
@@ -190,23 +256,22 @@ export class GenerationService {
       const depsOf = (idx: readonly number[]) => idx.map((i) => res.deps[i]!);
       const buf = new Uint8Array(res.buffer);
       if (names === null) {
-        const deps = res.deps;
-        if (!usable(deps)) { this.stats.staleResults++; return; }
+        if (!usable(res.deps)) { this.stats.staleResults++; return; }
         const map = new Map<string, EncodedResource>();
         for (const r of res.resources) map.set(r.name, { name: r.name, hash: r.hash, any: buf.subarray(r.offset, r.offset + r.length) });
-        this.store(keys[0]!, { value: map, deps });
+        this.store(genKey, ALL, map, res.deps);
         return;
       }
       const byName = new Map(res.resources.map((r) => [r.name, r]));
       const missingDeps = new Map(res.missing.map((m) => [m.name, m.deps]));
-      names.forEach((name, i) => {
+      for (const name of names) {
         const r = byName.get(name);
         const deps = depsOf(r ? r.deps : missingDeps.get(name) ?? []);
-        if (!usable(deps)) { this.stats.staleResults++; return; }
-        this.store(keys[i]!, { value: r ? { name, hash: r.hash, any: buf.subarray(r.offset, r.offset + r.length) } : null, deps });
-      });
-    }).finally(() => { for (const k of keys) if (this.inflight.get(k) === job) this.inflight.delete(k); });
-    for (const k of keys) this.inflight.set(k, job);
+        if (!usable(deps)) { this.stats.staleResults++; continue; }
+        this.store(genKey, name, r ? { name, hash: r.hash, any: buf.subarray(r.offset, r.offset + r.length) } : null, deps);
+      }
+    }).finally(() => { for (const n of slots) if (this.inflight.get(`${genKey}|${n}`) === job) this.inflight.delete(`${genKey}|${n}`); });
+    for (const n of slots) this.inflight.set(`${genKey}|${n}`, job);
     return job;
   }
 
@@ -221,35 +286,47 @@ export class GenerationService {
     return out;
   }
 
-  private store(key: string, entry: Entry): void {
-    this.drop(key);
-    this.entries.set(key, entry);
-    for (const d of entry.deps) {
+  private store(genKey: string, name: string, value: Entry['value'], deps: readonly string[]): void {
+    let byName = this.cache.get(genKey);
+    if (!byName) this.cache.set(genKey, (byName = new Map()));
+    const old = byName.get(name);
+    if (old) {
+      for (const g of [...old.groups]) this.killGroup(g);
+      this.drop(old);
+    }
+    const entry: Entry = { genKey, name, value, deps, groups: new Set() };
+    byName.set(name, entry);
+    this.entryCount++;
+    for (const d of deps) {
       let set = this.depIndex.get(d);
       if (!set) this.depIndex.set(d, (set = new Set()));
-      set.add(key);
+      set.add(entry);
     }
-    this.stats.entries = this.entries.size;
+    this.stats.entries = this.entryCount;
   }
 
-  private drop(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.entries.delete(key);
+  private drop(e: Entry): void {
+    const byName = this.cache.get(e.genKey);
+    if (byName?.get(e.name) !== e) return;
+    byName.delete(e.name);
+    if (byName.size === 0) this.cache.delete(e.genKey);
+    this.entryCount--;
     for (const d of e.deps) {
       const set = this.depIndex.get(d);
-      set?.delete(key);
+      set?.delete(e);
       if (set && set.size === 0) this.depIndex.delete(d);
     }
   }
 
-  /** Bound memory (PILOT_XDS_CACHE_SIZE): drop entries no connection holds, oldest first. */
+  /** Bound memory (PILOT_XDS_CACHE_SIZE): drop entries no live group uses, oldest first. */
   private evictIfNeeded(): void {
     const max = this.opts.maxEntries ?? 60_000;
-    if (this.entries.size <= max) return;
-    for (const key of this.entries.keys()) {
-      if (this.entries.size <= max) break;
-      if (!this.watchers.get(key)?.size) this.drop(key);
+    if (this.entryCount <= max) return;
+    for (const byName of [...this.cache.values()]) {
+      for (const e of [...byName.values()]) {
+        if (this.entryCount <= max) return;
+        if (e.groups.size === 0) this.drop(e);
+      }
     }
   }
 

@@ -8,7 +8,7 @@
 import { isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { DeltaRequest, isNack, proxyFromFirstRequest } from './request';
-import { WatchState, newWatch, wantedNames } from './subscription';
+import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
 import { deltaResponse } from './response';
 import { EncodedResource } from '../push/generation-service';
 import { scope } from '../log';
@@ -53,6 +53,7 @@ export class DeltaConnection extends XdsConnection {
       w.names.delete(n);
       if (!w.wildcard) w.sent.delete(n); // the client dropped it
     }
+    if (first || (req.resource_names_subscribe ?? []).length > 0 || (req.resource_names_unsubscribe ?? []).length > 0) updateToken(w);
     if (isNack(req.error_detail)) {
       const msg = req.error_detail.message ?? `code ${req.error_detail.code}`;
       w.lastError = msg;
@@ -71,8 +72,10 @@ export class DeltaConnection extends XdsConnection {
   }
 
   protected async sendType(w: WatchState, force: boolean, newly: ReadonlySet<string> = new Set()): Promise<void> {
-    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w));
-    this.deps.generation.watch(this.conId, w.typeUrl, res.keys);
+    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
+    this.deps.generation.watch(this.conId, w.typeUrl, res);
+    if (!force && newly.size === 0 && res === w.lastResolved) return; // nothing can differ
+    w.lastResolved = res;
     const changed: EncodedResource[] = [];
     for (const r of res.resources.values()) {
       if (w.sent.get(r.name) !== r.hash || newly.has(r.name)) changed.push(r);

@@ -8,13 +8,32 @@
  * Resource:               1 version, 2 resource (Any), 3 name
  */
 import { Field, bytesField, concatFields, stringField } from '../../shared/wire';
-import { EncodedResource } from '../push/generation-service';
+import { EncodedResource, Resolved } from '../push/generation-service';
 
-export function sotwResponse(versionInfo: string, typeUrl: string, nonce: string, resources: Iterable<EncodedResource>): Buffer {
-  const fields: Field[] = [stringField(1, versionInfo)];
+/** The framed `resources` fields of a DiscoveryResponse: built once per answer, shared by streams. */
+export function sotwResourcesBlock(resources: Iterable<EncodedResource>): Uint8Array {
+  const fields: Field[] = [];
   for (const r of resources) fields.push(bytesField(2, r.any));
-  fields.push(stringField(4, typeUrl), stringField(5, nonce));
-  return toBuffer(concatFields(fields));
+  return concatFields(fields);
+}
+
+/**
+ * A DiscoveryResponse: the per-stream header fields, then the shared resources block. Field order
+ * on the wire does not matter to protobuf parsers, so the block needs no re-framing.
+ */
+export function sotwResponse(versionInfo: string, typeUrl: string, nonce: string, resourcesBlock: Uint8Array): Buffer {
+  const header = concatFields([stringField(1, versionInfo), stringField(4, typeUrl), stringField(5, nonce)]);
+  const out = Buffer.allocUnsafe(header.length + resourcesBlock.length);
+  out.set(header, 0);
+  out.set(resourcesBlock, header.length);
+  return out;
+}
+
+/** A value derived from an answer, computed once and kept with it (Resolved.memo). */
+export function memo<T>(res: Resolved, key: string, compute: () => T): T {
+  let v = res.memo.get(key) as T | undefined;
+  if (v === undefined) { v = compute(); res.memo.set(key, v); }
+  return v;
 }
 
 /** Delta `Resource` wrappers are framed per response; the Any inside is shared bytes. */

@@ -9,8 +9,8 @@ import { combineHashes } from '../../shared/hash';
 import { XdsTypeUrl, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { SotwRequest, isNack, proxyFromFirstRequest } from './request';
-import { WatchState, newWatch, wantedNames } from './subscription';
-import { sotwResponse } from './response';
+import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
+import { memo, sotwResourcesBlock, sotwResponse } from './response';
 import { scope } from '../log';
 
 const log = scope('ads');
@@ -75,18 +75,21 @@ export class SotwConnection extends XdsConnection {
   }
 
   protected async sendType(w: WatchState, force: boolean): Promise<void> {
-    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w));
-    this.deps.generation.watch(this.conId, w.typeUrl, res.keys);
-    const setHash = combineHashes([...res.resources.values()].map((r) => [r.name, r.hash]));
+    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
+    this.deps.generation.watch(this.conId, w.typeUrl, res);
+    if (!force && res === w.lastResolved) return; // the very answer it already has
+    const setHash = memo(res, 'sotw.setHash', () => combineHashes([...res.resources.values()].map((r) => [r.name, r.hash])));
+    w.lastResolved = res;
     if (!force && setHash === w.sentSetHash) return; // the client already has exactly this
     const version = this.version(res.snapshotVersion);
     const nonce = this.newNonce(version);
-    const buf = sotwResponse(version, w.typeUrl, nonce, res.resources.values());
+    // The resources block is framed once per answer and shared by every stream that gets it.
+    const block = memo(res, 'sotw.block', () => sotwResourcesBlock(res.resources.values()));
+    const buf = sotwResponse(version, w.typeUrl, nonce, block);
     w.nonceSent = nonce;
     w.versionSent = version;
     w.sentSetHash = setHash;
     w.sentAt = Date.now();
-    w.sent = new Map([...res.resources.values()].map((r) => [r.name, r.hash]));
     await this.write(buf);
     this.deps.callbacks.onResponse?.(this, w.typeUrl, res.resources.size, buf.length, force ? 'request' : 'push');
   }
@@ -100,4 +103,5 @@ export class SotwConnection extends XdsConnection {
 function setNames(w: WatchState, type: XdsTypeUrl, names: readonly string[], initial: boolean): void {
   w.wildcard = isWildcardType(type) && (names.includes('*') || (names.length === 0 && (initial || w.wildcard)));
   w.names = new Set(names.filter((n) => n !== '*'));
+  updateToken(w);
 }

@@ -4,6 +4,7 @@
  * rejected. Main thread; one WatchState per (connection, type URL).
  */
 import { XdsTypeUrl } from '../../shared/resources';
+import { Resolved, subscriptionToken } from '../push/generation-service';
 
 export interface WatchState {
   readonly typeUrl: XdsTypeUrl;
@@ -11,13 +12,17 @@ export interface WatchState {
   wildcard: boolean;
   /** explicitly subscribed names */
   names: Set<string>;
+  /** subscriptionToken of (wildcard, names); recomputed only when they change */
+  token: string;
   nonceSent: string;
   versionSent: string;
   versionAcked: string;
   nonceAcked: string;
   lastError: string;
-  /** what the client holds, per our sends: name → hash */
+  /** Delta: what the client holds, per our sends: name → hash */
   sent: Map<string, string>;
+  /** the answer last sent (SotW: identical answer → nothing to send) */
+  lastResolved: Resolved | undefined;
   /** hash of the whole last SotW response (skip identical resends) */
   sentSetHash: string;
   sentAt: number;
@@ -28,9 +33,14 @@ export interface WatchState {
 
 export function newWatch(typeUrl: XdsTypeUrl): WatchState {
   return {
-    typeUrl, wildcard: false, names: new Set(), nonceSent: '', versionSent: '', versionAcked: '', nonceAcked: '',
+    typeUrl, wildcard: false, names: new Set(), token: subscriptionToken([]), lastResolved: undefined, nonceSent: '', versionSent: '', versionAcked: '', nonceAcked: '',
     lastError: '', sent: new Map(), sentSetHash: '', sentAt: 0, ackedAt: 0, dirty: false,
   };
+}
+
+/** Recompute the subscription token after names or wildcard changed. */
+export function updateToken(w: WatchState): void {
+  w.token = subscriptionToken(wantedNames(w));
 }
 
 /** Names to ask the generator for: null for a wildcard watch. */
