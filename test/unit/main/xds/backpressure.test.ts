@@ -24,7 +24,7 @@ function deps(drainTimeoutMs: number, events: string[]): ConnectionDeps {
     resolve: async () => ({
       snapshotVersion: 1,
       resources: new Map([[`c${++n}`, { name: `c${n}`, hash: `h${n}`, any: new Uint8Array(8) }]]),
-      missing: [], keys: [`k${n}`],
+      missing: [], memo: new Map(),
     }),
     watch: () => {}, unwatch: () => {},
   } as unknown as GenerationService;
