@@ -1,5 +1,7 @@
 /**
- * Command line: `istiod-ts discovery [flags]`. Startup errors print one clear line and exit 2.
+ * Command line: `istiod-ts discovery [flags]` runs the control plane; `istiod-ts load-test ...`
+ * runs the load tester (load-test/, loaded only for that subcommand). Startup errors print one
+ * clear line and exit 2.
  */
 import { helpText, loadConfig } from './config';
 import { startDiscovery } from './index';
@@ -7,13 +9,18 @@ import { MeshError } from '../shared/errors';
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'load-test') {
+    const { loadTestMain } = await import('../../load-test/run/cli');
+    process.exitCode = await loadTestMain(rest);
+    return;
+  }
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(helpText());
     if (!command) process.exitCode = 2;
     return;
   }
   if (command !== 'discovery') {
-    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help)\n`);
+    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help, istiod-ts load-test --help)\n`);
     process.exitCode = 2;
     return;
   }

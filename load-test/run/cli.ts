@@ -1,0 +1,109 @@
+/**
+ * `istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR [--monitoring host:port]]
+ *  [--out result.json] [--workers N] [--keep]`
+ */
+import * as fs from 'node:fs';
+import { loadScenario } from '../scenario/schema';
+import { runLoadTest } from './coordinator';
+import { summaryTable } from './summary-table';
+
+export const LOAD_TEST_HELP = `istiod-ts load-test: simulated Envoys against an istiod-ts server, with a churn programme.
+
+Usage:
+  istiod-ts load-test --scenario FILE [flags]
+
+Flags:
+  --scenario FILE        scenario YAML (see load-test/scenarios/, docs/load-test.md)
+  --target HOST:PORT     an already running server's plaintext xDS address; without it the
+                         server is spawned as a child process on loopback
+  --config-dir DIR       the running server's --configDir (required with --target): the mesh
+                         is generated and churned there
+  --monitoring HOST:PORT the running server's --monitoringAddr, for /metrics (optional)
+  --out FILE             write the JSON result here (default load-test-result.json)
+  --workers N            simulator worker threads (default 1)
+  --keep                 keep the generated config dir and server log
+`;
+
+interface Args { scenario?: string; target?: string; configDir?: string; monitoring?: string; out: string; workers: number; keep: boolean }
+
+function parseArgs(argv: readonly string[]): Args {
+  const a: Args = { out: 'load-test-result.json', workers: 1, keep: false };
+  const value = (i: number, name: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new TypeError(`--${name} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i]!;
+    const eq = raw.indexOf('=');
+    const name = raw.startsWith('--') ? raw.slice(2, eq < 0 ? undefined : eq) : '';
+    const inline = eq >= 0 ? raw.slice(eq + 1) : undefined;
+    const take = () => inline ?? value(i++, name);
+    switch (name) {
+      case 'scenario': a.scenario = take(); break;
+      case 'target': a.target = take(); break;
+      case 'config-dir': a.configDir = take(); break;
+      case 'monitoring': a.monitoring = take(); break;
+      case 'out': a.out = take(); break;
+      case 'workers': {
+        const v = take();
+        a.workers = Number(v);
+        if (!Number.isInteger(a.workers) || a.workers < 1) throw new RangeError(`--workers: expected a positive integer, got '${v}'`);
+        break;
+      }
+      case 'keep': a.keep = true; break;
+      default: throw new TypeError(`unexpected argument '${raw}' (see istiod-ts load-test --help)`);
+    }
+  }
+  if (!a.scenario) throw new TypeError('--scenario FILE is required');
+  if (a.target && !a.configDir) throw new TypeError('--target needs --config-dir: the load tester drives the server through its config dir');
+  if (a.configDir && !a.target) throw new TypeError('--config-dir is for a running server: give --target too (without both, the server is spawned with its own dir)');
+  if (a.target && !/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(a.target)) throw new TypeError(`--target: expected a loopback host:port such as 127.0.0.1:15010, got '${a.target}'`);
+  return a;
+}
+
+/** Exit code: 0 when the run completed and every check passed, 1 when a check failed, 2 on usage or run errors. */
+export async function loadTestMain(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(LOAD_TEST_HELP);
+    return 0;
+  }
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    process.stderr.write(`istiod-ts load-test: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const loaded = loadScenario(args.scenario!);
+  if (!loaded.ok) {
+    process.stderr.write(`istiod-ts load-test: invalid scenario\n${loaded.errors.map((e) => `  ${e}`).join('\n')}\n`);
+    return 2;
+  }
+  const tty = process.stderr.isTTY;
+  let lastPrinted = 0;
+  try {
+    const result = await runLoadTest({
+      scenario: loaded.value,
+      target: args.target,
+      configDir: args.configDir,
+      monitoringAddr: args.monitoring,
+      workers: args.workers,
+      keep: args.keep,
+      info: (line) => process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`),
+      progress: (line, final) => {
+        if (tty) { process.stderr.write(`\r\x1b[2K${line}${final ? '\n' : ''}`); return; }
+        // not a terminal (CI logs): one line every 5 s
+        if (final || Date.now() - lastPrinted >= 5000) { lastPrinted = Date.now(); process.stderr.write(line + '\n'); }
+      },
+    });
+    fs.writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write('\n' + summaryTable(result));
+    process.stdout.write(`\nresult: ${args.out}\n`);
+    const c = result.checks;
+    return c.allConnected && c.everyChangeConverged && c.zeroNacks ? 0 : 1;
+  } catch (e) {
+    process.stderr.write(`\nistiod-ts load-test: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+}

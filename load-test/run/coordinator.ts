@@ -1,0 +1,217 @@
+/**
+ * One load-test run, start to finish: generate the mesh into the config dir, spawn the server
+ * (unless --target), start the simulator workers, wait for the fleet to sync (warmup), run the
+ * churn programme, wait for stragglers (drain), collect, stop everything, assemble the result.
+ * Every phase is bounded by the scenario's durations; cleanup runs on every path.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { wallNow } from '../clock';
+import { WorkerFinal } from '../protocol';
+import { ChangeRecord, ChurnDriver } from '../scenario/churn';
+import { buildMesh } from '../scenario/mesh-model';
+import { writeMesh } from '../scenario/mesh-files';
+import { Scenario } from '../scenario/schema';
+import { LoadTestResult, Phase, Sample, assembleResult } from './result';
+import { ServerProcess, spawnServer } from './server-process';
+import { ServerReading, readProc, scrapeMetrics } from './server-metrics';
+import { SimWorkers } from './sim-workers';
+
+export interface RunOptions {
+  scenario: Scenario;
+  /** an already running server (host:port); without it the server is spawned */
+  target?: string;
+  /** the running server's config dir (required with target) */
+  configDir?: string;
+  /** the running server's monitoring address, for /metrics (optional with target) */
+  monitoringAddr?: string;
+  workers: number;
+  /** keep the generated config dir and server log (spawned mode) */
+  keep?: boolean;
+  /** one-line progress, called about once a second */
+  progress?: (line: string, final: boolean) => void;
+  /** informational lines (where things are) */
+  info?: (line: string) => void;
+}
+
+const SAMPLE_MS = 1000;
+/** how long a stopped churn driver may take to finish the change in hand */
+const REPLY_GRACE_MS = 35_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
+  const s = opts.scenario;
+  const startedAt = Date.now();
+  const t0 = wallNow();
+  const mesh = buildMesh(s);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-'));
+  const configDir = opts.configDir ?? path.join(workDir, 'config');
+  fs.mkdirSync(configDir, { recursive: true });
+  const files = writeMesh(configDir, s, mesh);
+  opts.info?.(`mesh: ${mesh.services.length} services, ${mesh.services.reduce((a, x) => a + x.pods.length, 0)} pods, ${files} files in ${configDir}`);
+
+  let server: ServerProcess | undefined;
+  let workers: SimWorkers | undefined;
+  let driver: ChurnDriver | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  let ok = false;
+  try {
+    let target = opts.target;
+    let monitoringAddr = opts.monitoringAddr;
+    if (!target) {
+      server = await spawnServer({ configDir, stateDir: path.join(workDir, 'state'), logFile: path.join(workDir, 'server.log'), env: s.server.env });
+      target = server.grpcTarget;
+      monitoringAddr = server.monitoringAddr;
+      opts.info?.(`server: pid ${server.pid}, xDS ${target}, metrics http://${monitoringAddr}/metrics, log ${server.logFile}`);
+    } else {
+      await sleep(2000); // let the running server's file watcher pick up the new mesh
+    }
+
+    // ---- sampling: server metrics + process, generator process + workers
+    let phase: Phase = 'warmup';
+    const samples: Sample[] = [];
+    let sampling = false;
+    const takeSample = async () => {
+      if (sampling) return;
+      sampling = true;
+      try {
+        const reading: ServerReading = (monitoringAddr ? await scrapeMetrics(monitoringAddr) : undefined) ?? {};
+        const proc = server && !server.hasExited() ? readProc(server.pid) : undefined;
+        if (proc) { reading.cpuSeconds = proc.cpuSeconds; reading.rssBytes = proc.rssBytes; }
+        const stats = workers!.latest.filter((w) => w !== undefined);
+        const cpu = process.cpuUsage();
+        samples.push({
+          t: Math.round(wallNow() - t0), phase, server: reading,
+          generator: {
+            cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: process.memoryUsage.rss(),
+            connected: stats.reduce((a, w) => a + w!.connected, 0), synced: stats.reduce((a, w) => a + w!.synced, 0),
+            converged: stats.reduce((a, w) => a + w!.converged, 0),
+            eventLoopDelayP99Ms: Math.max(0, ...stats.map((w) => w!.eventLoopDelay.p99)),
+            utilization: stats.length ? stats.reduce((a, w) => a + w!.utilization, 0) / stats.length : 0,
+          },
+        });
+      } finally {
+        sampling = false;
+      }
+    };
+
+    workers = new SimWorkers({ count: opts.workers, target, proxies: mesh.proxies, scenario: s, statsIntervalMs: 500 });
+    let failure: Error | undefined;
+    workers.onFailure((e) => { failure = e; driver?.stop(); });
+    sampler = setInterval(() => { void takeSample(); report(); }, SAMPLE_MS);
+
+    const synced = () => workers!.latest.reduce((a, w) => a + (w?.synced ?? 0), 0);
+    const converged = () => workers!.latest.reduce((a, w) => a + (w?.converged ?? 0), 0);
+    const nacks = () => workers!.latest.reduce((a, w) => a + (w ? w.byType.cds.nacks + w.byType.eds.nacks + w.byType.lds.nacks + w.byType.rds.nacks : 0), 0);
+    const nsCount = new Map<string, number>();
+    for (const p of mesh.proxies) nsCount.set(p.namespace, (nsCount.get(p.namespace) ?? 0) + 1);
+    const expectedFor = (c: ChangeRecord) => (c.namespaces ? c.namespaces.reduce((a, ns) => a + (nsCount.get(ns) ?? 0), 0) : mesh.proxies.length);
+    let expectedPairs = 0;
+    let phaseStart = wallNow();
+    const checkServer = () => {
+      if (server?.hasExited()) throw new Error(`the server exited during the run; see ${server.logFile}`);
+      if (failure) throw failure;
+    };
+    function report(final = false): void {
+      if (!opts.progress) return;
+      const last = samples[samples.length - 1];
+      const prev = samples[samples.length - 2];
+      const cores = last && prev && last.server.cpuSeconds !== undefined && prev.server.cpuSeconds !== undefined ? (last.server.cpuSeconds - prev.server.cpuSeconds) / ((last.t - prev.t) / 1000) : undefined;
+      const elapsed = (wallNow() - phaseStart) / 1000;
+      const limit = phase === 'warmup' ? s.warmupSeconds : phase === 'churn' ? s.durationSeconds : s.drainSeconds;
+      const ws = workers!.latest.filter((w) => w !== undefined);
+      opts.progress(
+        `[${phase.padEnd(6)} ${elapsed.toFixed(0).padStart(4)}s/${limit}s] synced ${synced()}/${mesh.proxies.length}` +
+        ` | changes ${driver?.changes.length ?? 0} converged ${converged()}/${expectedPairs}` +
+        ` | NACK ${nacks()}` +
+        ` | server cpu ${cores === undefined ? '-' : cores.toFixed(2)} rss ${last?.server.rssBytes ? Math.round(last.server.rssBytes / 2 ** 20) + 'MB' : '-'} xds ${last?.server.xdsConnections ?? '-'}` +
+        ` | gen util ${ws.length ? Math.round((ws.reduce((a, w) => a + w!.utilization, 0) / ws.length) * 100) : 0}% eld99 ${Math.max(0, ...ws.map((w) => w!.eventLoopDelay.p99)).toFixed(0)}ms`,
+        final,
+      );
+    }
+
+    // ---- warmup: until every proxy synced, bounded by warmupSeconds
+    const warmupDeadline = wallNow() + s.warmupSeconds * 1000;
+    while (wallNow() < warmupDeadline && synced() < mesh.proxies.length) {
+      checkServer();
+      await sleep(100);
+    }
+    checkServer();
+    const warmup = { ms: wallNow() - phaseStart, complete: synced() >= mesh.proxies.length, syncedAtEnd: synced() };
+    if (!warmup.complete) opts.info?.(`warmup: only ${warmup.syncedAtEnd}/${mesh.proxies.length} proxies synced within ${s.warmupSeconds}s; churn starts anyway`);
+    await takeSample();
+
+    // ---- churn
+    phase = 'churn';
+    phaseStart = wallNow();
+    const churnStartedAt = phaseStart;
+    const w = workers;
+    driver = new ChurnDriver(configDir, s, mesh, {
+      register: async (watch) => {
+        await w.watch(watch);
+        expectedPairs += watch.namespaces ? watch.namespaces.reduce((a, ns) => a + (nsCount.get(ns) ?? 0), 0) : mesh.proxies.length;
+      },
+      storm: async (id, fraction) => {
+        const dropped = await w.storm(id, fraction, s.seed + id);
+        opts.info?.(`reconnect storm: dropped ${dropped} streams`);
+      },
+    });
+    // the programme ends before durationSeconds (events sit mid-slot); churn lasts the full
+    // duration regardless, and a driver stuck past it (a worker not answering) is stopped
+    let churnError: unknown;
+    let churnFinished = false;
+    const churnDone = driver.run().catch((e) => { churnError = e; }).finally(() => { churnFinished = true; });
+    const churnDeadline = phaseStart + s.durationSeconds * 1000;
+    while ((!churnFinished || wallNow() < churnDeadline) && wallNow() < churnDeadline + 5000) {
+      checkServer();
+      if (churnError) break;
+      await sleep(100);
+    }
+    driver.stop();
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([churnDone, new Promise((r) => { grace = setTimeout(r, REPLY_GRACE_MS); })]);
+    clearTimeout(grace);
+    if (churnError) throw churnError;
+    if (!churnFinished) throw new Error('the churn driver did not stop (a simulator worker stopped answering)');
+    checkServer();
+    const churnMs = wallNow() - phaseStart;
+
+    // ---- drain: until every expected (change, proxy) converged and every proxy is synced
+    phase = 'drain';
+    phaseStart = wallNow();
+    const drainDeadline = phaseStart + s.drainSeconds * 1000;
+    // the worker stats lag by up to one interval: require two consecutive good readings
+    let good = 0;
+    while (wallNow() < drainDeadline) {
+      checkServer();
+      good = converged() >= expectedPairs && synced() >= mesh.proxies.length ? good + 1 : 0;
+      if (good >= 2) break;
+      await sleep(500);
+    }
+    const drainMs = wallNow() - phaseStart;
+    clearInterval(sampler);
+    sampler = undefined;
+    await takeSample();
+    report(true);
+
+    const finals: WorkerFinal[] = await workers.stop();
+    workers = undefined;
+    if (finals.length < opts.workers) throw new Error(`only ${finals.length} of ${opts.workers} simulator workers reported`);
+    ok = true;
+    return assembleResult({
+      scenario: s, startedAt, workers: opts.workers, target, spawnedServer: !!server, serverPid: server?.pid ?? null,
+      proxies: { total: mesh.proxies.length, delta: mesh.proxies.filter((p) => p.delta).length },
+      expectedFor, warmup, churnStartedAt, churnMs, drainMs,
+      changes: driver.changes, storms: driver.storms, finals, samples,
+    });
+  } finally {
+    if (sampler) clearInterval(sampler);
+    driver?.stop();
+    if (workers) await workers.stop(5000).catch(() => undefined);
+    if (server) await server.stop();
+    // a failed run keeps the generated config and the server log for a look
+    if (ok && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
+    else opts.info?.(`kept ${workDir} (config${server ? ', server.log' : ''})`);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Writing the mesh into the server's config dir. Every write is atomic (temp file + rename in
+ * the same directory), so the server's file watcher never reads a half-written file; the temp
+ * name starts with '.' and does not end in .yaml, so the watcher ignores it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MeshModel } from './mesh-model';
+import { namespacesPath, renderNamespaces, renderRouting, renderService, renderSidecar, routingPath, servicePath, sidecarPath } from './render';
+import { Scenario } from './schema';
+
+let tmpSeq = 0;
+
+export function atomicWrite(dir: string, rel: string, text: string): void {
+  const file = path.join(dir, rel);
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${tmpSeq++}.tmp`);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+/** Write the whole mesh; returns the number of files written. */
+export function writeMesh(dir: string, scenario: Scenario, mesh: MeshModel): number {
+  let n = 0;
+  const put = (rel: string, text: string) => { atomicWrite(dir, rel, text); n++; };
+  put(namespacesPath(), renderNamespaces(mesh));
+  for (const svc of mesh.services) {
+    put(servicePath(svc), renderService(svc));
+    if (svc.routing) put(routingPath(svc), renderRouting(svc));
+  }
+  if (scenario.sidecarScoping === 'namespace') for (const ns of mesh.namespaces) put(sidecarPath(ns), renderSidecar(ns));
+  return n;
+}

@@ -1,0 +1,83 @@
+/**
+ * The mesh model as the YAML a cluster would hold, in the shapes the server's file mode reads
+ * (examples/mesh): one file per service (Service + EndpointSlice + its Pods), one routing file per
+ * routed service (DestinationRule + VirtualService), one Sidecar per namespace when scoping is on.
+ * Paths are relative to the config dir.
+ */
+import * as YAML from 'yaml';
+import { MeshModel, ServiceModel, SERVICE_PORT, TARGET_PORT, podLabels } from './mesh-model';
+
+function docs(objects: object[]): string {
+  return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n');
+}
+
+export function namespacesPath(): string { return 'namespaces.yaml'; }
+export function servicePath(svc: ServiceModel): string { return `${svc.namespace}/${svc.name}.yaml`; }
+export function routingPath(svc: ServiceModel): string { return `${svc.namespace}/${svc.name}-routing.yaml`; }
+export function sidecarPath(namespace: string): string { return `${namespace}/sidecar.yaml`; }
+
+export function renderNamespaces(mesh: MeshModel): string {
+  return docs([...mesh.namespaces, 'istio-system'].map((name) => ({
+    apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: name === 'istio-system' ? {} : { 'istio-injection': 'enabled' } },
+  })));
+}
+
+export function renderService(svc: ServiceModel): string {
+  const ns = svc.namespace;
+  return docs([
+    {
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: svc.name, namespace: ns, labels: { app: svc.name } },
+      spec: { clusterIP: svc.clusterIP, selector: { app: svc.name }, ports: [{ name: 'http', port: SERVICE_PORT, targetPort: TARGET_PORT, protocol: 'TCP' }] },
+    },
+    {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: `${svc.name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': svc.name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: TARGET_PORT, protocol: 'TCP' }],
+      endpoints: svc.pods.map((p) => ({ addresses: [p.ip], conditions: { ready: true }, targetRef: { kind: 'Pod', name: p.name, namespace: ns } })),
+    },
+    ...svc.pods.map((p) => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: p.name, namespace: ns, labels: podLabels(svc.name) },
+      spec: { serviceAccountName: svc.name, containers: [{ name: 'app', image: `${svc.name}:v1`, ports: [{ name: 'http', containerPort: TARGET_PORT }] }] },
+      status: { podIP: p.ip },
+    })),
+  ]);
+}
+
+/** DestinationRule (subsets v1 + the churned subset) and VirtualService (canary header match). */
+export function renderRouting(svc: ServiceModel): string {
+  const r = svc.routing!;
+  return docs([
+    {
+      apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule',
+      metadata: { name: svc.name, namespace: svc.namespace },
+      spec: {
+        host: svc.name,
+        trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } },
+        subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: r.drSubset, labels: { app: svc.name } }],
+      },
+    },
+    {
+      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService',
+      metadata: { name: svc.name, namespace: svc.namespace },
+      spec: {
+        hosts: [svc.name],
+        http: [
+          { name: 'canary', match: [{ headers: { 'x-canary': { exact: r.vsToken } } }], route: [{ destination: { host: svc.name, subset: 'v1' } }] },
+          { name: 'default', route: [{ destination: { host: svc.name } }], timeout: '10s' },
+        ],
+      },
+    },
+  ]);
+}
+
+/** Namespace isolation: proxies import their own namespace and istio-system only. */
+export function renderSidecar(namespace: string): string {
+  return docs([{
+    apiVersion: 'networking.istio.io/v1', kind: 'Sidecar',
+    metadata: { name: 'default', namespace },
+    spec: { egress: [{ hosts: ['./*', 'istio-system/*'] }] },
+  }]);
+}

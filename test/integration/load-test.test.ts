@@ -1,0 +1,116 @@
+/**
+ * The load tester end to end: `istiod-ts load-test` spawns a real server as a child process,
+ * connects simulated Envoys (SotW and Delta), applies endpoint, scale-up and config churn and a
+ * reconnect storm, and writes the JSON result. The small CI scenario, scaled down to 40 proxies
+ * and 10 s of churn so the file runs in well under a minute.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as YAML from 'yaml';
+import { validateScenario } from '../../load-test/scenario/schema';
+import { LoadTestResult } from '../../load-test/run/result';
+import { CHANGE_TYPES } from '../../load-test/scenario/churn';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const BIN = path.join(ROOT, 'bin', 'istiod-ts.js');
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`load-test did not finish in ${timeoutMs} ms\n${stderr}`)); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+test('load-test: every proxy connects, every change reaches every expected proxy, no NACK', { timeout: 90_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-it-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const small = YAML.parse(fs.readFileSync(path.join(ROOT, 'load-test', 'scenarios', 'small.yaml'), 'utf8'));
+  const scenario = {
+    ...small,
+    name: 'small-ci',
+    namespaces: 2,
+    servicesPerNamespace: 5,
+    endpointsPerService: 5,
+    proxies: 40,
+    durationSeconds: 10,
+    warmupSeconds: 20,
+    drainSeconds: 10,
+    connectsPerSecond: 40,
+    churn: { endpointChangesPerSecond: 2, configEditsPerMinute: 24, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
+  };
+  const file = path.join(dir, 'scenario.yaml');
+  fs.writeFileSync(file, YAML.stringify(scenario));
+  const out = path.join(dir, 'result.json');
+
+  const res = await run(['load-test', '--scenario', file, '--out', out], 80_000);
+  assert.equal(res.code, 0, `exit code 0 (all checks passed)\n${res.stdout}\n${res.stderr}`);
+  assert.match(res.stdout, /Convergence \(change written/, 'prints the summary table');
+
+  const r = JSON.parse(fs.readFileSync(out, 'utf8')) as LoadTestResult;
+  assert.equal(r.schemaVersion, 1);
+  assert.equal(r.proxies.total, 40);
+  assert.equal(r.proxies.sotw, 20);
+  assert.equal(r.proxies.delta, 20);
+  assert.equal(r.proxies.everSynced, 40, 'every proxy connected and synced');
+  assert.equal(r.proxies.syncedAtEnd, 40, 'every proxy is synced at the end, storm victims included');
+  assert.equal(r.admission.firstStream.count, 40, 'an admission latency for every proxy');
+
+  for (const type of CHANGE_TYPES) assert.ok(r.convergence.byType[type].changes > 0, `at least one ${type} change`);
+  assert.ok(r.changes.length >= 20, `the programme applied its changes (${r.changes.length})`);
+  for (const c of r.changes) {
+    assert.equal(c.expected, 40, `change ${c.id} (${c.type}) is expected at every proxy (no Sidecar scoping)`);
+    assert.equal(c.converged, c.expected, `change ${c.id} (${c.type}, ${c.marker}) measured at every expected proxy`);
+    assert.ok(c.convergence.p50 !== null && c.convergence.max! < 10_000, `change ${c.id} converged in under 10 s`);
+  }
+  assert.equal(r.storms.length, 1);
+  assert.ok(r.storms[0]!.dropped > 0, 'the storm dropped streams');
+  assert.equal(r.storms[0]!.resynced, r.storms[0]!.dropped, 'every dropped proxy resynced');
+  assert.ok(r.xds.reconnects >= r.storms[0]!.dropped, 'storm victims count as reconnects');
+
+  assert.equal(r.xds.nacks, 0, `no NACK: ${r.xds.nackSamples.join('; ')}`);
+  for (const type of ['cds', 'eds', 'lds', 'rds'] as const) {
+    const c = r.xds.byType[type];
+    assert.ok(c.responses > 0 && c.bytes > 0, `${type} traffic counted`);
+    assert.equal(c.acks, c.responses, `${type}: every response ACKed`);
+  }
+  assert.ok((r.server.pushesChurn['eds'] ?? 0) > 0, 'server pushes scraped from /metrics');
+  assert.ok(r.server.peakRssBytes !== null && r.server.peakRssBytes > 0, 'server RSS sampled');
+  assert.ok(r.server.cpuSecondsTotal !== null && r.server.cpuSecondsTotal > 0, 'server CPU sampled');
+  assert.ok(r.samples.length >= 10, 'one sample per second');
+  assert.equal(r.generator.workers.length, 1);
+  assert.deepEqual(r.checks, { allConnected: true, everyChangeConverged: true, zeroNacks: true });
+});
+
+test('load-test: scenario errors name the field and the CLI exits 2', async () => {
+  const bad = validateScenario({
+    namespaces: 2, servicesPerNamespace: 0, proxies: 10, proxiesPerService: 1, durationSeconds: 5,
+    deltaShare: 1.5, sidecarScoping: 'cluster', churn: { reconnectStorm: { atSeconds: 9, fraction: 0 }, bogus: 1 },
+  });
+  assert.equal(bad.ok, false);
+  const errors = bad.ok ? [] : bad.errors;
+  for (const want of [/^servicesPerNamespace: expected an integer >= 1, got 0$/, /^proxies, proxiesPerService: give one of them/, /^deltaShare: expected a number >= 0 and <= 1, got 1.5$/,
+    /^sidecarScoping: expected one of none, namespace, got "cluster"$/, /^churn.bogus: unknown field/, /^churn.reconnectStorm.atSeconds: must fall inside the churn phase/, /^churn.reconnectStorm.fraction: expected a number > 0/]) {
+    assert.ok(errors.some((e) => want.test(e)), `${want} in:\n${errors.join('\n')}`);
+  }
+  const tooFew = validateScenario({ namespaces: 1, servicesPerNamespace: 2, endpointsPerService: 1, proxies: 5, durationSeconds: 5 });
+  assert.deepEqual(tooFew.ok ? [] : tooFew.errors, ['endpointsPerService: every simulated proxy is a pod of its service, so it must be >= 3 (proxies per service), got 1']);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-bad-'));
+  try {
+    const file = path.join(dir, 'bad.yaml');
+    fs.writeFileSync(file, 'namespaces: 1\nservicesPerNamespace: 1\nproxies: 1\n');
+    const res = await run(['load-test', '--scenario', file], 20_000);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /bad\.yaml: durationSeconds: required/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
