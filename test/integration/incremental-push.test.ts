@@ -147,3 +147,33 @@ test('200 proxies: endpoint and VirtualService changes reach only the proxies th
   // alpha's 100 proxies share one route generation; beta's were never regenerated
   assert.equal(server.discovery.generation.stats.jobs - jobsBefore, 1, 'one RDS generation for all of alpha');
 });
+
+test('SotW EDS push carries only the changed assignments; a new pod IP is not a service change', async (t) => {
+  const withPod = (ip: string) => service('alpha', 'a1', '10.96.1.1', ip).replace(
+    'endpoints: [{addresses: [' + ip + '], conditions: {ready: true}}]',
+    `endpoints: [{addresses: [${ip}], conditions: {ready: true}, targetRef: {kind: Pod, name: a1-pod, namespace: alpha}}]`,
+  ) + `---
+apiVersion: v1
+kind: Pod
+metadata: {name: a1-pod, namespace: alpha, labels: {app: a1}}
+spec: {serviceAccountName: a1}
+status: {podIP: ${ip}}
+`;
+  const server = await startTestServer({ files: { ...FILES, 'alpha-a1.yaml': withPod('10.244.1.1') } });
+  const p = await connect(server.grpcTarget, 'alpha', 1, A1);
+  t.after(async () => { p.stream.close(); await server.close(); });
+  const eds = await p.stream.request({ type_url: ENDPOINT_TYPE_URL, resource_names: [A1, A2] });
+  assert.equal(eds.resources.length, 2, 'a request gets every name it asks for');
+  p.stream.send({ type_url: ENDPOINT_TYPE_URL, resource_names: [A1, A2], version_info: eds.version_info, response_nonce: eds.nonce });
+  await p.stream.expectNoResponse(200);
+
+  const invalidatedBefore = server.discovery.generation.stats.invalidated;
+  const pushed = server.discovery.pushed();
+  fs.writeFileSync(path.join(server.configDir, 'alpha-a1.yaml'), withPod('10.244.1.77'));
+  await pushed;
+  const res = await p.stream.next(2000);
+  assert.equal(res.type_url, ENDPOINT_TYPE_URL, 'no CDS/LDS/RDS push: the service itself did not change');
+  assert.deepEqual(res.resources.map((r) => r.value['cluster_name']), [A1], 'only the changed assignment is sent');
+  await p.stream.expectNoResponse(200);
+  assert.ok(server.discovery.generation.stats.invalidated - invalidatedBefore <= 2, 'only a1 endpoint entries were invalidated');
+});

@@ -32,6 +32,20 @@ function sameInputs(a: readonly object[], b: readonly object[]): boolean {
   return true;
 }
 
+/**
+ * A rebuilt service often differs in one half only (a pod IP changed: new endpoints, same
+ * service). Keep the previous object for the half that is equal, so the snapshot diff sees only
+ * what really changed (an endpoint change must not look like a service change, which would
+ * invalidate every proxy's clusters and listeners). Costs one compare per rebuilt service.
+ */
+function keepUnchanged(prev: ServiceEntryInput | undefined, next: ServiceEntryInput): ServiceEntryInput {
+  if (!prev) return next;
+  const service = JSON.stringify(prev.service) === JSON.stringify(next.service) ? prev.service : next.service;
+  const endpoints = JSON.stringify(prev.endpoints) === JSON.stringify(next.endpoints) ? prev.endpoints : next.endpoints;
+  if (service === prev.service && endpoints === prev.endpoints) return prev;
+  return service === next.service && endpoints === next.endpoints ? next : Object.freeze({ service, endpoints });
+}
+
 export class Registry {
   private built = new Map<string, Built>();
   private configs = new Map<K8sObject, ConfigModel>();
@@ -69,7 +83,7 @@ export class Registry {
     const services: ServiceEntryInput[] = [];
     const reuseOrBuild = (key: string, inputs: object[], build: () => ServiceEntryInput) => {
       const prev = this.built.get(key);
-      const b = prev && sameInputs(prev.inputs, inputs) ? prev : { inputs, entry: build() };
+      const b = prev && sameInputs(prev.inputs, inputs) ? prev : { inputs, entry: keepUnchanged(prev?.entry, build()) };
       next.set(key, b);
       services.push(b.entry);
     };

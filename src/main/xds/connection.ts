@@ -45,6 +45,8 @@ export abstract class XdsConnection implements StreamInfo {
   closed = false;
   private chain: Promise<void> = Promise.resolve();
   private retryTimer?: NodeJS.Timeout;
+  /** responses written on this stream */
+  sends = 0;
   /** consecutive failed retries, for exponential backoff (a deterministic failure must not spin) */
   private retryFailures = 0;
   private readonly drainWaiters: Array<() => void> = [];
@@ -70,11 +72,13 @@ export abstract class XdsConnection implements StreamInfo {
   /** Push every watched type, in PUSH_ORDER (CDS, EDS, LDS, RDS, SDS). */
   push(req: PushRequest): Promise<void> {
     return this.enqueue(async () => {
+      const sendsBefore = this.sends;
       for (const type of PUSH_ORDER) {
         const w = this.watches.get(type);
         if (w) await this.pushType(w, false);
       }
-      this.deps.callbacks.onPushComplete?.(this, req.start);
+      // pilot_proxy_convergence_time: only pushes that delivered something count
+      if (this.sends > sendsBefore) this.deps.callbacks.onPushComplete?.(this, req.start);
     });
   }
 
@@ -130,6 +134,7 @@ export abstract class XdsConnection implements StreamInfo {
   /** Write honouring backpressure: wait for 'drain' when the stream's buffer is full. */
   protected async write(buf: Buffer): Promise<void> {
     if (this.closed) return;
+    this.sends++;
     const t0 = performance.now();
     if (this.stream.write(buf)) { this.deps.callbacks.onWrite?.(this, performance.now() - t0); return; }
     // Buffer full (at most this one response is held beyond the HTTP/2 window): wait for drain,

@@ -11,6 +11,7 @@ import { XdsConnection } from './connection';
 import { SotwRequest, isNack, proxyFromFirstRequest } from './request';
 import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
 import { memo, sotwResourcesBlock, sotwResponse } from './response';
+import { EncodedResource, Resolved } from '../push/generation-service';
 import { scope } from '../log';
 
 const log = scope('ads');
@@ -77,21 +78,36 @@ export class SotwConnection extends XdsConnection {
   protected async sendType(w: WatchState, force: boolean): Promise<void> {
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
-    if (!force && res === w.lastResolved) return; // the very answer it already has
+    const previous = w.lastResolved;
+    if (!force && res === previous) return; // the very answer it already has
     const setHash = memo(res, 'sotw.setHash', () => combineHashes([...res.resources.values()].map((r) => [r.name, r.hash])));
     w.lastResolved = res;
     if (!force && setHash === w.sentSetHash) return; // the client already has exactly this
+    // Listener and Cluster responses are always the complete set. For the other types the spec lets
+    // a push carry only the resources that changed (Istio sends only updated ClusterLoadAssignments),
+    // which is most of the bytes of an endpoint change.
+    const partial = !force && !isWildcardType(w.typeUrl) && previous !== undefined;
     const version = this.version(res.snapshotVersion);
     const nonce = this.newNonce(version);
-    // The resources block is framed once per answer and shared by every stream that gets it.
-    const block = memo(res, 'sotw.block', () => sotwResourcesBlock(res.resources.values()));
+    let block: Uint8Array;
+    let count: number;
+    if (partial) {
+      const diff = changedSince(res, previous);
+      if (diff.resources.length === 0) { w.sentSetHash = setHash; return; }
+      block = diff.block;
+      count = diff.resources.length;
+    } else {
+      // The resources block is framed once per answer and shared by every stream that gets it.
+      block = memo(res, 'sotw.block', () => sotwResourcesBlock(res.resources.values()));
+      count = res.resources.size;
+    }
     const buf = sotwResponse(version, w.typeUrl, nonce, block);
     w.nonceSent = nonce;
     w.versionSent = version;
     w.sentSetHash = setHash;
     w.sentAt = Date.now();
     await this.write(buf);
-    this.deps.callbacks.onResponse?.(this, w.typeUrl, res.resources.size, buf.length, force ? 'request' : 'push');
+    this.deps.callbacks.onResponse?.(this, w.typeUrl, count, buf.length, force ? 'request' : 'push');
   }
 }
 
@@ -100,6 +116,18 @@ export class SotwConnection extends XdsConnection {
  * that keeps an existing wildcard (Envoy ACKs wildcard CDS with no names). Once a client has named
  * resources, an empty list means "none" (xDS spec), not "everything".
  */
+/** Resources of `res` that are new or different from `previous`; computed once per pair of answers. */
+function changedSince(res: Resolved, previous: Resolved): { resources: EncodedResource[]; block: Uint8Array } {
+  const perPrevious = memo(res, 'sotw.changedSince', () => new WeakMap<Resolved, { resources: EncodedResource[]; block: Uint8Array }>());
+  let diff = perPrevious.get(previous);
+  if (!diff) {
+    const resources = [...res.resources.values()].filter((r) => previous.resources.get(r.name)?.hash !== r.hash);
+    diff = { resources, block: sotwResourcesBlock(resources) };
+    perPrevious.set(previous, diff);
+  }
+  return diff;
+}
+
 function setNames(w: WatchState, type: XdsTypeUrl, names: readonly string[], initial: boolean): void {
   w.wildcard = isWildcardType(type) && (names.includes('*') || (names.length === 0 && (initial || w.wildcard)));
   w.names = new Set(names.filter((n) => n !== '*'));
