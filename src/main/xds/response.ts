@@ -39,12 +39,21 @@ export function memo<T>(res: Resolved, key: string, compute: () => T): T {
 /** Delta `Resource` wrappers are framed per response; the Any inside is shared bytes. */
 export function deltaResponse(systemVersion: string, typeUrl: string, nonce: string, resources: Iterable<EncodedResource>, removed: Iterable<string>): Buffer {
   const fields: Field[] = [stringField(1, systemVersion)];
-  for (const r of resources) {
-    fields.push(bytesField(2, concatFields([stringField(1, r.hash), bytesField(2, r.any), stringField(3, r.name)])));
-  }
+  for (const r of resources) fields.push(bytesField(2, deltaResource(r)));
   fields.push(stringField(4, typeUrl), stringField(5, nonce));
   for (const name of removed) fields.push(stringField(6, name));
   return toBuffer(concatFields(fields));
+}
+
+/** The `Resource` wrapper of an encoded resource, framed once and shared by every Delta stream. */
+const deltaWrappers = new WeakMap<EncodedResource, Uint8Array>();
+function deltaResource(r: EncodedResource): Uint8Array {
+  let w = deltaWrappers.get(r);
+  if (!w) {
+    w = concatFields([stringField(1, r.hash), bytesField(2, r.any), stringField(3, r.name)]);
+    deltaWrappers.set(r, w);
+  }
+  return w;
 }
 
 function toBuffer(u: Uint8Array): Buffer {
