@@ -5,7 +5,7 @@
  *   npx tsc -p tsconfig.json
  *   node dist/bench/generation.js [--services 1000] [--quick] [--threads N]
  *        [--proxies 100,1000,10000] [--scopes 1,10,50] [--throttle 100] [--naive-real 100]
- *        [--modes pool,inline,naive] [--watch-limit 2500000]
+ *        [--modes pool,inline,naive]
  * `--quick` (~25 s): proxies 100,1000 only; naive cost measured once per scope, no real naive run.
  * A full run takes about 2–2.5 minutes on 2 cores. It prints markdown tables and never asserts.
  *
@@ -21,10 +21,8 @@
  *      sidecar: CDS (wildcard), EDS (its EDS clusters), LDS (wildcard), RDS (its route names);
  *      grpc:    CDS, EDS, LDS, RDS by name for 8 target services (what grpc-js-xds requests).
  *    At most --throttle proxies are in flight at once (PILOT_PUSH_THROTTLE's default, 100), each
- *    proxy's context object is rebuilt per request, and after every resolve the proxy's keys are
- *    recorded with GenerationService.watch, as the connection does — except in cases that would
- *    record more than --watch-limit (key, connection) pairs: at 10,000 whole-mesh proxies the
- *    watch index exhausts the default 4 GiB heap, so those cases measure resolve() alone (printed).
+ *    proxy's context object is rebuilt per request, and after every resolve the proxy registers
+ *    with the answer group it got (GenerationService.watch), as the connection does.
  *    Modes:
  *      pool   GenerationService (keyed cache + in-flight dedupe) on a real Piscina config pool
  *      inline the same GenerationService, but its "pool" runs runGeneration on the main thread
@@ -145,15 +143,6 @@ function contextOf(s: Scope): GenContext {
   return { ...s.ctx, inbound: s.ctx.inbound.slice() };
 }
 
-/** (cache key, connection) pairs a case would record with watch(): wildcard = 1 key, named = 1 per name. */
-function projectedWatchPairs(scopes: Scope[], nProxies: number): number {
-  let pairs = 0;
-  scopes.forEach((s, si) => {
-    const k = Math.floor(nProxies / scopes.length) + (si < nProxies % scopes.length ? 1 : 0);
-    for (const t of TYPES) pairs += k * (s.subs[t]?.length ?? 1);
-  });
-  return pairs;
-}
 
 async function runCase(pool: ConfigPool, writer: SnapshotWriter, version: number, scopes: Scope[], nProxies: number, throttle: number, recordWatches: boolean): Promise<CaseResult> {
   const counter = { bytes: 0, jobs: 0 };
@@ -231,8 +220,6 @@ async function main(): Promise<void> {
   const naiveReal = quick ? 0 : option('naive-real', 100);
   const modesArg = process.argv.indexOf('--modes');
   const modes = new Set(modesArg > 0 ? process.argv[modesArg + 1]!.split(',') : ['pool', 'inline', 'naive']);
-  const watchLimit = option('watch-limit', 2_500_000);
-  const skippedWatches: string[] = [];
   const started = performance.now();
 
   console.log(`# Generation benchmark (node ${process.version}, ${os.availableParallelism()} cores, ${os.cpus()[0]?.model ?? 'cpu'})`);
@@ -350,9 +337,7 @@ async function main(): Promise<void> {
     for (const sc of scopeCounts) {
       const sel = scopes.slice(0, sc);
       const skipped: CaseResult = { wallMs: NaN, mainBusyMs: NaN, mainUtil: NaN, cpuMs: NaN, jobs: NaN, genBytes: NaN, servedBytes: NaN, cacheHits: NaN, shared: NaN, groupHits: NaN, watchedKeys: NaN, maxRssMiB: NaN };
-      const pairs = projectedWatchPairs(sel, n);
-      const recordWatches = pairs <= watchLimit;
-      if (!recordWatches) skippedWatches.push(`${int(n)} proxies × ${sc} scopes (${int(pairs)} pairs)`);
+      const recordWatches = true;
       const poolEncodesBefore = resourceEncodeCount();
       const poolRes = modes.has('pool') ? await runCase(pool, writer, version, sel, n, throttle, recordWatches) : skipped;
       mainEncodesInPoolCases += resourceEncodeCount() - poolEncodesBefore;
@@ -369,7 +354,7 @@ async function main(): Promise<void> {
       const row = (mode: string, workers: number | string, r: { wallMs: number; jobs: number | string; genBytes: number; servedBytes: number; mainBusyMs: number; cpuMs: number | string; watchedKeys?: number; maxRssMiB?: number }) => [
         int(n), sc, mode, workers, secs(r.wallMs), typeof r.jobs === 'number' ? int(r.jobs) : r.jobs, bytes(r.genBytes), bytes(r.servedBytes),
         secs(r.mainBusyMs), `${(r.mainBusyMs * 1000 / n).toFixed(0)} µs`, typeof r.cpuMs === 'number' ? secs(r.cpuMs) : r.cpuMs,
-        r.watchedKeys === undefined ? '' : recordWatches ? int(r.watchedKeys) : `skipped (${int(pairs)})`, r.maxRssMiB === undefined ? '' : `${r.maxRssMiB.toFixed(0)} MiB`,
+        r.watchedKeys === undefined ? '' : int(r.watchedKeys), r.maxRssMiB === undefined ? '' : `${r.maxRssMiB.toFixed(0)} MiB`,
       ];
       if (modes.has('pool')) rows.push(row('pool', threads, poolRes));
       if (modes.has('inline')) rows.push(row('inline', 0, inlRes));
@@ -380,23 +365,18 @@ async function main(): Promise<void> {
     }
   }
   console.log('## Full push: CDS + EDS + LDS + RDS for every proxy\n');
-  console.log(table(['proxies', 'scopes', 'mode', 'workers', 'wall', 'jobs', 'generated', 'served', 'main busy', 'main busy / proxy', 'process CPU', 'watched keys', 'max RSS so far'], rows,
+  console.log(table(['proxies', 'scopes', 'mode', 'workers', 'wall', 'jobs', 'generated', 'served', 'main busy', 'main busy / proxy', 'process CPU', 'watched', 'max RSS so far'], rows,
     ['r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
   console.log(`
 - jobs: distinct generations run (GenerationService jobs; naive: one per proxy and type).
 - generated: bytes of encoded Any resources the jobs produced; served: bytes the proxies receive in total.
 - main busy: main-thread event-loop active time (performance.eventLoopUtilization delta);
   process CPU: process.cpuUsage delta, all threads (main + workers).
-- watched keys: (cache key, connection) pairs recorded with GenerationService.watch, as the connection
+- watched: (connection, type) registrations with answer groups (GenerationService.watch), as the connection
   does after every resolve; max RSS so far: process.resourceUsage().maxRSS after the case (a lifetime peak).
 - naive: one proxy of each scope generated inline (no cache) and measured (median of ${naiveReps}), times the
   number of proxies in that scope; it was not run per proxy (see the check below).
 `);
-  if (skippedWatches.length > 0) {
-    console.log(`watch() was NOT called in: ${skippedWatches.join('; ')}. Above --watch-limit ${int(watchLimit)} pairs the watch index`);
-    console.log(`(GenerationService.watch keeps every proxy's key strings) exhausts the 4 GiB default heap: 10,000 whole-mesh proxies`);
-    console.log(`ran out of memory in a trial run. Those rows measure resolve() alone.\n`);
-  }
   console.log('## Speed-ups\n');
   console.log(table(['proxies', 'scopes', 'inline wall / pool wall', 'inline main / pool main', 'naive / pool (wall)', 'naive / inline (wall)', 'resolves served from cache or in-flight (pool)', 'encodes on main (inline)'], summary));
   console.log(`\nresources encoded on the main thread during the pool cases: ${mainEncodesInPoolCases}`);
