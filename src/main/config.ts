@@ -94,6 +94,7 @@ export const CA_KNOBS = {
   customHost: listKnob('ISTIOD_CUSTOM_HOST', '', 'extra DNS names for the istiod serving certificate (comma-separated)'),
   podNamespace: stringKnob('POD_NAMESPACE', 'istio-system', 'namespace istiod runs in (serving certificate name istiod.<ns>.svc)'),
   caWorkers: numberKnob('ISTIOD_CA_WORKERS', '0', '(istiod-ts) CSR-signing worker threads; 0 = half the cores, at least 1', 0),
+  plaintextCa: boolKnob('ISTIOD_ENABLE_PLAINTEXT_CA', 'false', '(istiod-ts) with --secureGRPCAddr empty, serve the CA on --grpcAddr (Istio\'s fallback; bearer tokens then cross plaintext)'),
 } as const;
 
 /** The CA's slice of the config; signing workers get the parts they need through workerData. */
@@ -116,6 +117,8 @@ export interface CaConfig {
   /** --jwtIssuer: required `iss` of accepted JWTs; empty = not checked */
   readonly jwtIssuer: string;
   readonly workers: number;
+  /** serve the CA on the plaintext port when there is no secure port */
+  readonly plaintextCa: boolean;
 }
 
 export const CA_FLAGS: readonly FlagSpec[] = [
@@ -144,6 +147,7 @@ function loadCaConfig(flag: (name: string) => string, knob: <T>(k: Knob<T>) => T
     jwksFile: flag('jwksFile'),
     jwtIssuer: flag('jwtIssuer'),
     workers: workers === 0 ? Math.max(1, Math.floor(cores / 2)) : Math.floor(workers),
+    plaintextCa: knob(CA_KNOBS.plaintextCa),
   });
 }
 // ---- end certificate authority ------------------------------------------------------------------

@@ -24,6 +24,7 @@ import { scope, setLogLevels, LogLevel } from './log';
 import { resourceEncodeCount } from '../shared/envoy/proto';
 import { changedDependencies } from '../shared/snapshot/snapshot-diff';
 import { SHORT_NAME } from '../shared/resources';
+import { CaRuntime, startCa } from './ca/start-ca';
 
 const log = scope('default');
 export const VERSION = '0.1.0';
@@ -37,7 +38,9 @@ export interface Discovery {
   readonly metrics: Metrics;
   readonly pool: ConfigPool;
   /** bound ports (0 when disabled) */
-  readonly ports: { grpc: number; http: number; monitoring: number };
+  readonly ports: { grpc: number; http: number; monitoring: number; secureGrpc: number };
+  /** the certificate authority, when it runs (issue 6) */
+  readonly ca?: CaRuntime;
   /** resolves after the next push triggered by a model change has been sent to every proxy */
   pushed(): Promise<void>;
   /** main-thread resource encodes (must stay 0: generation runs in workers) */
@@ -149,12 +152,26 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     });
   });
 
-  const ports = { grpc: 0, http: 0, monitoring: 0 };
+  const ports = { grpc: 0, http: 0, monitoring: 0, secureGrpc: 0 };
+  // ---- certificate authority + secure gRPC (issue 6) --------------------------------------------
+  // The CA runs when the secure port is served (its serving certificate comes from our root) or
+  // when it is asked for on the plaintext port. IstioCertificateService goes on the secure port
+  // only; on the plaintext port only with ISTIOD_ENABLE_PLAINTEXT_CA and no secure port.
+  const plaintextCa = !config.secureGrpcAddr && config.ca.enabled && config.ca.plaintextCa;
+  const caRuntime = config.secureGrpcAddr || plaintextCa ? await startCa({ config, mesh, metrics }) : undefined;
+  if (caRuntime && plaintextCa) ads.server.addService(caRuntime.service.definition, caRuntime.service.implementation);
+  if (caRuntime && config.secureGrpcAddr) {
+    ports.secureGrpc = await ads.listenSecure(config.secureGrpcAddr.host, config.secureGrpcAddr.port, caRuntime.credentials, {
+      auth: caRuntime.xdsAuth,
+      services: config.ca.enabled ? [caRuntime.service] : [],
+    });
+    log.info('xDS (ADS, TLS) listening', { address: `${config.secureGrpcAddr.host}:${ports.secureGrpc}`, flag: '--secureGRPCAddr', ca: config.ca.enabled, xdsAuth: config.ca.xdsAuth });
+  }
+  // ---- end certificate authority ----------------------------------------------------------------
   if (config.grpcAddr) {
     ports.grpc = await ads.listen(config.grpcAddr.host, config.grpcAddr.port);
     log.info('xDS (ADS, plaintext) listening', { address: `${config.grpcAddr.host}:${ports.grpc}`, flag: '--grpcAddr' });
   }
-  if (config.secureGrpcAddr) log.warn('--secureGRPCAddr is not served yet (TLS xDS and the CA arrive with the certificate-authority work)', { address: `${config.secureGrpcAddr.host}:${config.secureGrpcAddr.port}` });
   if (config.httpsAddr) log.warn('--httpsAddr is not served yet (webhooks arrive with Kubernetes mode)', { address: `${config.httpsAddr.host}:${config.httpsAddr.port}` });
 
   const discoveryRef: { d?: Discovery } = {};
@@ -172,7 +189,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
   }
 
   const discovery: Discovery = {
-    config, store, ads, generation, writer, metrics, pool, ports,
+    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime,
     pushed: () => new Promise<void>((resolve) => pushWaiters.push(resolve)),
     mainThreadEncodes: () => resourceEncodeCount(),
     close: async () => {
@@ -180,6 +197,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
       await fileSource?.stop();
       for (const l of listeners) l.close();
       await ads.close();
+      await caRuntime?.close(); // issue 6: after the servers, so no CSR is in flight into a closed pool
       await realPool.close();
     },
   };

@@ -58,6 +58,34 @@ export class Metrics {
     gauge('istiod_ts_snapshot_version', '(istiod-ts) Latest published snapshot version.', () => sources.snapshotVersion());
   }
 
+  // ---- citadel: the certificate authority (issue 6; Istio security/pkg/server/ca/monitoring.go) ----
+  readonly citadel = {
+    csr: new client.Counter({ name: 'citadel_server_csr_count', help: 'The number of CSRs received by Citadel server.', registers: [this.registry] }),
+    authnFailures: new client.Counter({ name: 'citadel_server_authentication_failure_count', help: 'The number of authentication failures.', registers: [this.registry] }),
+    csrParsingErrors: new client.Counter({ name: 'citadel_server_csr_parsing_err_count', help: 'The number of errors occurred when parsing the CSR.', registers: [this.registry] }),
+    idExtractionErrors: new client.Counter({ name: 'citadel_server_id_extraction_err_count', help: 'The number of errors occurred when extracting the ID from CSR.', registers: [this.registry] }),
+    signErrors: new client.Counter({ name: 'citadel_server_csr_sign_err_count', help: 'The number of errors occurred when signing the CSR.', labelNames: ['error'], registers: [this.registry] }),
+    issued: new client.Counter({ name: 'citadel_server_success_cert_issuance_count', help: 'The number of certificates issuances that have succeeded.', registers: [this.registry] }),
+    signDuration: new client.Histogram({ name: 'istiod_ts_ca_sign_seconds', help: '(istiod-ts) Time from a CSR reaching the CA to its signed chain, signing-pool queueing included.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] }),
+  };
+
+  /** CA gauges read at scrape time: root / chain expiry (Istio's) and the signing pool (ours). */
+  observeCa(sources: {
+    expiry: () => { rootMs: number; caCertMs: number; hasChain: boolean };
+    pool: () => { threads: number; queueSize: number; utilization: number };
+  }): void {
+    const gauge = (name: string, help: string, read: () => number | undefined) =>
+      new client.Gauge({ name, help, registers: [this.registry], collect() { const v = read(); if (v !== undefined && Number.isFinite(v)) this.set(v); } });
+    gauge('citadel_server_root_cert_expiry_timestamp', 'The unix timestamp, in seconds, when Citadel root cert will expire. A negative time indicates the cert is expired.', () => sources.expiry().rootMs / 1000);
+    gauge('citadel_server_root_cert_expiry_seconds', 'The time remaining, in seconds, before the root cert will expire. A negative value indicates the cert is expired.', () => (sources.expiry().rootMs - Date.now()) / 1000);
+    gauge('citadel_server_cert_chain_expiry_timestamp', 'The unix timestamp, in seconds, when Citadel cert chain will expire. A negative time indicates the cert is expired.', () => (sources.expiry().hasChain ? sources.expiry().caCertMs / 1000 : undefined));
+    gauge('citadel_server_cert_chain_expiry_seconds', 'The time remaining, in seconds, before the cert chain will expire. A negative value indicates the cert is expired.', () => (sources.expiry().hasChain ? (sources.expiry().caCertMs - Date.now()) / 1000 : undefined));
+    gauge('istiod_ts_ca_pool_threads', '(istiod-ts) CSR-signing worker threads.', () => sources.pool().threads);
+    gauge('istiod_ts_ca_pool_queue_depth', '(istiod-ts) CSRs waiting for a signing worker.', () => sources.pool().queueSize);
+    gauge('istiod_ts_ca_pool_utilization', '(istiod-ts) Share of time the signing workers were busy (0..1).', () => sources.pool().utilization);
+  }
+  // ---- end citadel ----
+
   callbacks(): XdsCallbacks {
     return {
       onStreamOpen: (s) => this.xdsClients.inc({ version: s.proxy.istioVersion || 'unknown' }),

@@ -16,7 +16,8 @@ import { TokenBucket } from './admission';
 import { ConnectionDeps, XdsConnection } from './connection';
 import { SotwConnection } from './sotw';
 import { DeltaConnection } from './delta';
-import { DeltaRequest, SotwRequest, decodeDeltaRequest, decodeSotwRequest } from './request';
+import { DeltaRequest, SotwRequest, decodeDeltaRequest, decodeSotwRequest, proxyFromFirstRequest } from './request';
+import { ProxyView } from '../../shared/model/proxy';
 import { scope } from '../log';
 
 const log = scope('ads');
@@ -49,11 +50,27 @@ export interface AdsServerOptions {
   maxRecvMsgBytes?: number;
 }
 
+/**
+ * Per-stream authentication on the secure port (issue 6; Istio pilot/pkg/xds/auth.go). Runs once
+ * per stream after admission and before any request is handled; requests that arrive meanwhile
+ * are held in order. A refusal ends the stream with its status. On success, `authorize` is run on
+ * the proxy parsed from the first request (the identity check); a message refuses the stream
+ * with PERMISSION_DENIED.
+ */
+export interface StreamAuthenticator {
+  authenticate(call: grpc.ServerDuplexStream<unknown, Buffer>): Promise<
+    | { ok: true; authorize(proxy: ProxyView): string | undefined }
+    | { ok: false; code: grpc.status; details: string }>;
+}
+
 /** Istio's WaitForRequestLimit waits at most this long for a token. */
 const ADMISSION_WAIT_MS = 1000;
 
 export class AdsServer {
   readonly server: grpc.Server;
+  /** the TLS server of --secureGRPCAddr, once listenSecure has bound it */
+  secureServer?: grpc.Server;
+  private readonly serverOptions: grpc.ServerOptions;
   readonly connections = new Map<string, XdsConnection>();
   readonly queue = new PushQueue<XdsConnection>();
   private readonly admission: TokenBucket;
@@ -62,19 +79,42 @@ export class AdsServer {
   activePushes = 0;
 
   constructor(private readonly deps: ConnectionDeps, opts: AdsServerOptions) {
-    this.server = new grpc.Server({
+    this.serverOptions = {
       'grpc.max_concurrent_streams': 100_000, // ISTIO_GPRC_MAXSTREAMS
       'grpc.max_receive_message_length': opts.maxRecvMsgBytes ?? 4 * 1024 * 1024, // ISTIO_GPRC_MAXRECVMSGSIZE
       'grpc.max_send_message_length': -1,
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
-    });
+    };
+    this.server = new grpc.Server(this.serverOptions);
     this.admission = new TokenBucket(opts.maxRequestsPerSecond, Math.max(1, opts.requestBurst));
     for (let i = 0; i < Math.max(1, opts.pushThrottle); i++) void this.pushWorker();
-    this.server.addService(ADS_SERVICE, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<SotwRequest, Buffer>) => this.serve(call, new SotwConnection(deps, call)),
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaRequest, Buffer>) => this.serve(call, new DeltaConnection(deps, call)),
-    });
+    this.server.addService(ADS_SERVICE, this.handlers());
+  }
+
+  /** The ADS handlers; with `auth`, every stream is authenticated first (the secure port). */
+  private handlers(auth?: StreamAuthenticator): grpc.UntypedServiceImplementation {
+    return {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<SotwRequest, Buffer>) => this.serve(call, new SotwConnection(this.deps, call), auth),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaRequest, Buffer>) => this.serve(call, new DeltaConnection(this.deps, call), auth),
+    };
+  }
+
+  /**
+   * Serve ADS on a second, TLS server (--secureGRPCAddr), sharing this server's connections, push
+   * queue and admission. `services` are registered beside ADS (the CA). Resolves to the bound port.
+   */
+  async listenSecure(host: string, port: number, creds: grpc.ServerCredentials, opts: {
+    auth?: StreamAuthenticator;
+    services?: ReadonlyArray<{ definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation }>;
+  } = {}): Promise<number> {
+    if (this.secureServer) throw new Error('listenSecure called twice');
+    const server = new grpc.Server(this.serverOptions);
+    server.addService(ADS_SERVICE, this.handlers(opts.auth));
+    for (const s of opts.services ?? []) server.addService(s.definition, s.implementation);
+    this.secureServer = server;
+    const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => server.bindAsync(target, creds, (err, bound) => (err ? reject(err) : resolve(bound))));
   }
 
   /** Bind `host:port`; resolves to the bound port (0 picks one). */
@@ -85,7 +125,7 @@ export class AdsServer {
     });
   }
 
-  private serve<Req extends SotwRequest | DeltaRequest>(call: grpc.ServerDuplexStream<Req, Buffer>, conn: SotwConnection | DeltaConnection): void {
+  private serve<Req extends SotwRequest | DeltaRequest>(call: grpc.ServerDuplexStream<Req, Buffer>, conn: SotwConnection | DeltaConnection, auth?: StreamAuthenticator): void {
     if (this.shuttingDown) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
       return;
@@ -104,6 +144,12 @@ export class AdsServer {
     const handle = (req: Req) => {
       if (conn.closed) return; // refused or ended: later requests on the stream are ignored
       try {
+        if (!registered && authorize) {
+          // Identity check before the first request is processed (proxyFromFirstRequest throws
+          // XdsProtocolError for a bad node, handled below like any refusal).
+          const denied = authorize(proxyFromFirstRequest(req.node));
+          if (denied) throw new XdsProtocolError(grpc.status.PERMISSION_DENIED, denied);
+        }
         (conn as { handleRequest(r: Req): void }).handleRequest(req);
         if (!registered) {
           registered = true;
@@ -122,8 +168,9 @@ export class AdsServer {
     // Admission: requests that arrive before the stream's token are held, in order.
     const held: Req[] = [];
     let admitted = false;
+    let authorize: ((proxy: ProxyView) => string | undefined) | undefined;
     const waitStart = Date.now();
-    void this.admission.acquire(ADMISSION_WAIT_MS).then((ok) => {
+    void this.admission.acquire(ADMISSION_WAIT_MS).then(async (ok) => {
       this.deps.callbacks.onAdmission?.(Date.now() - waitStart, ok);
       if (!ok) {
         log.warn('stream refused: request rate limit exceeded', { kind: conn.kind });
@@ -131,6 +178,18 @@ export class AdsServer {
         end();
         return;
       }
+      if (auth) {
+        // Istio order: rate limit first, then authenticate (pilot/pkg/xds/ads.go Stream).
+        const a = await auth.authenticate(call as grpc.ServerDuplexStream<unknown, Buffer>).catch((e: unknown) => ({ ok: false as const, code: grpc.status.INTERNAL, details: `authentication error: ${String(e)}` }));
+        if (!a.ok) {
+          log.warn('stream refused: authentication failed', { kind: conn.kind, code: a.code, error: a.details });
+          call.emit('error', { code: a.code, details: a.details });
+          end();
+          return;
+        }
+        authorize = a.authorize;
+      }
+      if (conn.closed) return;
       admitted = true;
       for (const r of held.splice(0)) handle(r);
     });
@@ -185,6 +244,7 @@ export class AdsServer {
     this.shuttingDown = true;
     this.queue.close();
     for (const c of this.connections.values()) c.close();
+    if (this.secureServer) this.secureServer.forceShutdown(); // streams were just closed; nothing to drain
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
       timer.unref();

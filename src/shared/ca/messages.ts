@@ -3,7 +3,7 @@
  * MainToConfigGen / ConfigGenToMain in ../protocol.ts). Errors cross as data, never thrown.
  *
  * The signing material travels with every job (a few KiB, structured-cloned): workers stay
- * stateless apart from a cache of parsed keys keyed by `material.version`, so a root rotation
+ * stateless apart from a cache of parsed keys keyed by the material itself, so a root rotation
  * needs no broadcast to the pool and a job always signs with the material it was given.
  */
 

@@ -2,7 +2,8 @@
  * The CSR signer that runs in the CA pool: check the CSR (size, PEM, DER, key policy, its own
  * signature), resolve the lifetime, issue a certificate for the identities main authenticated,
  * and return the chain in Istio's response shape. A pure function of its job apart from a cache
- * of parsed signing keys keyed by material version (parsing an RSA key costs more than a sign).
+ * of parsed signing keys keyed by the material's PEM texts (parsing an RSA key costs more than a
+ * sign; comparing two short strings costs nothing).
  */
 import * as crypto from 'node:crypto';
 import { CaToMain, MainToCa, SignErrorCode, SigningMaterial } from '../../shared/ca/messages';
@@ -19,18 +20,19 @@ const REJECTION_CODE: Record<CsrRejection, SignErrorCode> = {
   'bad-signature': 'CSR_BAD_SIGNATURE',
 };
 
-interface PreparedIssuer extends LeafIssuer { readonly version: number }
+interface PreparedIssuer extends LeafIssuer { readonly caCertPem: string; readonly caKeyPem: string }
 
 /** Two entries: the current material and the one before it (jobs in flight across a rotation). */
 const issuers: PreparedIssuer[] = [];
 
 export function prepareIssuer(m: SigningMaterial): PreparedIssuer {
-  const hit = issuers.find((i) => i.version === m.version);
+  // Keyed by content, not by `version`: versions are only unique within one CA instance.
+  const hit = issuers.find((i) => i.caCertPem === m.caCertPem && i.caKeyPem === m.caKeyPem);
   if (hit) return hit;
   const certBlock = decodePemBlocks(m.caCertPem).find((b) => b.label === 'CERTIFICATE');
   if (!certBlock) throw new Error('signing material has no CA certificate');
   const info = certificateInfo(certBlock.der);
-  const prepared: PreparedIssuer = { version: m.version, key: crypto.createPrivateKey(m.caKeyPem), nameDer: info.subjectDer, keyId: info.subjectKeyId };
+  const prepared: PreparedIssuer = { caCertPem: m.caCertPem, caKeyPem: m.caKeyPem, key: crypto.createPrivateKey(m.caKeyPem), nameDer: info.subjectDer, keyId: info.subjectKeyId };
   issuers.unshift(prepared);
   issuers.length = Math.min(issuers.length, 2);
   return prepared;
