@@ -72,6 +72,49 @@ export function generationKey(ctx: GenContext, typeUrl: XdsTypeUrl): string {
   return key;
 }
 
+/**
+ * Facets: a type whose output splits into parts with narrower inputs. Each facet is generated and
+ * cached under its own key and the answer is their union, so a sidecar's outbound clusters and
+ * listeners (the same for every proxy of a namespace/Sidecar scope) are built once per scope, and
+ * only the small inbound part is built per workload. Facets of a type must produce disjoint names,
+ * and their inputs together must be exactly GENERATOR_INPUTS of the type.
+ */
+export interface Facet { readonly name: string; readonly inputs: readonly ContextField[] }
+
+export const GENERATOR_FACETS: Partial<Record<GeneratorKind, Partial<Record<XdsTypeUrl, readonly Facet[]>>>> = {
+  sidecar: {
+    [LISTENER_TYPE_URL]: [
+      { name: 'outbound', inputs: ['generator', 'proxyType', 'namespace', 'sidecar', 'interceptionMode'] },
+      { name: 'inbound', inputs: ['generator', 'sidecar', 'inbound', 'interceptionMode'] },
+    ],
+    [CLUSTER_TYPE_URL]: [
+      { name: 'outbound', inputs: ['generator', 'namespace', 'sidecar'] },
+      { name: 'inbound', inputs: ['generator', 'sidecar', 'inbound'] },
+    ],
+  },
+};
+
+/** The facets of (generator, type): the declared ones, or one facet '' covering the whole type. */
+export function facetsOf(generator: GeneratorKind, typeUrl: XdsTypeUrl): readonly Facet[] {
+  return GENERATOR_FACETS[generator]?.[typeUrl] ?? [{ name: '', inputs: GENERATOR_INPUTS[generator][typeUrl] ?? [] }];
+}
+
+/** The context restricted to what one facet reads. */
+export function projectFacet(ctx: GenContext, facet: Facet): Partial<GenContext> {
+  const out: Record<string, unknown> = {};
+  for (const f of facet.inputs) out[f] = ctx[f];
+  return out as Partial<GenContext>;
+}
+
+/** Cache key of one facet: type + facet + its projected context. */
+export function facetKey(ctx: GenContext, typeUrl: XdsTypeUrl, facet: Facet): string {
+  const p = projectFacet(ctx, facet) as Record<string, unknown>;
+  const gen = typeUrl === ENDPOINT_TYPE_URL ? '*' : ctx.generator;
+  let key = `${typeUrl}|${gen}|${facet.name}`;
+  for (const f of Object.keys(p).sort()) key += `|${f}=${JSON.stringify(p[f])}`;
+  return key;
+}
+
 /** True when the generator family serves this type at all. */
 export function generatorServes(generator: GeneratorKind, typeUrl: XdsTypeUrl): boolean {
   return GENERATOR_INPUTS[generator][typeUrl] !== undefined;

@@ -21,6 +21,8 @@ export interface MainToConfigGen {
   /** projected context (only the fields the generator reads) */
   readonly context: Partial<GenContext>;
   readonly generator: GenContext['generator'];
+  /** one facet of the type (GENERATOR_FACETS); absent = the whole type */
+  readonly facet?: string;
   /** resource names wanted; null = every resource of the type (wildcard) */
   readonly names: readonly string[] | null;
 }

@@ -10,7 +10,7 @@ import { SnapshotReader } from '../shared/snapshot/snapshot-view';
 import { ConfigGenToMain, GeneratedEntry, MainToConfigGen } from '../shared/protocol';
 import { ErrorData } from '../shared/errors';
 import { resourceEncodeCount } from '../shared/envoy/proto';
-import { GENERATORS } from './generators/index';
+import { FACET_GENERATORS, GENERATORS } from './generators/index';
 import { Generated } from './generators/types';
 
 export function runGeneration(
@@ -21,7 +21,7 @@ export function runGeneration(
   toError: (e: unknown) => ErrorData,
 ): ConfigGenToMain {
   const snap = reader.open(msg.root);
-  const generator = GENERATORS[msg.generator][msg.typeUrl];
+  const generator = msg.facet ? FACET_GENERATORS[msg.generator]?.[msg.typeUrl]?.[msg.facet] : GENERATORS[msg.generator][msg.typeUrl];
   const errors: ErrorData[] = [];
   const depList: string[] = [];
   const depIndex = new Map<string, number>();

@@ -55,15 +55,17 @@ test('proxies with equal generation inputs share one generation', async (t) => {
   await Promise.all(streams.map((s, i) => s.request({ node: testNode({ namespace: 'bookinfo', pod: `client-${i}`, ip: `10.1.0.${i + 1}` }), type_url: CLUSTER_TYPE_URL, resource_names: [] })));
   await Promise.all(streams.map((s) => s.request({ type_url: LISTENER_TYPE_URL, resource_names: [] })));
   const jobs = server.discovery.generation.stats.jobs - before;
-  assert.equal(jobs, 2, `one CDS + one LDS generation for 20 proxies, got ${jobs}`);
+  // CDS and LDS are each built from two facets (outbound per scope, inbound per workload):
+  // four generations in all for 20 proxies
+  assert.equal(jobs, 4, `one generation per facet of CDS and LDS for 20 proxies, got ${jobs}`);
   const st = server.discovery.generation.stats;
   assert.ok(st.groupHits + st.sharedInFlight >= 38, `38 of 40 answers shared (${st.groupHits} group hits, ${st.sharedInFlight} in flight)`);
 
-  // A proxy in another namespace has different inputs: one more generation per type.
+  // A proxy in another namespace has different outbound inputs; its (empty) inbound part is shared.
   const other = AdsClient.sotw(server.grpcTarget);
   t.after(() => other.close());
   await other.request({ node: testNode({ namespace: 'shop', pod: 'x' }), type_url: CLUSTER_TYPE_URL, resource_names: [] });
-  assert.equal(server.discovery.generation.stats.jobs - before, 3);
+  assert.equal(server.discovery.generation.stats.jobs - before, 5);
 });
 
 /** A pool that fails (or hangs) `n` jobs once armed, then behaves. */
@@ -139,5 +141,5 @@ test('a resource that fails to generate holds back the whole answer instead of d
   const res = await s.next(5000);
   // the first answer was withheld (a partial SotW CDS would have removed clusters); the resend is whole
   assert.ok(res.resources.length >= 2);
-  assert.equal(broken, -1, 'the broken result was not used');
+  assert.ok(broken < 0, 'the broken result was not used, the resend came from a new job');
 });

@@ -13,7 +13,7 @@
  */
 import { ConfigPool } from '../pools/config-pool';
 import { SnapshotWriter } from '../../shared/snapshot/snapshot-writer';
-import { GenContext, generationKey, projectContext } from '../../shared/generation';
+import { Facet, GenContext, facetKey, facetsOf, generationKey, projectFacet } from '../../shared/generation';
 import { XdsTypeUrl } from '../../shared/resources';
 import { MeshError, WorkerTimeoutError } from '../../shared/errors';
 import { ConfigGenToMain } from '../../shared/protocol';
@@ -40,6 +40,12 @@ export interface Resolved {
    * (the SotW set hash, the framed resources block). Keyed by the producer's own name.
    */
   readonly memo: Map<string, unknown>;
+  /**
+   * For a wildcard answer assembled from facets (GENERATOR_FACETS) with disjoint names: the facets'
+   * own answers, each with its own memo, so framing and hashing are done once per facet entry and
+   * composed per answer.
+   */
+  readonly parts?: ReadonlyArray<{ readonly resources: ReadonlyMap<string, EncodedResource>; readonly memo: Map<string, unknown> }>;
 }
 
 export interface GenerationStats {
@@ -71,6 +77,8 @@ interface Entry {
   readonly deps: readonly string[];
   /** live groups built from this entry */
   readonly groups: Set<Group>;
+  /** artefacts derived from this entry alone (a facet's framed block and set hash) */
+  readonly memo: Map<string, unknown>;
 }
 
 /**
@@ -187,7 +195,7 @@ export class GenerationService {
       let pending = this.groupInflight.get(gk);
       if (pending) this.stats.sharedInFlight++;
       else {
-        pending = this.buildGroup(gk, genKey, ctx, typeUrl, names);
+        pending = this.buildGroup(gk, ctx, typeUrl, names);
         this.groupInflight.set(gk, pending);
         pending.then(() => {}, () => {}).finally(() => { if (this.groupInflight.get(gk) === pending) this.groupInflight.delete(gk); });
       }
@@ -198,35 +206,50 @@ export class GenerationService {
     throw new MeshError('MESH_GENERATION_FAILED', `snapshot changed ${MAX_RESOLVE_ROUNDS} times while resolving ${typeUrl}`);
   }
 
-  private async buildGroup(gk: string, genKey: string, ctx: GenContext, typeUrl: XdsTypeUrl, names: readonly string[] | null): Promise<Group> {
+  private async buildGroup(gk: string, ctx: GenContext, typeUrl: XdsTypeUrl, names: readonly string[] | null): Promise<Group> {
     const unique = names === null ? [ALL] : [...new Set(names)];
+    const facets = facetsOf(ctx.generator, typeUrl);
+    const keys = facets.map((f) => facetKey(ctx, typeUrl, f));
     for (let round = 0; round < MAX_RESOLVE_ROUNDS; round++) {
-      const byName = this.cache.get(genKey);
-      const toGenerate: string[] = [];
       const waits: Promise<void>[] = [];
-      for (const n of unique) {
-        if (byName?.has(n)) { this.stats.cacheHits++; continue; }
-        const pending = this.inflight.get(`${genKey}|${n}`);
-        if (pending) { this.stats.sharedInFlight++; waits.push(pending); continue; }
-        toGenerate.push(n);
-      }
-      if (toGenerate.length > 0) {
-        waits.push(this.generate(this.version, ctx, typeUrl, names === null ? null : toGenerate, genKey, toGenerate));
-      }
+      facets.forEach((facet, fi) => {
+        const fk = keys[fi]!;
+        const byName = this.cache.get(fk);
+        const toGenerate: string[] = [];
+        for (const n of unique) {
+          if (byName?.has(n)) { this.stats.cacheHits++; continue; }
+          const pending = this.inflight.get(`${fk}|${n}`);
+          if (pending) { this.stats.sharedInFlight++; waits.push(pending); continue; }
+          toGenerate.push(n);
+        }
+        if (toGenerate.length > 0) waits.push(this.generate(this.version, ctx, typeUrl, facet, names === null ? null : toGenerate, fk, toGenerate));
+      });
       await Promise.all(waits);
-      const now = this.cache.get(genKey);
-      const entries: Entry[] = [];
-      for (const n of unique) { const e = now?.get(n); if (e) entries.push(e); }
-      if (entries.length !== unique.length) continue; // a snapshot published meanwhile invalidated some
+      // every facet's entries, or go round again (a snapshot published meanwhile invalidated some)
+      const perFacet = keys.map((fk) => { const m = this.cache.get(fk); return unique.map((n) => m?.get(n)); });
+      if (perFacet.some((list) => list.some((e) => e === undefined))) continue;
+      const entries = perFacet.flat() as Entry[];
       const resources = new Map<string, EncodedResource>();
       const missing: string[] = [];
+      let parts: Resolved['parts'];
       if (names === null) {
-        for (const [n, r] of entries[0]!.value as Map<string, EncodedResource>) resources.set(n, r);
+        let total = 0;
+        for (const [e] of perFacet as Entry[][]) {
+          const m = e!.value as Map<string, EncodedResource>;
+          total += m.size;
+          for (const [n, r] of m) if (!resources.has(n)) resources.set(n, r); // first facet wins a clash
+        }
+        if (facets.length > 1 && total === resources.size) {
+          parts = (perFacet as Entry[][]).map(([e]) => ({ resources: e!.value as Map<string, EncodedResource>, memo: e!.memo }));
+        }
       } else {
-        for (const e of entries) { if (e.value) resources.set(e.name, e.value as EncodedResource); else missing.push(e.name); }
+        unique.forEach((n, i) => {
+          const found = (perFacet as Entry[][]).map((list) => list[i]!.value as EncodedResource | null).find((v) => v);
+          if (found) resources.set(n, found); else missing.push(n);
+        });
       }
       const memo = new Map<string, unknown>();
-      const group: Group = { key: gk, entries, watchers: new Set(), resolved: { snapshotVersion: this.version, resources, missing, memo } };
+      const group: Group = { key: gk, entries, watchers: new Set(), resolved: { snapshotVersion: this.version, resources, missing, memo, ...(parts ? { parts } : {}) } };
       memo.set(GROUP, group);
       for (const e of entries) e.groups.add(group);
       this.groups.set(gk, group);
@@ -242,9 +265,9 @@ export class GenerationService {
     // watchers keep their reference until they re-resolve; they are re-pointed by watch()
   }
 
-  private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null, genKey: string, slots: string[]): Promise<void> {
+  private generate(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, facet: Facet, names: string[] | null, genKey: string, slots: string[]): Promise<void> {
     this.stats.cacheMisses += slots.length;
-    const job = this.runWithRetry(version, ctx, typeUrl, names).then((res) => {
+    const job = this.runWithRetry(version, ctx, typeUrl, facet, names).then((res) => {
       if (res.errors.length > 0) {
         // Leaving a broken resource out would delete it from SotW clients (absence = removal):
         // fail the whole answer instead, so proxies keep their last good config and retry later.
@@ -294,7 +317,7 @@ export class GenerationService {
       for (const g of [...old.groups]) this.killGroup(g);
       this.drop(old);
     }
-    const entry: Entry = { genKey, name, value, deps, groups: new Set() };
+    const entry: Entry = { genKey, name, value, deps, groups: new Set(), memo: new Map() };
     byName.set(name, entry);
     this.entryCount++;
     for (const d of deps) {
@@ -330,7 +353,7 @@ export class GenerationService {
     }
   }
 
-  private async runWithRetry(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, names: string[] | null): Promise<ConfigGenToMain> {
+  private async runWithRetry(version: number, ctx: GenContext, typeUrl: XdsTypeUrl, facet: Facet, names: string[] | null): Promise<ConfigGenToMain> {
     const root = this.writer.pin(version);
     if (!root) throw new MeshError('MESH_SNAPSHOT_DECODE', `snapshot version ${version} is gone`);
     try {
@@ -343,7 +366,8 @@ export class GenerationService {
           this.stats.jobs++;
           const res = await this.pool.run({
             id: this.nextJobId++, snapshotVersion: version, root, typeUrl,
-            context: projectContext(ctx, typeUrl), generator: ctx.generator, names,
+            context: projectFacet(ctx, facet), generator: ctx.generator, names,
+            ...(facet.name ? { facet: facet.name } : {}),
           }, ac.signal);
           this.stats.lastWorkerEncodeCount = res.workerEncodeCount;
           this.opts.onJob?.(typeUrl, performance.now() - t0);

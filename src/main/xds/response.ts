@@ -30,7 +30,7 @@ export function sotwResponse(versionInfo: string, typeUrl: string, nonce: string
 }
 
 /** A value derived from an answer, computed once and kept with it (Resolved.memo). */
-export function memo<T>(res: Resolved, key: string, compute: () => T): T {
+export function memo<T>(res: Pick<Resolved, 'memo'>, key: string, compute: () => T): T {
   let v = res.memo.get(key) as T | undefined;
   if (v === undefined) { v = compute(); res.memo.set(key, v); }
   return v;

@@ -80,7 +80,7 @@ export class SotwConnection extends XdsConnection {
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     const previous = w.lastResolved;
     if (!force && res === previous) return; // the very answer it already has
-    const setHash = memo(res, 'sotw.setHash', () => combineHashes([...res.resources.values()].map((r) => [r.name, r.hash])));
+    const setHash = memo(res, 'sotw.setHash', () => answerSetHash(res));
     w.lastResolved = res;
     if (!force && setHash === w.sentSetHash) return; // the client already has exactly this
     // Listener and Cluster responses are always the complete set. For the other types the spec lets
@@ -98,7 +98,7 @@ export class SotwConnection extends XdsConnection {
       count = diff.resources.length;
     } else {
       // The resources block is framed once per answer and shared by every stream that gets it.
-      block = memo(res, 'sotw.block', () => sotwResourcesBlock(res.resources.values()));
+      block = memo(res, 'sotw.block', () => answerBlock(res));
       count = res.resources.size;
     }
     const buf = sotwResponse(version, w.typeUrl, nonce, block);
@@ -116,6 +116,23 @@ export class SotwConnection extends XdsConnection {
  * that keeps an existing wildcard (Envoy ACKs wildcard CDS with no names). Once a client has named
  * resources, an empty list means "none" (xDS spec), not "everything".
  */
+/** Set hash of an answer; composed from its facets' own (memoised) hashes when it has parts. */
+function answerSetHash(res: Resolved): string {
+  const of = (m: ReadonlyMap<string, EncodedResource>) => combineHashes([...m.values()].map((r) => [r.name, r.hash]));
+  if (!res.parts) return of(res.resources);
+  return combineHashes(res.parts.map((p, i) => [String(i), memo(p, 'sotw.setHash', () => of(p.resources))]));
+}
+
+/** Framed resources of an answer; facet blocks are framed once per facet entry and concatenated. */
+function answerBlock(res: Resolved): Uint8Array {
+  if (!res.parts) return sotwResourcesBlock(res.resources.values());
+  const blocks = res.parts.map((p) => memo(p, 'sotw.block', () => sotwResourcesBlock(p.resources.values())));
+  const out = new Uint8Array(blocks.reduce((a, b) => a + b.length, 0));
+  let at = 0;
+  for (const b of blocks) { out.set(b, at); at += b.length; }
+  return out;
+}
+
 /** Resources of `res` that are new or different from `previous`; computed once per pair of answers. */
 function changedSince(res: Resolved, previous: Resolved): { resources: EncodedResource[]; block: Uint8Array } {
   const perPrevious = memo(res, 'sotw.changedSince', () => new WeakMap<Resolved, { resources: EncodedResource[]; block: Uint8Array }>());

@@ -6,7 +6,7 @@ import { GeneratorKind } from '../../shared/model/proxy';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, XdsTypeUrl } from '../../shared/resources';
 import { generateEndpoints } from './endpoints';
 import { grpcClusters, grpcListeners, grpcRoutes } from './grpc';
-import { sidecarClusters, sidecarListeners, sidecarRoutes } from './sidecar';
+import { sidecarClusters, sidecarInboundClusters, sidecarInboundListeners, sidecarListeners, sidecarOutboundClusters, sidecarOutboundListeners, sidecarRoutes } from './sidecar';
 import { Generator } from './types';
 
 export const GENERATORS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, Generator>>> = {
@@ -24,5 +24,13 @@ export const GENERATORS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, Genera
   },
   router: {
     [ENDPOINT_TYPE_URL]: generateEndpoints,
+  },
+};
+
+/** Per-facet generators of the types GENERATOR_FACETS splits (names must match it). */
+export const FACET_GENERATORS: Partial<Record<GeneratorKind, Partial<Record<XdsTypeUrl, Record<string, Generator>>>>> = {
+  sidecar: {
+    [LISTENER_TYPE_URL]: { outbound: sidecarOutboundListeners, inbound: sidecarInboundListeners },
+    [CLUSTER_TYPE_URL]: { outbound: sidecarOutboundClusters, inbound: sidecarInboundClusters },
   },
 };

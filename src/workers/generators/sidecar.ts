@@ -66,7 +66,8 @@ function routeNameFor(port: number): string { return String(port); }
 
 // ---------------------------------------------------------------- LDS
 
-export const sidecarListeners: Generator = (snap, ctx) => {
+/** Outbound facet of LDS: shared by every proxy of a scope (namespace + Sidecar). */
+export const sidecarOutboundListeners: Generator = (snap, ctx) => {
   const namespace = ctx.namespace ?? 'default';
   const sidecar = sidecarConfig(snap, ctx.sidecar);
   const noCapture = ctx.interceptionMode === 'NONE';
@@ -85,18 +86,6 @@ export const sidecarListeners: Generator = (snap, ctx) => {
       ? hcm(`outbound_${bind}_${eg.port.number}`, { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeNameFor(eg.port.number) } })
       : tcpProxy(`outbound_${bind}_${eg.port.number}`, services.length === 1 ? outboundClusterName(eg.port.number, '', services[0]!.hostname) : allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE);
     add({ name, address: socketAddress(bind, eg.port.number), filter_chains: [{ filters: [filter] }], ...(bindToPort ? {} : { bind_to_port: { value: false } }), traffic_direction: 'OUTBOUND' });
-  }
-
-  // Sidecar ingress listeners
-  for (const ing of (sidecar?.spec?.ingress ?? []) as any[]) {
-    const port = Number(ing?.port?.number);
-    if (!Number.isInteger(port)) continue;
-    const bind = ing.bind ?? '0.0.0.0';
-    const cluster = inboundClusterName(port);
-    const filter = isHttp(ing.port.protocol)
-      ? hcm(`inbound_${port}`, { route_config: { name: `inbound|${port}||`, virtual_hosts: [{ name: 'inbound|http|' + port, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: duration(0) } }] }] } })
-      : tcpProxy(`inbound_${port}`, cluster);
-    add({ name: `${bind}_${port}`, address: socketAddress(bind, port), filter_chains: [{ filters: [filter] }], traffic_direction: 'INBOUND' });
   }
 
   if (noCapture) return out;
@@ -127,6 +116,29 @@ export const sidecarListeners: Generator = (snap, ctx) => {
     name: 'virtualOutbound', address: socketAddress('0.0.0.0', 15001), use_original_dst: { value: true }, traffic_direction: 'OUTBOUND',
     filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE, allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE)] }],
   });
+  return out;
+};
+
+/** Inbound facet of LDS: depends only on the proxy's own workload (and Sidecar ingress). */
+export const sidecarInboundListeners: Generator = (snap, ctx) => {
+  const sidecar = sidecarConfig(snap, ctx.sidecar);
+  const out: Generated[] = [];
+  const add = (resource: Obj) => out.push({ name: resource['name'] as string, resource });
+
+  // Sidecar ingress listeners
+  for (const ing of (sidecar?.spec?.ingress ?? []) as any[]) {
+    const port = Number(ing?.port?.number);
+    if (!Number.isInteger(port)) continue;
+    const bind = ing.bind ?? '0.0.0.0';
+    const cluster = inboundClusterName(port);
+    const filter = isHttp(ing.port.protocol)
+      ? hcm(`inbound_${port}`, { route_config: { name: `inbound|${port}||`, virtual_hosts: [{ name: 'inbound|http|' + port, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: duration(0) } }] }] } })
+      : tcpProxy(`inbound_${port}`, cluster);
+    add({ name: `${bind}_${port}`, address: socketAddress(bind, port), filter_chains: [{ filters: [filter] }], traffic_direction: 'INBOUND' });
+  }
+
+  if (ctx.interceptionMode === 'NONE') return out;
+
   const inboundChains = (ctx.inbound ?? []).map((ip) => ({
     name: `${inboundClusterName(ip.port)}`,
     filter_chain_match: { destination_port: { value: ip.targetPort } },
@@ -183,7 +195,8 @@ function dnsLoadAssignment(snap: SnapshotView, svc: ServiceModel, port: ServiceM
   return { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: lb, load_balancing_weight: { value: lb.reduce((a, e) => a + e.load_balancing_weight.value, 0) } }] };
 }
 
-export const sidecarClusters: Generator = (snap, ctx) => {
+/** Outbound facet of CDS: shared by every proxy of a scope (namespace + Sidecar). */
+export const sidecarOutboundClusters: Generator = (snap, ctx) => {
   const namespace = ctx.namespace ?? 'default';
   const sidecar = sidecarConfig(snap, ctx.sidecar);
   const out: Generated[] = [];
@@ -198,6 +211,17 @@ export const sidecarClusters: Generator = (snap, ctx) => {
       add(c);
     }
   }
+  add({ name: PASSTHROUGH, resource: { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
+  add({ name: BLACKHOLE, resource: { name: BLACKHOLE, type: 'STATIC', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
+  return out;
+};
+
+/** Inbound facet of CDS: `inbound|port||` clusters of the proxy's own workload and Sidecar ingress. */
+export const sidecarInboundClusters: Generator = (snap, ctx) => {
+  const sidecar = sidecarConfig(snap, ctx.sidecar);
+  const out: Generated[] = [];
+  const seen = new Set<string>();
+  const add = (g: Generated) => { if (!seen.has(g.name)) { seen.add(g.name); out.push(g); } };
   const inboundStatic = (port: number, address: string, targetPort: number) => add({
     name: inboundClusterName(port),
     resource: {
@@ -212,8 +236,9 @@ export const sidecarClusters: Generator = (snap, ctx) => {
     if (Number.isInteger(port) && colon > 0) inboundStatic(port, target.slice(0, colon), Number(target.slice(colon + 1)));
   }
   for (const ip of ctx.inbound ?? []) inboundStatic(ip.port, '127.0.0.1', ip.targetPort);
-  add({ name: PASSTHROUGH, resource: { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
-  add({ name: BLACKHOLE, resource: { name: BLACKHOLE, type: 'STATIC', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
   return out;
 };
 
+/** Whole-type generators (both facets), for callers that do not split by facet. */
+export const sidecarListeners: Generator = (snap, ctx, names) => [...sidecarOutboundListeners(snap, ctx, names), ...sidecarInboundListeners(snap, ctx, names)];
+export const sidecarClusters: Generator = (snap, ctx, names) => [...sidecarOutboundClusters(snap, ctx, names), ...sidecarInboundClusters(snap, ctx, names)];
