@@ -267,6 +267,8 @@ export function helpText(): string {
     '',
     'Usage:',
     '  istiod-ts discovery [flags]     run the control plane',
+    '  istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR] [--out result.json]',
+    '                                  simulated Envoys against a server (docs/load-test.md)',
     '  istiod-ts --help                this text',
     '',
     'Flags (Istio pilot-discovery names; --flag VALUE or --flag=VALUE):',
