@@ -67,6 +67,8 @@ export class SotwConnection extends XdsConnection {
     w.lastError = '';
     w.ackedAt = Date.now();
     this.deps.callbacks.onAck?.(this, type, req.version_info);
+    // Most ACKs repeat the subscription (Envoy re-sends every EDS name): skip the rebuild then.
+    if (sameSubscription(w, type, names)) return;
     const before = new Set(w.names);
     const wasWildcard = w.wildcard;
     setNames(w, type, names, false);
@@ -143,6 +145,19 @@ function changedSince(res: Resolved, previous: Resolved): { resources: EncodedRe
     perPrevious.set(previous, diff);
   }
   return diff;
+}
+
+/** Would setNames leave the watch exactly as it is? O(names), no allocation. */
+function sameSubscription(w: WatchState, type: XdsTypeUrl, names: readonly string[]): boolean {
+  const wildcard = isWildcardType(type) && (names.includes('*') || (names.length === 0 && w.wildcard));
+  if (wildcard !== w.wildcard) return false;
+  let explicit = 0;
+  for (const n of names) {
+    if (n === '*') continue;
+    if (!w.names.has(n)) return false;
+    explicit++;
+  }
+  return explicit === w.names.size; // names are unique in a well-formed request
 }
 
 function setNames(w: WatchState, type: XdsTypeUrl, names: readonly string[], initial: boolean): void {
