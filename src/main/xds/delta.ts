@@ -9,8 +9,8 @@ import { isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { DeltaRequest, isNack, proxyFromFirstRequest } from './request';
 import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
-import { deltaResponse } from './response';
-import { EncodedResource } from '../push/generation-service';
+import { deltaResponse, memo } from './response';
+import { EncodedResource, Resolved } from '../push/generation-service';
 import { scope } from '../log';
 
 const log = scope('ads');
@@ -51,7 +51,7 @@ export class DeltaConnection extends XdsConnection {
     for (const n of req.resource_names_unsubscribe ?? []) {
       if (n === '*') { w.wildcard = false; continue; }
       w.names.delete(n);
-      if (!w.wildcard) w.sent.delete(n); // the client dropped it
+      if (!w.wildcard) { w.sent.delete(n); w.mirror = undefined; } // the client dropped it
     }
     if (first || (req.resource_names_subscribe ?? []).length > 0 || (req.resource_names_unsubscribe ?? []).length > 0) updateToken(w);
     if (isNack(req.error_detail)) {
@@ -75,29 +75,53 @@ export class DeltaConnection extends XdsConnection {
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     if (!force && newly.size === 0 && res === w.lastResolved) return; // nothing can differ
+    const previous = w.lastResolved;
     w.lastResolved = res;
-    const changed: EncodedResource[] = [];
-    for (const r of res.resources.values()) {
-      if (w.sent.get(r.name) !== r.hash || newly.has(r.name)) changed.push(r);
+    let changed: EncodedResource[];
+    let removed: string[];
+    if (!force && newly.size === 0 && previous !== undefined && w.mirror === previous) {
+      // The client holds exactly the previous answer: the difference between the two answers is
+      // computed once and shared by every stream that made the same move.
+      ({ changed, removed } = answerDiff(res, previous));
+    } else {
+      changed = [];
+      for (const r of res.resources.values()) {
+        if (w.sent.get(r.name) !== r.hash || newly.has(r.name)) changed.push(r);
+      }
+      removed = [];
+      for (const name of w.sent.keys()) {
+        if (!res.resources.has(name) && (w.wildcard || w.names.has(name))) removed.push(name);
+        else if (!w.wildcard && !w.names.has(name)) w.sent.delete(name);
+      }
+      // a new subscription to a name that does not exist is answered in removed_resources, wildcard
+      // watches included (a wildcard resolve reports no `missing`, so look at `newly` itself)
+      for (const name of newly) if (name !== '*' && !res.resources.has(name) && !removed.includes(name)) removed.push(name);
     }
-    const removed: string[] = [];
-    for (const name of w.sent.keys()) {
-      if (!res.resources.has(name) && (w.wildcard || w.names.has(name))) removed.push(name);
-      else if (!w.wildcard && !w.names.has(name)) w.sent.delete(name);
-    }
-    // a new subscription to a name that does not exist is answered in removed_resources, wildcard
-    // watches included (a wildcard resolve reports no `missing`, so look at `newly` itself)
-    for (const name of newly) if (name !== '*' && !res.resources.has(name) && !removed.includes(name)) removed.push(name);
-    if (!force && changed.length === 0 && removed.length === 0) return;
+    if (!force && changed.length === 0 && removed.length === 0) { w.mirror = res; return; }
     const version = this.version(res.snapshotVersion);
     const nonce = this.newNonce(version);
     const buf = deltaResponse(version, w.typeUrl, nonce, changed, removed);
     for (const r of changed) w.sent.set(r.name, r.hash);
     for (const n of removed) w.sent.delete(n);
+    w.mirror = res; // after any send, `sent` holds exactly this answer's resources
     w.nonceSent = nonce;
     w.versionSent = version;
     w.sentAt = Date.now();
     await this.write(buf);
     this.deps.callbacks.onResponse?.(this, w.typeUrl, changed.length, buf.length, force ? 'request' : 'push');
   }
+}
+
+/** Resources new or changed in `res` since `previous`, and names gone; once per pair of answers. */
+function answerDiff(res: Resolved, previous: Resolved): { changed: EncodedResource[]; removed: string[] } {
+  const perPrevious = memo(res, 'delta.diff', () => new WeakMap<Resolved, { changed: EncodedResource[]; removed: string[] }>());
+  let d = perPrevious.get(previous);
+  if (!d) {
+    d = {
+      changed: [...res.resources.values()].filter((r) => previous.resources.get(r.name)?.hash !== r.hash),
+      removed: [...previous.resources.keys()].filter((n) => !res.resources.has(n)),
+    };
+    perPrevious.set(previous, d);
+  }
+  return d;
 }

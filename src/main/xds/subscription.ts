@@ -23,6 +23,8 @@ export interface WatchState {
   sent: Map<string, string>;
   /** the answer last sent (SotW: identical answer → nothing to send) */
   lastResolved: Resolved | undefined;
+  /** Delta: the answer whose resources `sent` mirrors exactly (undefined when unknown) */
+  mirror: Resolved | undefined;
   /** hash of the whole last SotW response (skip identical resends) */
   sentSetHash: string;
   sentAt: number;
@@ -33,7 +35,7 @@ export interface WatchState {
 
 export function newWatch(typeUrl: XdsTypeUrl): WatchState {
   return {
-    typeUrl, wildcard: false, names: new Set(), token: subscriptionToken([]), lastResolved: undefined, nonceSent: '', versionSent: '', versionAcked: '', nonceAcked: '',
+    typeUrl, wildcard: false, names: new Set(), token: subscriptionToken([]), lastResolved: undefined, mirror: undefined, nonceSent: '', versionSent: '', versionAcked: '', nonceAcked: '',
     lastError: '', sent: new Map(), sentSetHash: '', sentAt: 0, ackedAt: 0, dirty: false,
   };
 }
