@@ -1,8 +1,12 @@
 /**
  * `istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR [--monitoring host:port]]
- *  [--out result.json] [--workers N] [--keep]`
+ *  [--out result.json] [--html report.html] [--workers N] [--keep]`
+ * `istiod-ts load-test --report result.json [--html report.html]`
+ * `istiod-ts load-test --compare a.json b.json`
  */
 import * as fs from 'node:fs';
+import { compareTable, readResult } from '../report/compare';
+import { renderReport } from '../report/html';
 import { loadScenario } from '../scenario/schema';
 import { runLoadTest } from './coordinator';
 import { summaryTable } from './summary-table';
@@ -11,6 +15,8 @@ export const LOAD_TEST_HELP = `istiod-ts load-test: simulated Envoys against an 
 
 Usage:
   istiod-ts load-test --scenario FILE [flags]
+  istiod-ts load-test --report RESULT.json [--html FILE]   the HTML report of a saved result
+  istiod-ts load-test --compare A.json B.json               two results side by side
 
 Flags:
   --scenario FILE        scenario YAML (see load-test/scenarios/, docs/load-test.md)
@@ -20,11 +26,20 @@ Flags:
                          is generated and churned there
   --monitoring HOST:PORT the running server's --monitoringAddr, for /metrics (optional)
   --out FILE             write the JSON result here (default load-test-result.json)
+  --html FILE            write the HTML report here (default: --out with .html for .json)
   --workers N            simulator worker threads (default 1)
   --keep                 keep the generated config dir and server log
 `;
 
-interface Args { scenario?: string; target?: string; configDir?: string; monitoring?: string; out: string; workers: number; keep: boolean }
+interface Args {
+  scenario?: string; target?: string; configDir?: string; monitoring?: string; out: string; html?: string; workers: number; keep: boolean;
+  report?: string; compare?: [string, string];
+}
+
+/** The HTML report's default path: next to the JSON, same name. */
+export function defaultHtmlPath(out: string): string {
+  return out.replace(/\.json$/i, '') + '.html';
+}
 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = { out: 'load-test-result.json', workers: 1, keep: false };
@@ -45,6 +60,14 @@ function parseArgs(argv: readonly string[]): Args {
       case 'config-dir': a.configDir = take(); break;
       case 'monitoring': a.monitoring = take(); break;
       case 'out': a.out = take(); break;
+      case 'html': a.html = take(); break;
+      case 'report': a.report = take(); break;
+      case 'compare': {
+        if (inline !== undefined) throw new TypeError('--compare takes two files: --compare A.json B.json');
+        const first = value(i++, name);
+        a.compare = [first, value(i++, name)];
+        break;
+      }
       case 'workers': {
         const v = take();
         a.workers = Number(v);
@@ -54,6 +77,12 @@ function parseArgs(argv: readonly string[]): Args {
       case 'keep': a.keep = true; break;
       default: throw new TypeError(`unexpected argument '${raw}' (see istiod-ts load-test --help)`);
     }
+  }
+  if (a.compare || a.report) {
+    if (a.compare && a.report) throw new TypeError('--compare and --report are separate modes: give one');
+    if (a.scenario || a.target || a.configDir || a.monitoring) throw new TypeError(`--${a.compare ? 'compare' : 'report'} reads saved results: it takes no --scenario, --target, --config-dir or --monitoring`);
+    if (a.compare && a.html) throw new TypeError('--html is for a run or --report, not --compare');
+    return a;
   }
   if (!a.scenario) throw new TypeError('--scenario FILE is required');
   if (a.target && !a.configDir) throw new TypeError('--target needs --config-dir: the load tester drives the server through its config dir');
@@ -74,6 +103,26 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`istiod-ts load-test: ${(e as Error).message}\n`);
     return 2;
+  }
+  if (args.compare) {
+    try {
+      process.stdout.write(compareTable(readResult(args.compare[0]), readResult(args.compare[1]), args.compare));
+      return 0;
+    } catch (e) {
+      process.stderr.write(`istiod-ts load-test --compare: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  if (args.report) {
+    try {
+      const html = args.html ?? defaultHtmlPath(args.report);
+      fs.writeFileSync(html, renderReport(readResult(args.report)));
+      process.stdout.write(`report: ${html}\n`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`istiod-ts load-test --report: ${(e as Error).message}\n`);
+      return 2;
+    }
   }
   const loaded = loadScenario(args.scenario!);
   if (!loaded.ok) {
@@ -99,7 +148,9 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
     });
     fs.writeFileSync(args.out, JSON.stringify(result, null, 2) + '\n');
     process.stdout.write('\n' + summaryTable(result));
-    process.stdout.write(`\nresult: ${args.out}\n`);
+    const html = args.html ?? defaultHtmlPath(args.out);
+    fs.writeFileSync(html, renderReport(result));
+    process.stdout.write(`\nresult: ${args.out}\nreport: ${html}\n`);
     const c = result.checks;
     return c.allConnected && c.everyChangeConverged && c.zeroNacks ? 0 : 1;
   } catch (e) {

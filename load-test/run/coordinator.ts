@@ -200,7 +200,7 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     if (finals.length < opts.workers) throw new Error(`only ${finals.length} of ${opts.workers} simulator workers reported`);
     ok = true;
     return assembleResult({
-      scenario: s, startedAt, workers: opts.workers, target, spawnedServer: !!server, serverPid: server?.pid ?? null,
+      scenario: s, startedAt, runT0: t0, workers: opts.workers, target, spawnedServer: !!server, serverPid: server?.pid ?? null,
       proxies: { total: mesh.proxies.length, delta: mesh.proxies.filter((p) => p.delta).length },
       expectedFor, warmup, churnStartedAt, churnMs, drainMs,
       changes: driver.changes, storms: driver.storms, finals, samples,

@@ -9,6 +9,7 @@ import { ChangeRecord, ChangeType, CHANGE_TYPES, StormRecord } from '../scenario
 import { Scenario } from '../scenario/schema';
 import { Percentiles, percentiles } from './percentiles';
 import { ServerReading, bucketQuantile } from './server-metrics';
+import { SparseHistogram, sparseHistogram } from '../report/histogram';
 
 export interface Sample {
   /** ms since the run started */
@@ -39,12 +40,15 @@ export interface LoadTestResult {
   scenario: Scenario;
   startedAt: string;
   environment: { node: string; cpus: number; platform: string; workers: number; target: string; spawnedServer: boolean; serverPid: number | null };
-  phases: { warmupMs: number; churnMs: number; drainMs: number; warmupComplete: boolean };
+  /** churnStartT: when churn began, in ms since the run started (the time base of samples[].t) */
+  phases: { warmupMs: number; churnMs: number; drainMs: number; warmupComplete: boolean; churnStartT?: number };
   proxies: { total: number; sotw: number; delta: number; syncedAtChurnStart: number; everSynced: number; syncedAtEnd: number; neverSynced: string[] };
   admission: { firstStream: Percentiles; reconnectStream: Percentiles; initialSync: Percentiles };
   convergence: {
     byType: Record<ChangeType, { changes: number; expected: number; converged: number; changesFullyConverged: number; convergence: Percentiles }>;
     all: { changes: number; expected: number; converged: number; changesFullyConverged: number; convergence: Percentiles };
+    /** every (change, proxy) convergence per change type, as sparse [ms rounded up, count] pairs (report/histogram.ts) */
+    histogram?: Record<ChangeType, SparseHistogram>;
   };
   changes: ChangeResult[];
   storms: Array<{ id: number; atMs: number; fraction: number; dropped: number; resynced: number; resync: Percentiles }>;
@@ -88,6 +92,8 @@ export interface LoadTestResult {
 export interface AssembleInput {
   scenario: Scenario;
   startedAt: number;
+  /** wallNow() when the run started: the zero of samples[].t */
+  runT0?: number;
   workers: number;
   target: string;
   spawnedServer: boolean;
@@ -141,6 +147,8 @@ export function assembleResult(x: AssembleInput): LoadTestResult {
     };
   };
   const byType = Object.fromEntries(CHANGE_TYPES.map((t) => [t, group(changes.filter((c) => c.type === t))])) as LoadTestResult['convergence']['byType'];
+  const pairTimes = (c: ChangeResult) => (ackTimes.get(c.id) ?? []).map((t) => Math.max(0, t - appliedAt.get(c.id)!));
+  const histogram = Object.fromEntries(CHANGE_TYPES.map((t) => [t, sparseHistogram(changes.filter((c) => c.type === t).flatMap(pairTimes))])) as Record<ChangeType, SparseHistogram>;
 
   // ---- storms
   const storms = x.storms.map((s) => {
@@ -195,14 +203,17 @@ export function assembleResult(x: AssembleInput): LoadTestResult {
     scenario: x.scenario,
     startedAt: new Date(x.startedAt).toISOString(),
     environment: { node: process.version, cpus: os.availableParallelism(), platform: `${os.platform()} ${os.arch()}`, workers: x.workers, target: x.target, spawnedServer: x.spawnedServer, serverPid: x.serverPid },
-    phases: { warmupMs: Math.round(x.warmup.ms), churnMs: Math.round(x.churnMs), drainMs: Math.round(x.drainMs), warmupComplete: x.warmup.complete },
+    phases: {
+      warmupMs: Math.round(x.warmup.ms), churnMs: Math.round(x.churnMs), drainMs: Math.round(x.drainMs), warmupComplete: x.warmup.complete,
+      ...(x.runT0 === undefined ? {} : { churnStartT: Math.round(x.churnStartedAt - x.runT0) }),
+    },
     proxies: { total: x.proxies.total, sotw: x.proxies.total - x.proxies.delta, delta: x.proxies.delta, syncedAtChurnStart: x.warmup.syncedAtEnd, everSynced: x.proxies.total - x.finals.reduce((a, f) => a + f.unsyncedCount, 0), syncedAtEnd, neverSynced },
     admission: {
       firstStream: percentiles(x.finals.flatMap((f) => f.admissionMs)),
       reconnectStream: percentiles(x.finals.flatMap((f) => f.reconnectAdmissionMs)),
       initialSync: percentiles(initialSync),
     },
-    convergence: { byType, all },
+    convergence: { byType, all, histogram },
     changes,
     storms,
     xds: { byType: xdsByType, nacks, nackSamples: nackSamples.slice(0, 10), streamsOpened, reconnects, retries, refused, decodes, decodeCacheHits: hits, responseCacheHits: responseHits },
