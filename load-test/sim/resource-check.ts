@@ -26,6 +26,13 @@ export interface ResourceFacts {
   readonly typeUrl: string;
   /** CDS: the EDS resource name of an EDS cluster (service_name, else the cluster name) */
   readonly eds?: string;
+  /**
+   * CDS, EDS clusters: how long the cluster waits for its ClusterLoadAssignment before it warms
+   * anyway (eds_config.initial_fetch_timeout; Envoy's default 15 s when unset; 0 = forever)
+   */
+  readonly edsFetchTimeoutMs?: number;
+  /** CDS: digest of the cluster's bytes (Envoy re-creates, and re-warms, a cluster whose config changed) */
+  readonly digest?: string;
   /** LDS: RDS route configuration names referenced by HttpConnectionManagers */
   readonly routes?: readonly string[];
 }
@@ -138,7 +145,7 @@ export class ResourceChecker {
       return hit;
     }
     this.decodes++;
-    const e = decodeFacts(any);
+    const e = decodeFacts(any, key);
     this.resources.set(key, e);
     return e;
   }
@@ -164,7 +171,7 @@ function shortType(url: string): string {
 }
 
 /** Decode one Any fully (protobufjs) and extract the facts, or say why it is invalid. */
-function decodeFacts(any: Buffer): Entry {
+function decodeFacts(any: Buffer, digest: string): Entry {
   let typeUrl = '';
   try {
     const parsed = parseAny(any);
@@ -179,7 +186,7 @@ function decodeFacts(any: Buffer): Entry {
     const m = type.decode(parsed.value) as unknown as Record<string, any>;
     switch (msgName) {
       case 'envoy.config.cluster.v3.Cluster':
-        return Object.freeze(clusterFacts(m, typeUrl));
+        return Object.freeze(clusterFacts(m, typeUrl, digest));
       case 'envoy.config.listener.v3.Listener':
         return Object.freeze(listenerFacts(m, typeUrl));
       case 'envoy.config.endpoint.v3.ClusterLoadAssignment':
@@ -192,12 +199,17 @@ function decodeFacts(any: Buffer): Entry {
   }
 }
 
-function clusterFacts(m: Record<string, any>, typeUrl: string): ResourceFacts {
+/** Envoy's ConfigSource.initial_fetch_timeout default */
+const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
+
+function clusterFacts(m: Record<string, any>, typeUrl: string, digest: string): ResourceFacts {
   const name = String(m['name'] ?? '');
   const isEds = !m['cluster_type'] && m['type'] === CLUSTER_DISCOVERY_EDS;
-  if (!isEds) return { name, typeUrl };
+  if (!isEds) return { name, typeUrl, digest };
   const serviceName = m['eds_cluster_config']?.['service_name'];
-  return { name, typeUrl, eds: serviceName ? String(serviceName) : name };
+  const timeout = m['eds_cluster_config']?.['eds_config']?.['initial_fetch_timeout'];
+  const edsFetchTimeoutMs = timeout ? Number(timeout['seconds'] ?? 0) * 1000 + Math.round(Number(timeout['nanos'] ?? 0) / 1e6) : DEFAULT_INITIAL_FETCH_TIMEOUT_MS;
+  return { name, typeUrl, digest, eds: serviceName ? String(serviceName) : name, edsFetchTimeoutMs };
 }
 
 function listenerFacts(m: Record<string, any>, typeUrl: string): ResourceFacts {

@@ -13,6 +13,7 @@ import { ResourceChecker } from './resource-check';
 import { ConvergenceTracker } from './convergence-tracker';
 import { SimEnvoy, SimHooks, TypeIndex } from './envoy-sim';
 import { encodeNode } from './xds-codec';
+import { proxyNode } from './node';
 import { mulberry32 } from '../scenario/random';
 
 const SHORT: readonly ShortType[] = ['cds', 'eds', 'lds', 'rds'];
@@ -89,27 +90,7 @@ function run(init: WorkerInit): void {
     checker,
     backoff: init.reconnect,
     hooks,
-    node: encodeNode({
-      id: spec.nodeId,
-      cluster: `${spec.service}.${spec.namespace}`,
-      locality: { region: 'region-1', zone: 'zone-a' },
-      metadata: {
-        NAME: spec.podName,
-        NAMESPACE: spec.namespace,
-        LABELS: spec.labels,
-        ISTIO_VERSION: init.istioVersion,
-        CLUSTER_ID: init.clusterId,
-        INTERCEPTION_MODE: 'REDIRECT',
-        SERVICE_ACCOUNT: spec.serviceAccount,
-        WORKLOAD_NAME: spec.service,
-        MESH_ID: 'cluster.local',
-        INSTANCE_IPS: spec.ip,
-        OWNER: `kubernetes://apis/apps/v1/namespaces/${spec.namespace}/deployments/${spec.service}`,
-        POD_PORTS: '[{"name":"http","containerPort":8080,"protocol":"TCP"}]',
-        ENVOY_STATUS_PORT: 15021,
-        ENVOY_PROMETHEUS_PORT: 15090,
-      },
-    }),
+    node: encodeNode(proxyNode(spec, init)),
   }));
 
   // Ramp up at connectsPerSecond (a fleet does not start in one instant, and the server's
