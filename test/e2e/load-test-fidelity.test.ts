@@ -363,7 +363,11 @@ function requestLines(s: StreamRec, from: number, to: number, startAt: number, w
     else if (r.nonce === '') line += ' REQ';
     else if (!ref) line += ' ACK <unknown nonce>';
     else {
-      line += ` ACK ${ref.type}#${ref.k}${ref.k !== perType.get(r.type) ? ' (stale nonce)' : ''} v=${s.kind === 'sotw' ? r.version : ref.version}`;
+      // Whether the server had already sent a newer response when this request arrived ("stale
+      // nonce") is a race, not behaviour: after a CDS change the server sends the re-warming EDS
+      // right behind CDS, and the client's CDS-triggered EDS request crosses it in flight. Which
+      // response the ACK answers is compared; the race outcome is not.
+      line += ` ACK ${ref.type}#${ref.k} v=${s.kind === 'sotw' ? r.version : ref.version}`;
       if (s.kind === 'sotw' && r.version !== ref.version) line += ` (the response had ${ref.version})`;
     }
     if (s.kind === 'sotw') {

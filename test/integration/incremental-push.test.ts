@@ -177,3 +177,35 @@ status: {podIP: ${ip}}
   await p.stream.expectNoResponse(200);
   assert.ok(server.discovery.generation.stats.invalidated - invalidatedBefore <= 2, 'only a1 endpoint entries were invalidated');
 });
+
+test('a changed cluster gets its endpoints again in the same push (Envoy re-warms it)', async (t) => {
+  const dr = (lb: string) => `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: a1, namespace: alpha}
+spec:
+  host: a1
+  trafficPolicy: {loadBalancer: {simple: ${lb}}}
+`;
+  const server = await startTestServer({ files: { ...FILES, 'alpha-dr.yaml': dr('ROUND_ROBIN') } });
+  const sotw = await connect(server.grpcTarget, 'alpha', 1, A1);
+  const delta = AdsClient.delta(server.grpcTarget);
+  t.after(async () => { sotw.stream.close(); delta.close(); await server.close(); });
+  const node = testNode({ namespace: 'alpha', pod: 'd1', ip: '10.251.0.1' });
+  const cds = await delta.request({ node, type_url: CLUSTER_TYPE_URL, resource_names_subscribe: ['*'] });
+  delta.send({ type_url: CLUSTER_TYPE_URL, response_nonce: cds.nonce });
+  const eds = await delta.request({ type_url: ENDPOINT_TYPE_URL, resource_names_subscribe: [A1] });
+  delta.send({ type_url: ENDPOINT_TYPE_URL, response_nonce: eds.nonce });
+
+  const pushed = server.discovery.pushed();
+  fs.writeFileSync(path.join(server.configDir, 'alpha-dr.yaml'), dr('LEAST_REQUEST'));
+  await pushed;
+  const s1 = await sotw.stream.next(2000);
+  const s2 = await sotw.stream.next(2000);
+  assert.deepEqual([s1.type_url, s2.type_url], [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL], 'SotW: CDS, then EDS for the changed cluster');
+  assert.deepEqual(s2.resources.map((r) => r.value['cluster_name']), [A1]);
+  const d1 = await delta.next(2000);
+  const d2 = await delta.next(2000);
+  assert.deepEqual([d1.type_url, d2.type_url], [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL], 'Delta: CDS, then EDS for the changed cluster');
+  assert.deepEqual(d2.resources.map((r) => r.name), [A1]);
+});

@@ -47,6 +47,13 @@ export abstract class XdsConnection implements StreamInfo {
   private retryTimer?: NodeJS.Timeout;
   /** responses written on this stream */
   sends = 0;
+  /**
+   * Clusters whose definition changed in the CDS response just sent. Envoy re-warms a changed EDS
+   * cluster and needs its ClusterLoadAssignment again even when the endpoints are unchanged (xDS
+   * protocol: warming); without it Envoy waits initial_fetch_timeout (15 s). The EDS step of the
+   * same push re-sends these.
+   */
+  protected clustersToRefresh = new Set<string>();
   /** consecutive failed retries, for exponential backoff (a deterministic failure must not spin) */
   private retryFailures = 0;
   private readonly drainWaiters: Array<() => void> = [];

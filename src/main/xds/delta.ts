@@ -5,7 +5,7 @@
  * reconnecting client receives only what changed. Subscription changes are honoured even on a
  * stale nonce (xDS spec); a new subscription is always answered.
  */
-import { isWildcardType, isXdsTypeUrl } from '../../shared/resources';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { DeltaRequest, isNack, proxyFromFirstRequest } from './request';
 import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
@@ -74,6 +74,13 @@ export class DeltaConnection extends XdsConnection {
   protected async sendType(w: WatchState, force: boolean, newly: ReadonlySet<string> = new Set()): Promise<void> {
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
+    // EDS of clusters that the CDS step of this push changed goes out again (Envoy re-warms them)
+    if (w.typeUrl === ENDPOINT_TYPE_URL && this.clustersToRefresh.size > 0) {
+      const extra = new Set(newly);
+      for (const n of this.clustersToRefresh) if (w.wildcard || w.names.has(n)) extra.add(n);
+      this.clustersToRefresh.clear();
+      newly = extra;
+    }
     if (!force && newly.size === 0 && res === w.lastResolved) return; // nothing can differ
     const previous = w.lastResolved;
     w.lastResolved = res;
@@ -103,13 +110,19 @@ export class DeltaConnection extends XdsConnection {
     const buf = deltaResponse(version, w.typeUrl, nonce, changed, removed);
     for (const r of changed) w.sent.set(r.name, r.hash);
     for (const n of removed) w.sent.delete(n);
-    w.mirror = res; // after any send, `sent` holds exactly this answer's resources
+    w.mirror = res;
+    if (w.typeUrl === CLUSTER_TYPE_URL) for (const r of changed) if (previousHeld(previous, r)) this.clustersToRefresh.add(r.name); // after any send, `sent` holds exactly this answer's resources
     w.nonceSent = nonce;
     w.versionSent = version;
     w.sentAt = Date.now();
     await this.write(buf);
     this.deps.callbacks.onResponse?.(this, w.typeUrl, changed.length, buf.length, force ? 'request' : 'push');
   }
+}
+
+/** A changed cluster the client already held (a new one is fetched by the client anyway). */
+function previousHeld(previous: Resolved | undefined, r: EncodedResource): boolean {
+  return previous?.resources.has(r.name) ?? false;
 }
 
 /** Resources new or changed in `res` since `previous`, and names gone; once per pair of answers. */

@@ -6,7 +6,7 @@
  * before the nonce rules).
  */
 import { combineHashes } from '../../shared/hash';
-import { XdsTypeUrl, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, XdsTypeUrl, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { SotwRequest, isNack, proxyFromFirstRequest } from './request';
 import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
@@ -77,27 +77,40 @@ export class SotwConnection extends XdsConnection {
     if ((w.wildcard && changed) || added || (isWildcardType(type) && changed)) await this.pushType(w, true);
   }
 
+  /** Names of refreshed clusters this EDS watch holds; the refresh set is consumed. */
+  private takeRefresh(w: WatchState): string[] {
+    if (this.clustersToRefresh.size === 0) return [];
+    const names = [...this.clustersToRefresh].filter((n) => w.wildcard || w.names.has(n));
+    this.clustersToRefresh.clear();
+    return names;
+  }
+
   protected async sendType(w: WatchState, force: boolean): Promise<void> {
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     const previous = w.lastResolved;
-    if (!force && res === previous) return; // the very answer it already has
+    const refresh = w.typeUrl === ENDPOINT_TYPE_URL ? this.takeRefresh(w) : [];
+    if (!force && res === previous && refresh.length === 0) return; // the very answer it already has
     const setHash = memo(res, 'sotw.setHash', () => answerSetHash(res));
     w.lastResolved = res;
-    if (!force && setHash === w.sentSetHash) return; // the client already has exactly this
+    if (!force && setHash === w.sentSetHash && refresh.length === 0) return; // the client already has exactly this
     // Listener and Cluster responses are always the complete set. For the other types the spec lets
     // a push carry only the resources that changed (Istio sends only updated ClusterLoadAssignments),
     // which is most of the bytes of an endpoint change.
     const partial = !force && !isWildcardType(w.typeUrl) && previous !== undefined;
+    if (w.typeUrl === CLUSTER_TYPE_URL && previous !== undefined) {
+      for (const r of changedSince(res, previous).resources) this.clustersToRefresh.add(r.name);
+    }
     const version = this.version(res.snapshotVersion);
     const nonce = this.newNonce(version);
     let block: Uint8Array;
     let count: number;
     if (partial) {
       const diff = changedSince(res, previous);
-      if (diff.resources.length === 0) { w.sentSetHash = setHash; return; }
-      block = diff.block;
-      count = diff.resources.length;
+      const extra = refresh.map((n) => res.resources.get(n)).filter((r): r is EncodedResource => !!r && !diff.resources.includes(r));
+      if (diff.resources.length === 0 && extra.length === 0) { w.sentSetHash = setHash; return; }
+      block = extra.length === 0 ? diff.block : sotwResourcesBlock([...diff.resources, ...extra]);
+      count = diff.resources.length + extra.length;
     } else {
       // The resources block is framed once per answer and shared by every stream that gets it.
       block = memo(res, 'sotw.block', () => answerBlock(res));
