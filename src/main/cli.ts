@@ -1,7 +1,7 @@
 /**
  * Command line: `istiod-ts discovery [flags]` runs the control plane; `istiod-ts load-test ...`
- * runs the load tester (load-test/, loaded only for that subcommand). Startup errors print one
- * clear line and exit 2.
+ * runs the load tester and `istiod-ts tune ...` its knob grid (load-test/, loaded only for those
+ * subcommands). Startup errors print one clear line and exit 2.
  */
 import { helpText, loadConfig } from './config';
 import { startDiscovery } from './index';
@@ -14,13 +14,18 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await loadTestMain(rest);
     return;
   }
+  if (command === 'tune') {
+    const { tuneMain } = await import('../../load-test/tune/cli');
+    process.exitCode = await tuneMain(rest);
+    return;
+  }
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(helpText());
     if (!command) process.exitCode = 2;
     return;
   }
   if (command !== 'discovery') {
-    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help, istiod-ts load-test --help)\n`);
+    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help, istiod-ts load-test --help, istiod-ts tune --help)\n`);
     process.exitCode = 2;
     return;
   }

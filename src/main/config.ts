@@ -269,6 +269,8 @@ export function helpText(): string {
     '  istiod-ts discovery [flags]     run the control plane',
     '  istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR] [--out result.json]',
     '                                  simulated Envoys against a server (docs/load-test.md)',
+    '  istiod-ts tune --scenario FILE [--grid K=v1,v2;K2=...]',
+    '                                  replay one change trace over a grid of knobs; trade-off table',
     '  istiod-ts --help                this text',
     '',
     'Flags (Istio pilot-discovery names; --flag VALUE or --flag=VALUE):',
