@@ -8,7 +8,6 @@
  */
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,21 +15,11 @@ import * as YAML from 'yaml';
 import { LoadTestResult } from '../../load-test/run/result';
 import { CHART_IDS, renderReport } from '../../load-test/report/html';
 import { rebin } from '../../load-test/report/histogram';
+import { REPO_ROOT, runCli } from '../helpers/run-cli';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'istiod-ts.js');
+const ROOT = REPO_ROOT;
 const CHROMIUM = '/usr/bin/chromium';
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`load-test did not finish in ${timeoutMs} ms\n${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-report-'));
 const resultFile = path.join(dir, 'result.json');
@@ -46,7 +35,7 @@ before(async () => {
   };
   const file = path.join(dir, 'scenario.yaml');
   fs.writeFileSync(file, YAML.stringify(scenario));
-  const res = await run(['load-test', '--scenario', file, '--out', resultFile, '--html', htmlFile], 80_000);
+  const res = await runCli(['load-test', '--scenario', file, '--out', resultFile, '--html', htmlFile], 80_000);
   runOutput = `${res.stdout}\n${res.stderr}`;
   assert.equal(res.code, 0, `load-test exit code 0\n${runOutput}`);
 }, { timeout: 90_000 });
@@ -134,7 +123,7 @@ test('load-test --compare: side-by-side key numbers with the relative difference
   const bFile = path.join(dir, 'b.json');
   fs.writeFileSync(bFile, JSON.stringify(b));
 
-  const res = await run(['load-test', '--compare', resultFile, bFile], 20_000);
+  const res = await runCli(['load-test', '--compare', resultFile, bFile], 20_000);
   assert.equal(res.code, 0, res.stderr);
   const out = res.stdout;
   const line = (re: RegExp) => out.split('\n').find((l) => re.test(l)) ?? assert.fail(`no line ${re} in:\n${out}`);
@@ -151,11 +140,11 @@ test('load-test --compare: side-by-side key numbers with the relative difference
   assert.match(line(/^ {4}stream open → first response P50 /), /-50\.0%$/);
   line(/^ {4}CPU during churn\+drain .* cores/);
 
-  const bad = await run(['load-test', '--compare', resultFile], 20_000);
+  const bad = await runCli(['load-test', '--compare', resultFile], 20_000);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--compare needs a value|--compare/);
   fs.writeFileSync(path.join(dir, 'not.json'), '{"hello": 1}');
-  const notResult = await run(['load-test', '--compare', resultFile, path.join(dir, 'not.json')], 20_000);
+  const notResult = await runCli(['load-test', '--compare', resultFile, path.join(dir, 'not.json')], 20_000);
   assert.equal(notResult.code, 2);
   assert.match(notResult.stderr, /not\.json: not a load-test result/);
 });
@@ -166,7 +155,7 @@ test('load-test report: --report re-renders a saved result; a result without ser
   const bare = { ...r, samples: r.samples.map((s) => ({ ...s, server: {} })) };
   const bareFile = path.join(dir, 'bare.json');
   fs.writeFileSync(bareFile, JSON.stringify(bare));
-  const res = await run(['load-test', '--report', bareFile], 20_000);
+  const res = await runCli(['load-test', '--report', bareFile], 20_000);
   assert.equal(res.code, 0, res.stderr);
   const html = fs.readFileSync(path.join(dir, 'bare.html'), 'utf8');
   assert.match(html, /<svg id="chart-pushes"[^>]*data-points="0"[\s\S]*?no \/metrics readings/);

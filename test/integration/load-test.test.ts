@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,20 +13,10 @@ import * as YAML from 'yaml';
 import { validateScenario } from '../../load-test/scenario/schema';
 import { LoadTestResult } from '../../load-test/run/result';
 import { CHANGE_TYPES } from '../../load-test/scenario/churn';
+import { REPO_ROOT, runCli } from '../helpers/run-cli';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'istiod-ts.js');
+const ROOT = REPO_ROOT;
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`load-test did not finish in ${timeoutMs} ms\n${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 test('load-test: every proxy connects, every change reaches every expected proxy, no NACK', { timeout: 90_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-it-'));
@@ -50,7 +39,7 @@ test('load-test: every proxy connects, every change reaches every expected proxy
   fs.writeFileSync(file, YAML.stringify(scenario));
   const out = path.join(dir, 'result.json');
 
-  const res = await run(['load-test', '--scenario', file, '--out', out], 80_000);
+  const res = await runCli(['load-test', '--scenario', file, '--out', out], 80_000);
   assert.equal(res.code, 0, `exit code 0 (all checks passed)\n${res.stdout}\n${res.stderr}`);
   assert.match(res.stdout, /Convergence \(change written/, 'prints the summary table');
 
@@ -107,7 +96,7 @@ test('load-test: scenario errors name the field and the CLI exits 2', async () =
   try {
     const file = path.join(dir, 'bad.yaml');
     fs.writeFileSync(file, 'namespaces: 1\nservicesPerNamespace: 1\nproxies: 1\n');
-    const res = await run(['load-test', '--scenario', file], 20_000);
+    const res = await runCli(['load-test', '--scenario', file], 20_000);
     assert.equal(res.code, 2);
     assert.match(res.stderr, /bad\.yaml: durationSeconds: required/);
   } finally {

@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,20 +13,9 @@ import { TuneResult } from '../../load-test/tune/result';
 import { combinations, parseGrid } from '../../load-test/tune/grid';
 import { failedRow, markPareto } from '../../load-test/tune/result';
 import { compareTrace } from '../../load-test/tune/trace';
+import { runCli } from '../helpers/run-cli';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const BIN = path.join(ROOT, 'bin', 'istiod-ts.js');
 
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`tune did not finish in ${timeoutMs} ms\n${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 test('tune grid: every combination, cartesian order', () => {
   const g = parseGrid('PILOT_DEBOUNCE_AFTER=50ms,100ms;PILOT_PUSH_THROTTLE=10,100');
@@ -73,7 +61,7 @@ test('tune: two combinations replay the same trace, each row measured', { timeou
   fs.writeFileSync(file, YAML.stringify(scenario));
   const out = path.join(dir, 'tune.json');
 
-  const res = await run(['tune', '--scenario', file, '--grid', 'PILOT_DEBOUNCE_AFTER=50ms,500ms', '--out', out], 85_000);
+  const res = await runCli(['tune', '--scenario', file, '--grid', 'PILOT_DEBOUNCE_AFTER=50ms,500ms', '--out', out], 85_000);
   assert.equal(res.code, 0, `exit code 0 (both runs completed, checks passed, trace replayed)\n${res.stdout}\n${res.stderr}`);
 
   const r = JSON.parse(fs.readFileSync(out, 'utf8')) as TuneResult;
