@@ -159,7 +159,7 @@ export function buildMesh(opts: MeshOptions): SyntheticMesh {
     const own = byNsK.get(`${nsIndex}/${k}`);
     const inbound: InboundPort[] = (own?.ports ?? []).map((p) => ({ hostname: own!.hostname, namespace: ns, name: p.name, port: p.port, targetPort: p.targetPort, protocol: p.protocol }));
     const sidecar = nsIndex === 1 && k === 0 ? `${ns}/narrow` : nsIndex % 2 === 1 ? `${ns}/default` : '';
-    return { generator: i % 5 === 4 ? 'grpc' : 'sidecar', proxyType: 'sidecar', namespace: ns, sidecar, inbound, interceptionMode: 'REDIRECT' };
+    return { generator: i % 5 === 4 ? 'grpc' : 'sidecar', proxyType: 'sidecar', namespace: ns, sidecar, inbound, interceptionMode: 'REDIRECT', labels: {}, gateways: [] };
   };
 
   const withEndpointsChanged = (prev: SnapshotInput, serviceIndex: number, round: number): SnapshotInput => {

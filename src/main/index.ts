@@ -126,8 +126,9 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
       try {
         const { version, changed } = publish();
         const affected = generation.setSnapshot(version, changed);
-        // Contexts depend on Sidecars and on the services/endpoints of each proxy's own address.
-        const contextsMayChange = changed === 'all' || [...changed].some((d) => d === 'cfg:Sidecar' || d.startsWith('ep:') || d.startsWith('svc:'));
+        // Contexts depend on Sidecars, Gateways, the label keys selectors read, and on the
+        // services/endpoints of each proxy's own address.
+        const contextsMayChange = changed === 'all' || [...changed].some((d) => d.startsWith('cfg:') || d.startsWith('ep:') || d.startsWith('svc:'));
         const queued = await ads.pushAll(req, req.forced ? 'all' : affected,
           contextsMayChange ? (c) => JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint : undefined);
         log.debug('push done', { version, affected: affected.size, queued, connections: ads.connections.size });

@@ -30,6 +30,15 @@ export interface GenContext {
   /** the proxy's own service ports, sorted (sidecar inbound) */
   readonly inbound: readonly InboundPort[];
   readonly interceptionMode: 'REDIRECT' | 'TPROXY' | 'NONE';
+  /**
+   * The proxy's workload labels restricted to the label keys some selector in the config reads
+   * (VirtualService match sourceLabels, DestinationRule workloadSelector, Gateway selector), keys
+   * sorted. Restricting keeps proxies that differ only in unrelated labels (pod-template-hash…)
+   * on one generation.
+   */
+  readonly labels: Readonly<Record<string, string>>;
+  /** `namespace/name` of the Gateway resources whose selector matches this proxy (router proxies), sorted. */
+  readonly gateways: readonly string[];
 }
 
 export type ContextField = keyof GenContext;
@@ -38,18 +47,21 @@ export type ContextField = keyof GenContext;
 export const GENERATOR_INPUTS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, readonly ContextField[]>>> = {
   grpc: {
     [LISTENER_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
-    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
-    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
+    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
+    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
     [ENDPOINT_TYPE_URL]: ['namespace'],
   },
   sidecar: {
     [LISTENER_TYPE_URL]: ['generator', 'proxyType', 'namespace', 'sidecar', 'inbound', 'interceptionMode'],
-    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
-    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'inbound'],
+    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
+    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'inbound', 'labels'],
     [ENDPOINT_TYPE_URL]: ['namespace'],
     [SECRET_TYPE_URL]: [],
   },
   router: {
+    [LISTENER_TYPE_URL]: ['generator', 'namespace', 'gateways'],
+    [ROUTE_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
+    [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
     [ENDPOINT_TYPE_URL]: ['namespace'],
   },
 };
@@ -88,7 +100,7 @@ export const GENERATOR_FACETS: Partial<Record<GeneratorKind, Partial<Record<XdsT
       { name: 'inbound', inputs: ['generator', 'sidecar', 'inbound', 'interceptionMode'] },
     ],
     [CLUSTER_TYPE_URL]: [
-      { name: 'outbound', inputs: ['generator', 'namespace', 'sidecar'] },
+      { name: 'outbound', inputs: ['generator', 'namespace', 'sidecar', 'labels'] },
       { name: 'inbound', inputs: ['generator', 'sidecar', 'inbound'] },
     ],
   },

@@ -163,7 +163,7 @@ export function publishSnapshot(input: SnapshotInput, arenaBytes = { initial: 64
 /** A sidecar-generator context in `default`, REDIRECT, no Sidecar, no inbound ports; override anything. */
 export function genContext(overrides: Partial<GenContext> = {}): GenContext {
   return Object.freeze({
-    generator: 'sidecar', proxyType: 'sidecar', namespace: 'default', sidecar: '', inbound: Object.freeze([]), interceptionMode: 'REDIRECT',
+    generator: 'sidecar', proxyType: 'sidecar', namespace: 'default', sidecar: '', inbound: Object.freeze([]), interceptionMode: 'REDIRECT', labels: Object.freeze({}), gateways: Object.freeze([]),
     ...overrides,
   }) as GenContext;
 }

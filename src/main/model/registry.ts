@@ -46,12 +46,31 @@ function keepUnchanged(prev: ServiceEntryInput | undefined, next: ServiceEntryIn
   return service === next.service && endpoints === next.endpoints ? next : Object.freeze({ service, endpoints });
 }
 
+/** Label keys read by VirtualService sourceLabels, DestinationRule workloadSelector and Gateway selector. */
+function selectorKeysOf(configs: readonly ConfigModel[]): string[] {
+  const keys = new Set<string>();
+  const add = (sel: unknown) => { if (sel && typeof sel === 'object') for (const k of Object.keys(sel)) keys.add(k); };
+  for (const c of configs) {
+    if (c.kind === 'VirtualService') {
+      for (const section of ['http', 'tcp', 'tls']) {
+        for (const route of (c.spec?.[section] ?? []) as any[]) for (const m of (route?.match ?? []) as any[]) add(m?.sourceLabels);
+      }
+    } else if (c.kind === 'DestinationRule') add(c.spec?.workloadSelector?.matchLabels);
+    else if (c.kind === 'Gateway') add(c.spec?.selector);
+  }
+  return [...keys].sort();
+}
+
 export class Registry {
   private built = new Map<string, Built>();
   private configs = new Map<K8sObject, ConfigModel>();
   private inboundByIp = new Map<string, InboundPort[]>();
   /** Sidecar resources as of the last build, sorted by name (contextFor runs per connection). */
   private sidecars: K8sObject[] = [];
+  /** Gateway resources as of the last build, sorted by namespace/name. */
+  private gatewayObjs: K8sObject[] = [];
+  /** Label keys some selector in the config reads (see GenContext.labels). */
+  private selectorKeys: readonly string[] = [];
   private last?: SnapshotInput;
 
   constructor(private readonly store: ModelStore, private readonly mesh: MeshSettings) {}
@@ -137,6 +156,9 @@ export class Registry {
     for (const list of this.inboundByIp.values()) list.sort((a, b) => a.port - b.port || a.hostname.localeCompare(b.hostname));
 
     this.sidecars = this.store.list('Sidecar', 'networking.istio.io').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    this.gatewayObjs = this.store.list('Gateway', 'networking.istio.io')
+      .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+    this.selectorKeys = selectorKeysOf(configs);
 
     const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
     this.last = { services, configs, mesh };
@@ -153,7 +175,27 @@ export class Registry {
       sidecar: this.sidecarFor(proxy),
       inbound,
       interceptionMode: proxy.interceptionMode,
+      labels: this.selectedLabels(proxy.labels),
+      gateways: proxy.type === 'router' ? this.gatewaysFor(proxy) : [],
     };
+  }
+
+  private selectedLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const k of this.selectorKeys) if (labels[k] !== undefined) out[k] = labels[k]!;
+    return out;
+  }
+
+  /** Gateways whose selector matches the proxy's labels, in any namespace (Istio's default, PILOT_SCOPE_GATEWAY_TO_NAMESPACE=false). */
+  private gatewaysFor(proxy: ProxyView): string[] {
+    const out: string[] = [];
+    for (const gw of this.gatewayObjs) {
+      const selector = gw.spec?.selector as Record<string, string> | undefined;
+      // An empty selector selects every gateway proxy (Istio: a nil/empty label selector matches all).
+      const selects = !selector || Object.keys(selector).length === 0 || labelsMatch(selector, proxy.labels as Record<string, string>);
+      if (selects) out.push(`${gw.metadata.namespace ?? 'default'}/${gw.metadata.name}`);
+    }
+    return out;
   }
 
   private sidecarFor(proxy: ProxyView): string {

@@ -14,12 +14,8 @@ import { outboundClusterName, parseClusterName, resolveHost } from './hosts';
 import { buildRoutes } from './routes';
 import { outboundClustersFor } from './clusters';
 import { serviceFor, sidecarConfig, virtualServiceFor, visibleServices } from './scope';
-import { ADS_CONFIG_SOURCE, Generated, Generator } from './types';
-
-const ROUTER_FILTER = {
-  name: 'envoy.filters.http.router',
-  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-};
+import { Generated, Generator } from './types';
+import { hcmConfig, rdsRouting } from './filters';
 
 interface Target { svc: ServiceModel; port: number; name: string }
 
@@ -61,12 +57,7 @@ export const grpcListeners: Generator = (snap, ctx, names) => {
     resource: {
       name: t.name,
       api_listener: {
-        api_listener: {
-          '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-          stat_prefix: t.name,
-          rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: outboundClusterName(t.port, '', t.svc.hostname) },
-          http_filters: [ROUTER_FILTER],
-        },
+        api_listener: hcmConfig(t.name, rdsRouting(outboundClusterName(t.port, '', t.svc.hostname)), { proxyless: true }),
       },
     },
   }));

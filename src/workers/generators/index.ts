@@ -5,6 +5,7 @@
 import { GeneratorKind } from '../../shared/model/proxy';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, XdsTypeUrl } from '../../shared/resources';
 import { generateEndpoints } from './endpoints';
+import { gatewayClusters, gatewayListeners, gatewayRoutes } from './gateway';
 import { grpcClusters, grpcListeners, grpcRoutes } from './grpc';
 import { sidecarClusters, sidecarInboundClusters, sidecarInboundListeners, sidecarListeners, sidecarOutboundClusters, sidecarOutboundListeners, sidecarRoutes } from './sidecar';
 import { Generator } from './types';
@@ -23,6 +24,9 @@ export const GENERATORS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, Genera
     [ENDPOINT_TYPE_URL]: generateEndpoints,
   },
   router: {
+    [LISTENER_TYPE_URL]: gatewayListeners,
+    [ROUTE_TYPE_URL]: gatewayRoutes,
+    [CLUSTER_TYPE_URL]: gatewayClusters,
     [ENDPOINT_TYPE_URL]: generateEndpoints,
   },
 };

@@ -12,6 +12,7 @@ import { outboundClustersFor, DEFAULT_CONNECT_TIMEOUT_MS } from './clusters';
 import { EgressListener, sidecarConfig, virtualServiceFor, visibleServices } from './scope';
 import { ADS_CONFIG_SOURCE, duration, Generated, Generator } from './types';
 import { endpointPort } from './endpoints';
+import { hcm, tcpProxy } from './filters';
 
 type Obj = Record<string, unknown>;
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
@@ -22,29 +23,6 @@ const BLACKHOLE = 'BlackHoleCluster';
 
 function socketAddress(address: string, port: number): Obj {
   return { socket_address: { address, port_value: port } };
-}
-
-function routerFilter(): Obj {
-  return { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
-}
-
-function hcm(statPrefix: string, routing: Obj): Obj {
-  return {
-    name: 'envoy.filters.network.http_connection_manager',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-      stat_prefix: statPrefix,
-      ...routing,
-      http_filters: [routerFilter()],
-    },
-  };
-}
-
-function tcpProxy(statPrefix: string, cluster: string): Obj {
-  return {
-    name: 'envoy.filters.network.tcp_proxy',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: statPrefix, cluster },
-  };
 }
 
 function allowAny(snap: SnapshotView, sidecar: ConfigModel | undefined): boolean {

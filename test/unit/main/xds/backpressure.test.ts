@@ -30,7 +30,7 @@ function deps(drainTimeoutMs: number, events: string[]): ConnectionDeps {
   } as unknown as GenerationService;
   return {
     generation,
-    contextFor: () => ({ generator: 'sidecar', proxyType: 'sidecar', namespace: 'default', sidecar: '', inbound: [], interceptionMode: 'REDIRECT' }),
+    contextFor: () => ({ generator: 'sidecar', proxyType: 'sidecar', namespace: 'default', sidecar: '', inbound: [], interceptionMode: 'REDIRECT', labels: {}, gateways: [] }),
     publishedAt: () => 0,
     callbacks: { onWriteTimeout: () => events.push('timeout'), onWrite: () => events.push('write') },
     retryDelayMs: 10,
