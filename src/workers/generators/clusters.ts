@@ -5,7 +5,7 @@
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel, ServicePort } from '../../shared/model/service';
 import { outboundClusterName } from './hosts';
-import { destinationRuleFor } from './scope';
+import { destinationRuleFor } from './destination-rules';
 import { ADS_CONFIG_SOURCE, duration } from './types';
 
 type Obj = Record<string, unknown>;

@@ -7,7 +7,8 @@ import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { EndpointModel } from '../../shared/model/service';
 import { GenContext } from '../../shared/generation';
 import { parseClusterName } from './hosts';
-import { destinationRuleFor, serviceFor } from './scope';
+import { serviceFor } from './scope';
+import { destinationRuleFor } from './destination-rules';
 import { Generated, Generator } from './types';
 
 type Obj = Record<string, unknown>;

@@ -13,7 +13,8 @@ import { ServiceModel } from '../../shared/model/service';
 import { outboundClusterName, parseClusterName, resolveHost } from './hosts';
 import { buildRoutes } from './routes';
 import { outboundClustersFor } from './clusters';
-import { serviceFor, sidecarConfig, virtualServiceFor, visibleServices } from './scope';
+import { serviceFor, sidecarConfig, visibleServices } from './scope';
+import { virtualServiceFor } from './virtual-services';
 import { Generated, Generator } from './types';
 import { hcmConfig, rdsRouting } from './filters';
 

@@ -114,7 +114,16 @@ export function normaliseWeights(weights: ReadonlyArray<number | undefined>): nu
  * its http routes in order (one Envoy route per match clause); without one, a catch-all to the
  * service's own cluster.
  */
-export function buildRoutes(snap: SnapshotView, namespace: string, vs: ConfigModel | undefined, svc: ServiceModel, port: number): Obj[] {
+export interface RouteOptions {
+  /** the proxy's selector-relevant labels (GenContext.labels): match sourceLabels */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** `namespace/name` of the Gateway being generated for; undefined = the `mesh` gateway (sidecars, proxyless) */
+  readonly gateway?: string;
+  /** proxyless gRPC: only what grpc-js-xds / C-core implement */
+  readonly proxyless?: boolean;
+}
+
+export function buildRoutes(snap: SnapshotView, namespace: string, vs: ConfigModel | undefined, svc: ServiceModel, port: number, _opts: RouteOptions = {}): Obj[] {
   const fallback = [{ name: 'default', match: { prefix: '/' }, route: { cluster: outboundClusterName(port, '', svc.hostname), timeout: duration(0) } }];
   if (!vs) return fallback;
   const routes: Obj[] = [];

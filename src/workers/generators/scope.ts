@@ -4,8 +4,7 @@
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel } from '../../shared/model/service';
-import { hostMatches, resolveHost } from './hosts';
-import { ROOT_NAMESPACE } from './types';
+import { hostMatches } from './hosts';
 
 export function exportedTo(exportTo: readonly string[] | undefined, ownerNs: string, ns: string): boolean {
   if (!exportTo || exportTo.length === 0) return true;
@@ -53,43 +52,6 @@ export function visibleServices(snap: SnapshotView, namespace: string, sidecar: 
     out.push(svc);
   }
   return out;
-}
-
-/** The first VirtualService (proxy namespace first, then by namespace/name) bound to `mesh` for `hostname`. */
-export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
-  const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) => {
-    const gateways: string[] = vs.spec?.gateways ?? [];
-    if (gateways.length > 0 && !gateways.includes('mesh')) return false;
-    return exportedTo(vs.spec?.exportTo, vs.namespace, namespace);
-  });
-  return pickByNamespace(candidates, namespace);
-}
-
-/** The DestinationRule for `hostname` as Istio picks it: proxy namespace, service namespace, root namespace. */
-export function destinationRuleFor(snap: SnapshotView, namespace: string, svc: ServiceModel): ConfigModel | undefined {
-  const candidates = snap.configsForHost('DestinationRule', svc.hostname).filter((dr) =>
-    exportedTo(dr.spec?.exportTo, dr.namespace, namespace) && !dr.spec?.workloadSelector);
-  for (const ns of [namespace, svc.namespace, ROOT_NAMESPACE]) {
-    const inNs = candidates.filter((c) => c.namespace === ns);
-    if (inNs.length > 0) return mostSpecific(inNs, svc.hostname);
-  }
-  return candidates.length > 0 ? mostSpecific(candidates, svc.hostname) : undefined;
-}
-
-function mostSpecific(drs: ConfigModel[], hostname: string): ConfigModel {
-  // exact host beats wildcard; then by name for determinism
-  return [...drs].sort((a, b) => {
-    const ae = resolveHost(a.spec.host, a.namespace) === hostname ? 0 : 1, be = resolveHost(b.spec.host, b.namespace) === hostname ? 0 : 1;
-    return ae - be || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
-  })[0]!;
-}
-
-function pickByNamespace(list: ConfigModel[], namespace: string): ConfigModel | undefined {
-  if (list.length === 0) return undefined;
-  return [...list].sort((a, b) => {
-    const an = a.namespace === namespace ? 0 : 1, bn = b.namespace === namespace ? 0 : 1;
-    return an - bn || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
-  })[0];
 }
 
 /** Service with `hostname` visible from `namespace` (own namespace preferred). */
