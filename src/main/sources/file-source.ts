@@ -20,8 +20,9 @@ import { Dirent, FSWatcher, Stats, watch } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ConfigError } from '../../shared/errors';
-import { K8sObject, ObjectKey, findKind, keyOf, splitApiVersion } from '../../shared/model/objects';
-import { formatIssue, formatPath, validateObject } from '../../shared/istio/validation';
+import { K8sObject, ObjectKey, keyOf } from '../../shared/model/objects';
+import { formatIssue, formatPath } from '../../shared/istio/validation';
+import { checkDocument } from '../../shared/istio/config-document';
 import { Logger, scope } from '../log';
 import { ModelStore } from '../model/store';
 import { SourceDocument, parseDocuments } from './yaml-documents';
@@ -309,35 +310,29 @@ export class FileSource {
 
   /** One document → the object to apply (new, or the last good one), or undefined to skip it. */
   private decode(rel: string, doc: SourceDocument, state: FileState, problems: FileError[]): K8sObject | undefined {
-    const v = doc.value;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined; // not an object: ignored
-    const o = v as K8sObject;
-    const info = typeof o.apiVersion === 'string' && typeof o.kind === 'string' ? findKind(o.apiVersion, o.kind) : undefined;
-    if (!info || !info.versions.includes(splitApiVersion(o.apiVersion).version)) {
-      const reason = info ? `unsupported version ${o.apiVersion} of ${o.kind}` : `unsupported kind ${String(o.kind)} in ${String(o.apiVersion)}`;
-      this.report(problems, 'unsupported config object', { file: rel, line: doc.line, kind: typeof o.kind === 'string' ? o.kind : undefined, reason, severity: 'warning' });
+    // Classification, namespace defaulting and validation are shared with `istiod-ts validate`.
+    const checked = checkDocument(doc.value);
+    if (checked.status === 'not-object') return undefined; // not an object: ignored
+    if (checked.status === 'unsupported') {
+      const reason = checked.info ? `unsupported version ${checked.apiVersion} of ${checked.kind}` : `unsupported kind ${String(checked.kind)} in ${String(checked.apiVersion)}`;
+      this.report(problems, 'unsupported config object', { file: rel, line: doc.line, kind: checked.kind, reason, severity: 'warning' });
       return undefined;
     }
-    // Namespace defaulting happens before validation, like `kubectl apply` without -n.
-    if (typeof o.metadata === 'object' && o.metadata !== null && !Array.isArray(o.metadata)) {
-      if (!info.namespaced) delete o.metadata.namespace;
-      else if (o.metadata.namespace === undefined || o.metadata.namespace === null || o.metadata.namespace === '') o.metadata.namespace = 'default';
-    }
-    const result = validateObject(o);
+    const { object: o, errors, warnings } = checked;
     const name = typeof o.metadata?.name === 'string' ? o.metadata.name : undefined;
     const namespace = typeof o.metadata?.namespace === 'string' ? o.metadata.namespace : undefined;
     const where = { file: rel, kind: o.kind, name, namespace };
-    if (result.ok) {
-      if (result.warnings.length > 0) this.report(problems, 'config object warning', { ...where, line: doc.line, reason: result.warnings.join('; '), severity: 'warning' });
+    if (errors.length === 0) {
+      if (warnings.length > 0) this.report(problems, 'config object warning', { ...where, line: doc.line, reason: warnings.map(formatIssue).join('; '), severity: 'warning' });
       return o;
     }
-    const first = result.errors[0]!;
+    const first = errors[0]!;
     const previous = name !== undefined ? state.applied.get(keyOf(o)) : undefined;
     this.report(problems, 'invalid config object', {
       ...where,
       line: doc.lineOf(first.path),
       field: formatPath(first.path) || undefined,
-      reason: result.errors.map(formatIssue).join('; '),
+      reason: errors.map(formatIssue).join('; '),
       severity: 'error',
     }, previous ? 'keeping the last valid version' : 'skipped');
     return previous;

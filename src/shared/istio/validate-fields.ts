@@ -16,12 +16,32 @@ export interface ValidationIssue {
   message: string;
 }
 
-/** Collects the errors and warnings of one object. Paths are copied, callers may reuse arrays. */
+/**
+ * Collects the errors and warnings of one object. Paths are copied, callers may reuse arrays. The
+ * same message at the same path is recorded once (two checks may look at one field).
+ */
 export class Issues {
   readonly errors: ValidationIssue[] = [];
   readonly warnings: ValidationIssue[] = [];
-  error(path: Path, message: string): void { this.errors.push({ path: [...path], message }); }
-  warn(path: Path, message: string): void { this.warnings.push({ path: [...path], message }); }
+  private readonly seen = new Set<string>();
+  error(path: Path, message: string): void { this.add(this.errors, 'E', path, message); }
+  warn(path: Path, message: string): void { this.add(this.warnings, 'W', path, message); }
+  /** True when some error sits exactly at `path`. */
+  hasErrorAt(path: Path): boolean { return this.errorPaths.has(pathKey(path)); }
+
+  private readonly errorPaths = new Set<string>();
+  private add(list: ValidationIssue[], tag: string, path: Path, message: string): void {
+    const at = pathKey(path);
+    const key = `${tag}${at}\u0000${message}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (tag === 'E') this.errorPaths.add(at);
+    list.push({ path: [...path], message });
+  }
+}
+
+function pathKey(path: Path): string {
+  return JSON.stringify(path);
 }
 
 export type Obj = Record<string, unknown>;
@@ -186,21 +206,64 @@ export function checkPortName(iss: Issues, path: Path, v: unknown): string | und
   return s;
 }
 
-/** `workloadSelector: { labels: {...} }` as used by ServiceEntry and Sidecar. */
-export function checkWorkloadSelector(iss: Issues, path: Path, v: unknown): Obj | undefined {
+/**
+ * `workloadSelector: { labels: {...} }` as used by ServiceEntry and Sidecar. Label syntax already
+ * excludes Istio's "wildcard is not supported in selector"; no labels at all is only a warning in
+ * Istio (the config then applies to every workload of the namespace).
+ */
+export function checkWorkloadSelector(iss: Issues, path: Path, v: unknown, kind: string): Obj | undefined {
   const ws = readObj(iss, path, v);
   if (!ws) return undefined;
   checkUnknownFields(iss, path, ws, ['labels']);
   checkLabels(iss, [...path, 'labels'], ws.labels);
+  if (!isObj(ws.labels) || Object.keys(ws.labels).length === 0) {
+    iss.warn(path, `${kind}: workload selector specified without labels, will be applied to all services in namespace`);
+  }
   return ws;
 }
 
-/** exportTo entries: "." (own namespace), "*" (all), or a namespace name. */
-export function checkExportTo(iss: Issues, path: Path, v: unknown): void {
-  forEachItem(iss, path, v, (item, p) => {
-    const s = readStr(iss, p, item);
-    if (s !== undefined && s !== '.' && s !== '*' && !isDns1123Label(s)) iss.error(p, `invalid exportTo value "${s}"`);
+/** The object's namespace (defaulted by the caller before validation), or '' when missing. */
+export function namespaceOf(o: Obj): string {
+  const md = o.metadata;
+  return isObj(md) && typeof md.namespace === 'string' ? md.namespace : '';
+}
+
+export interface ExportToOptions {
+  /** ServiceEntries may be exported to no one ("~"). */
+  allowNone?: boolean;
+  /** DestinationRules with a workloadSelector stay in their own namespace. */
+  ownNamespaceOnly?: boolean;
+}
+
+/**
+ * exportTo entries (Istio validateExportTo): "." (own namespace), "*" (all), a namespace name, or
+ * "~" where allowed; no duplicates ("." counts as the own namespace), "*" and "~" alone.
+ */
+export function checkExportTo(iss: Issues, path: Path, v: unknown, namespace: string, opts: ExportToOptions = {}): void {
+  const list = readList(iss, path, v);
+  if (!list || list.length === 0) return;
+  const seen = new Set<string>();
+  list.forEach((item, i) => {
+    const p = [...path, i];
+    const e = readStr(iss, p, item);
+    if (e === undefined) return;
+    const key = e === '.' ? namespace : e;
+    if (seen.has(key)) {
+      iss.error(p, key !== e ? `duplicate entries in exportTo: . and current namespace ${namespace}` : `duplicate entries in exportTo for entry ${e}`);
+    } else if (e === '~' && !opts.allowNone) {
+      iss.error(p, 'exportTo "~" (none) is only allowed for ServiceEntry');
+    } else if (e !== '.' && e !== '*' && e !== '~' && !isDns1123Label(e)) {
+      iss.error(p, `invalid exportTo value "${e}"`);
+    } else {
+      seen.add(key);
+    }
   });
+  if (opts.ownNamespaceOnly && seen.size > 0) {
+    if (!seen.has(namespace)) iss.error(path, 'destination rule with workload selector cannot have exportTo beyond current namespace');
+    else if (seen.size > 1) iss.error(path, 'destination rule with workload selector cannot have multiple entries in exportTo');
+  }
+  if (seen.has('*') && list.length > 1) iss.error(path, 'cannot have both public (*) and non-public exportTo values for a resource');
+  if (seen.has('~') && list.length > 1) iss.error(path, 'cannot export service entry to no one (~) and someone');
 }
 
 /**

@@ -103,6 +103,8 @@ export function fqdnError(host: string): string | undefined {
 
 function labelsError(host: string, labels: string): string | undefined {
   const parts = labels.split('.');
+  const tld = parts[parts.length - 1]!;
+  if (/^\d+$/.test(tld)) return `domain name "${host}" invalid (top level domain "${tld}" cannot be all-numeric)`;
   for (let i = 0; i < parts.length; i++) {
     const l = parts[i]!;
     if (l === '' && i === parts.length - 1 && i > 0) continue; // trailing dot of an FQDN
@@ -111,16 +113,38 @@ function labelsError(host: string, labels: string): string | undefined {
   return undefined;
 }
 
-/** Sidecar/Gateway host entries: "namespace/dnsName" where namespace is "*", ".", "~" or a name. */
-export function namespacedHostError(entry: string, requireNamespace: boolean): string | undefined {
+/** Istio ValidatePartialWildCard: a wildcard only as the whole first label ("*.example.com" or "*"). */
+export function partialWildcardError(host: string): string | undefined {
+  return host.includes('*') && host !== '*' && !host.startsWith('*.') ? `partial wildcard "${host}" not allowed` : undefined;
+}
+
+/** Istio ValidateUnixAddress, for the part after "unix://": an absolute file path or an abstract "@name". */
+export function unixAddressError(addr: string): string | undefined {
+  if (addr === '') return 'unix address must not be empty';
+  if (addr.startsWith('@')) return undefined;
+  return addr.startsWith('/') && !addr.endsWith('/') ? undefined : `${addr} is not an absolute path to a file`;
+}
+
+/**
+ * Istio ValidateNamespaceSlashWildcardHostname. Sidecar egress hosts must be "namespace/dnsName"
+ * with namespace "*", ".", "~" or a name; Gateway server hosts may omit the namespace, may not
+ * use "~", and may name an IP. Either way the DNS name must be qualified (no short names), with a
+ * wildcard only as its whole first label.
+ */
+export function namespacedHostError(entry: string, isGateway: boolean): string | undefined {
   const slash = entry.indexOf('/');
-  if (slash < 0) {
-    if (requireNamespace) return `host "${entry}" must be of the form namespace/dnsName`;
-    return entry === '*' ? undefined : wildcardDomainError(entry);
-  }
+  if (slash < 0) return isGateway ? hostnamePartError(entry, true) : `host "${entry}" must be of form namespace/dnsName`;
   const ns = entry.slice(0, slash);
   const host = entry.slice(slash + 1);
-  if (ns === '' || host === '') return `namespace and dnsName in host "${entry}" cannot be empty`;
-  if (ns !== '*' && ns !== '.' && ns !== '~' && !isDns1123Label(ns)) return `invalid namespace "${ns}" in host "${entry}"`;
-  return host === '*' ? undefined : wildcardDomainError(host);
+  if (ns === '' || host === '') return `config namespace and dnsName in host entry "${entry}" cannot be empty`;
+  const special = isGateway ? ['*', '.'] : ['*', '.', '~'];
+  if (!special.includes(ns) && !isDns1123Label(ns)) return `invalid namespace value "${ns}" in ${isGateway ? 'gateway' : 'sidecar'} host "${entry}"`;
+  return hostnamePartError(host, isGateway);
+}
+
+function hostnamePartError(host: string, isGateway: boolean): string | undefined {
+  if (host !== '*' && !host.includes('.')) return `short names (non FQDN) are not allowed: "${host}"`;
+  const err = wildcardDomainError(host);
+  if (err && !(isGateway && isIP(host))) return err;
+  return partialWildcardError(host);
 }

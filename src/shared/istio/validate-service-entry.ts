@@ -4,9 +4,9 @@
  */
 import {
   DuplicateCheck, Issues, Obj, PathSegment, checkExportTo, checkLabels, checkPort, checkPortName, checkProtocol,
-  checkWorkloadSelector, forEachItem, forEachObj, readEnum, readInt, readIstioSpec, readList, readObj, readStr,
+  checkWorkloadSelector, forEachItem, forEachObj, namespaceOf, readEnum, readInt, readIstioSpec, readList, readObj, readStr,
 } from './validate-fields';
-import { fqdnError, isIP, isIPOrCidr, wildcardDomainError } from './validate-names';
+import { fqdnError, isIP, isIPOrCidr, partialWildcardError, unixAddressError, wildcardDomainError } from './validate-names';
 
 const SE_FIELDS = ['hosts', 'addresses', 'ports', 'location', 'resolution', 'endpoints', 'workloadSelector', 'exportTo', 'subjectAltNames'];
 const WE_FIELDS = ['address', 'ports', 'labels', 'network', 'locality', 'weight', 'serviceAccount'];
@@ -29,6 +29,8 @@ export function validateServiceEntry(o: Obj, iss: Issues): void {
     hostNames.push(host);
     const err = host === '*' ? 'invalid host *' : wildcardDomainError(host);
     if (err) iss.error(p, err);
+    const partial = err ? undefined : partialWildcardError(host);
+    if (partial) iss.warn(p, partial);
   });
 
   const addresses = readList(iss, ['spec', 'addresses'], spec.addresses) ?? [];
@@ -50,6 +52,7 @@ export function validateServiceEntry(o: Obj, iss: Issues): void {
   const dupNames = new DuplicateCheck<string>();
   const dupNumbers = new DuplicateCheck<number>();
   let hostAware = true;
+  let tcpPort = false;
   forEachObj(iss, ['spec', 'ports'], spec.ports, (port, p) => {
     const name = checkPortName(iss, [...p, 'name'], port.name);
     if (!dupNames.check(iss, [...p, 'name'], name, (n) => `service entry port name "${n}" already defined`) && name) portNames.add(name);
@@ -58,6 +61,7 @@ export function validateServiceEntry(o: Obj, iss: Issues): void {
     checkPort(iss, [...p, 'targetPort'], port.targetPort, false);
     const protocol = checkProtocol(iss, [...p, 'protocol'], port.protocol, false);
     if (!protocol || !HOST_AWARE_PROTOCOLS.includes(protocol.toLowerCase())) hostAware = false;
+    if (protocol?.toLowerCase() === 'tcp') tcpPort = true;
     if (addresses.length === 0 && (!protocol || protocol.toUpperCase() === 'TCP')) {
       iss.warn([...p, 'protocol'], 'addresses are required for ports serving TCP (or unset) protocol when ISTIO_META_DNS_AUTO_ALLOCATE is not set on a proxy');
     }
@@ -68,7 +72,7 @@ export function validateServiceEntry(o: Obj, iss: Issues): void {
 
   const endpoints = readList(iss, ['spec', 'endpoints'], spec.endpoints) ?? [];
   if (spec.workloadSelector !== undefined && spec.workloadSelector !== null) {
-    checkWorkloadSelector(iss, ['spec', 'workloadSelector'], spec.workloadSelector);
+    checkWorkloadSelector(iss, ['spec', 'workloadSelector'], spec.workloadSelector, 'service entry');
     if (endpoints.length > 0) iss.error(['spec', 'workloadSelector'], 'only one of workloadSelector or endpoints is allowed in a ServiceEntry');
     else if (resolution === 'NONE') iss.warn(['spec', 'workloadSelector'], 'workloadSelector should not be set when resolution mode is NONE');
   }
@@ -83,11 +87,17 @@ export function validateServiceEntry(o: Obj, iss: Issues): void {
       if (h !== '*' && fqdnError(h)) iss.error(['spec', 'hosts', i], `hosts must be FQDN if no endpoints are provided for resolution mode ${resolution}`);
     });
   }
+  if ((resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') && addresses.length > 0 && tcpPort && hosts.length > 1) {
+    iss.warn(['spec', 'hosts'], 'service entry can not have more than one host specified simultaneously with address and tcp port');
+  }
   forEachObj(iss, ['spec', 'endpoints'], endpoints, (ep, p) => {
     checkWorkload(iss, p, ep, { resolution, portNames });
+    if (resolution === 'STATIC' && typeof ep.address === 'string' && ep.address.startsWith(UNIX_PREFIX) && portNames.size !== 1) {
+      iss.error([...p, 'address'], 'exactly 1 service port required for unix endpoints');
+    }
   });
 
-  checkExportTo(iss, ['spec', 'exportTo'], spec.exportTo);
+  checkExportTo(iss, ['spec', 'exportTo'], spec.exportTo, namespaceOf(o), { allowNone: true });
   forEachItem(iss, ['spec', 'subjectAltNames'], spec.subjectAltNames, (s, p) => readStr(iss, p, s));
 }
 
@@ -106,8 +116,10 @@ function checkWorkload(iss: Issues, path: PathSegment[], we: Obj, ctx: { resolut
   const ap = [...path, 'address'];
   if (address === '') {
     if (network === '') iss.error(ap, 'address is required');
+    else iss.warn(ap, `address is unset with network "${network}"`);
   } else if (address.startsWith(UNIX_PREFIX)) {
-    if (address.length === UNIX_PREFIX.length) iss.error(ap, 'unix address must include a path');
+    const err = unixAddressError(address.slice(UNIX_PREFIX.length));
+    if (err) iss.error(ap, err);
     if (ctx.resolution !== undefined && ctx.resolution !== 'STATIC') iss.error(ap, 'unix addresses are only allowed for STATIC resolution');
   } else if (ctx.resolution === 'STATIC') {
     if (!isIP(address)) iss.error(ap, `endpoint address "${address}" is not a valid IP address`);

@@ -8,7 +8,11 @@
  * "default"), so a namespaced object without one is an error here.
  */
 import { K8sObject, KindInfo, findKind, splitApiVersion } from '../model/objects';
-import { Issues, Obj, Path, ValidationIssue, checkLabels, isObj, readStringMap } from './validate-fields';
+import { Issues, Obj, Path, ValidationIssue, checkLabels, checkUnknownFields, isObj, readStringMap } from './validate-fields';
+import { Shape, checkShape } from './validate-shape';
+import {
+  DESTINATION_RULE_SHAPE, GATEWAY_SHAPE, SERVICE_ENTRY_SHAPE, SIDECAR_SHAPE, VIRTUAL_SERVICE_SHAPE, WORKLOAD_ENTRY_SHAPE,
+} from './api-shapes';
 import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from './validate-names';
 import { validateEndpointSlice, validatePod, validateService } from './validate-k8s';
 import { validateServiceEntry, validateWorkloadEntry } from './validate-service-entry';
@@ -22,7 +26,29 @@ export type { ValidationIssue, PathSegment } from './validate-fields';
 /** `ok` objects may still carry warnings (formatted "path: message"); errors carry their paths. */
 export type ValidationResult = { ok: true; warnings: string[] } | { ok: false; errors: ValidationIssue[] };
 
+/** Every problem of one object, with paths. Valid means `errors` is empty. */
+export interface ValidationIssues {
+  errors: ValidationIssue[];
+  warnings: ValidationIssue[];
+}
+
 type KindValidator = (o: Obj, iss: Issues) => void;
+
+/**
+ * The API shape of each Istio kind's spec: fields outside it are rejected at any depth, as the
+ * CRD schema does. Checked after the kind's validator (see validate-shape.ts).
+ */
+const SPEC_SHAPES: ReadonlyMap<string, Shape> = new Map<string, Shape>([
+  ['networking.istio.io/ServiceEntry', SERVICE_ENTRY_SHAPE],
+  ['networking.istio.io/WorkloadEntry', WORKLOAD_ENTRY_SHAPE],
+  ['networking.istio.io/VirtualService', VIRTUAL_SERVICE_SHAPE],
+  ['networking.istio.io/DestinationRule', DESTINATION_RULE_SHAPE],
+  ['networking.istio.io/Sidecar', SIDECAR_SHAPE],
+  ['networking.istio.io/Gateway', GATEWAY_SHAPE],
+]);
+
+/** Top-level fields of an Istio custom resource (istioctl validate and the webhook reject others). */
+const ISTIO_TOP_LEVEL_FIELDS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 
 /** Per-kind rules, keyed by `group/Kind`. Kinds absent here only get the envelope checks. */
 const VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValidator>([
@@ -38,15 +64,25 @@ const VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValid
 ]);
 
 export function validateObject(obj: K8sObject): ValidationResult {
+  const { errors, warnings } = validateObjectIssues(obj);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, warnings: warnings.map(formatIssue) };
+}
+
+/** Like validateObject, but keeps the warnings' paths, and the warnings of an invalid object too. */
+export function validateObjectIssues(obj: K8sObject): ValidationIssues {
   const iss = new Issues();
   const o: unknown = obj;
-  if (!isObj(o)) return { ok: false, errors: [{ path: [], message: 'object must be a mapping' }] };
+  if (!isObj(o)) return { errors: [{ path: [], message: 'object must be a mapping' }], warnings: [] };
   const info = checkEnvelope(o, iss);
   if (info) {
+    const key = `${info.group}/${info.kind}`;
+    if (info.group.endsWith('istio.io')) checkUnknownFields(iss, [], o, ISTIO_TOP_LEVEL_FIELDS);
     checkMetadata(o, info, iss);
-    VALIDATORS.get(`${info.group}/${info.kind}`)?.(o, iss);
+    VALIDATORS.get(key)?.(o, iss);
+    const shape = SPEC_SHAPES.get(key);
+    if (shape) checkShape(iss, ['spec'], o.spec, shape);
   }
-  return iss.errors.length > 0 ? { ok: false, errors: iss.errors } : { ok: true, warnings: iss.warnings.map(formatIssue) };
+  return { errors: iss.errors, warnings: iss.warnings };
 }
 
 /** `spec.http[0].route[1].weight` */

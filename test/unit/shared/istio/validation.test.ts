@@ -176,10 +176,10 @@ describe('validateObject: VirtualService', () => {
     assertError(virtualService([{ route: [{ destination: { subset: 'v1' } }] }]), ['spec', 'http', 0, 'route', 0, 'destination', 'host'], /required/);
   });
 
-  it('rejects weights outside 0..100 and non-integers, at the weight itself', () => {
-    assertError(virtualService([{ route: [route('a', 80), route('b', -1)] }]), ['spec', 'http', 0, 'route', 1, 'weight'], /out of range/);
-    assertError(virtualService([{ route: [route('a', 150), route('b', 0)] }]), ['spec', 'http', 0, 'route', 0, 'weight'], /out of range/);
+  it('rejects negative and non-integer weights, at the weight itself; weights are relative as in Istio', () => {
+    assertError(virtualService([{ route: [route('a', 80), route('b', -1)] }]), ['spec', 'http', 0, 'route', 1, 'weight'], /weight -1 is out of range/);
     assertError(virtualService([{ route: [route('a', 50.5), route('b', 49.5)] }]), ['spec', 'http', 0, 'route', 0, 'weight'], /integer/);
+    assert.deepEqual(assertValid(virtualService([{ route: [route('a', 150), route('b', 0)] }])), ['spec.http[0].route: total destination weight 150 != 100']);
   });
 
   it('rejects a zero total with several destinations and warns when the total is not 100', () => {
@@ -253,7 +253,7 @@ describe('validateObject: DestinationRule', () => {
 
   it('checks port level settings', () => {
     assertError(dr({ trafficPolicy: { portLevelSettings: [{ loadBalancer: { simple: 'RANDOM' } }] } }),
-      ['spec', 'trafficPolicy', 'portLevelSettings', 0, 'port'], /required/);
+      ['spec', 'trafficPolicy', 'portLevelSettings', 0, 'port'], /must have valid port/);
     assertValid(dr({ trafficPolicy: { portLevelSettings: [{ port: { number: 80 }, loadBalancer: { simple: 'RANDOM' } }] } }));
   });
 });
@@ -274,7 +274,9 @@ describe('validateObject: Sidecar and Gateway', () => {
   });
 
   it('checks ports, bind, captureMode and outbound policy', () => {
-    assertError(istio('Sidecar', { egress: [{ port: { number: 80, name: 'http' }, hosts: ['./*'] }] }), ['spec', 'egress', 0, 'port', 'protocol'], /required/);
+    // Istio sniffs the protocol when it is unset; an unknown one is an error.
+    assertValid(istio('Sidecar', { egress: [{ port: { number: 80, name: 'http' }, hosts: ['./*'] }] }));
+    assertError(istio('Sidecar', { egress: [{ port: { number: 80, protocol: 'QUIC' }, hosts: ['./*'] }] }), ['spec', 'egress', 0, 'port', 'protocol'], /unrecognized protocol/);
     assertError(istio('Sidecar', { egress: [{ port: { number: 80, protocol: 'HTTP', name: 'http' }, bind: 'localhost', hosts: ['./*'] }] }), ['spec', 'egress', 0, 'bind'], /valid IP/);
     assertError(istio('Sidecar', { egress: [{ captureMode: 'EBPF', hosts: ['./*'] }] }), ['spec', 'egress', 0, 'captureMode'], /DEFAULT, IPTABLES, NONE/);
     assertError(istio('Sidecar', { outboundTrafficPolicy: { mode: 'OPEN' } }), ['spec', 'outboundTrafficPolicy', 'mode'], /REGISTRY_ONLY, ALLOW_ANY/);
