@@ -61,6 +61,7 @@ export const KNOBS = {
   drainTimeout: durationKnob('ISTIOD_XDS_DRAIN_TIMEOUT', '30s', '(istiod-ts) disconnect an xDS client whose stream does not drain for this long; 0 = never'),
   generationTimeout: durationKnob('ISTIOD_GENERATION_TIMEOUT', '30s', '(istiod-ts) longest one generation job may run before it is retried'),
   snapshotArenaMaxMB: numberKnob('ISTIOD_SNAPSHOT_ARENA_MAX_MB', '1024', '(istiod-ts) ceiling of the shared snapshot arena, MiB', 16),
+  filterGatewayClusterConfig: boolKnob('PILOT_FILTER_GATEWAY_CLUSTER_CONFIG', 'false', 'gateways get clusters only for the services their VirtualServices route to'),
 } as const;
 
 // ---- certificate authority (issue 6): knobs, flags and the CaConfig slice ------------------------
@@ -175,6 +176,8 @@ export interface Config {
   readonly generationTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly snapshotArenaMaxBytes: number;
+  /** Feature flags generators read; they reach the workers in the snapshot's mesh object (`features`), never through env. */
+  readonly features: Readonly<{ filterGatewayClusterConfig: boolean }>;
   /** certificate authority and secure xDS (issue 6) */
   readonly ca: CaConfig;
 }
@@ -257,6 +260,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     generationTimeoutMs: knob(KNOBS.generationTimeout),
     drainTimeoutMs: knob(KNOBS.drainTimeout),
     snapshotArenaMaxBytes: knob(KNOBS.snapshotArenaMaxMB) * 1024 * 1024,
+    features: Object.freeze({ filterGatewayClusterConfig: knob(KNOBS.filterGatewayClusterConfig) }),
     ca: loadCaConfig(flag, knob, cores),
   });
 }

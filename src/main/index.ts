@@ -74,7 +74,9 @@ function parseLogLevels(spec: string): void {
 
 export async function startDiscovery(config: Config, opts: StartOptions = {}): Promise<Discovery> {
   parseLogLevels(config.logOutputLevel);
-  const mesh = loadMeshConfig(config.meshConfigFile);
+  const loadedMesh = loadMeshConfig(config.meshConfigFile);
+  // Generators read feature flags only from the snapshot: the mesh object carries them (`features`).
+  const mesh = { ...loadedMesh, raw: Object.freeze({ ...loadedMesh.raw, features: config.features }) };
   const store = new ModelStore((key, origins) => log.warn('object defined in several files; the first wins', { key, origins }));
   const metrics = new Metrics();
 
