@@ -1,9 +1,11 @@
 /**
  * Proxyless gRPC generator (node metadata GENERATOR=grpc), after Istio's grpcgen:
  * - LDS: one api_listener per requested `host:port`, HttpConnectionManager → RDS
- *   `outbound|port||host` over ADS, with the router filter (C-core NACKs a listener without HTTP
- *   filters).
- * - RDS: one virtual host for that service port, routes from its VirtualService.
+ *   `outbound|port||host` over ADS, with the fault and router filters (grpcgen's pair; C-core
+ *   NACKs a listener without HTTP filters).
+ * - RDS: one virtual host for that service port, routes from its VirtualService restricted to what
+ *   gRPC implements (routes.ts, `proxyless`): header/path matching, weighted clusters, timeouts,
+ *   retries, fault injection per route; match sourceLabels read the client's labels.
  * - CDS: EDS clusters, DestinationRule subsets, ROUND_ROBIN or RING_HASH.
  * gRPC clients request every type by name, wildcard included only for debugging tools.
  */
@@ -83,7 +85,7 @@ export const grpcRoutes: Generator = (snap, ctx, names) => {
           // One vhost per route configuration; the client reaches it through the listener of the
           // same name, whatever form of the host it dialled.
           domains: ['*'],
-          routes: buildRoutes(snap, namespace, vs, svc, parsed.port),
+          routes: buildRoutes(snap, namespace, vs, svc, parsed.port, { labels: ctx.labels ?? {}, proxyless: true }),
         }],
       },
     });

@@ -1,26 +1,183 @@
 /**
- * Which VirtualService applies: for sidecars and proxyless clients (bound to `mesh`), and the
- * delegate/merge rules of Istio's VirtualService handling.
+ * Which VirtualServices apply, and the http routes they contribute, as Istio decides:
+ * - gateway binding: `spec.gateways` (empty = `mesh`) and per-match `gateways`, with Istio's name
+ *   resolution (`name` → the VirtualService's namespace, `ns/name` as is, `name.ns.svc…` legacy form);
+ * - visibility: `exportTo` (`.` = own namespace, `*`, namespace names; unset = MeshConfig
+ *   defaultVirtualServiceExportTo, default `*`);
+ * - delegation (pilot/pkg/model/virtualservice.go mergeVirtualServicesIfNeeded): an http route with
+ *   `delegate` is replaced by the delegate VirtualService's routes, each merged with the parent's
+ *   match (a delegate match must fall inside one of the parent's, else it is dropped) and inheriting
+ *   the parent's rewrite/timeout/retries/fault/mirror/cors/headers where it sets none;
+ * - conflicts: for a sidecar (gateway `mesh`) one VirtualService per host — the proxy namespace's
+ *   first, then the others; within a group Istio takes the oldest (creationTimestamp), which the
+ *   snapshot does not carry, so namespace/name order stands in for age. Gateways merge every bound
+ *   VirtualService of a host (virtualServicesForGateway returns them all, in the same order).
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
-import { exportedTo } from './scope';
+
+export const MESH_GATEWAY = 'mesh';
+
+/** Istio ResolveGatewayName: a gateway reference as written in `vsNamespace` → `ns/name` (or `mesh`). */
+export function resolveGatewayName(ref: string, vsNamespace: string): string {
+  if (ref === MESH_GATEWAY) return ref;
+  if (ref.includes('/')) {
+    const [ns, name] = ref.split('/', 2) as [string, string];
+    return `${ns === '.' ? vsNamespace : ns}/${name}`;
+  }
+  if (ref.includes('.')) {
+    // legacy `name.namespace.svc.cluster.local` form
+    const [name, ns] = ref.split('.') as [string, string];
+    return `${ns}/${name}`;
+  }
+  return `${vsNamespace}/${ref}`;
+}
+
+/** The gateways a VirtualService binds to, resolved (`mesh` when it lists none). */
+export function boundGateways(vs: ConfigModel): string[] {
+  const list: unknown[] = Array.isArray(vs.spec?.gateways) ? vs.spec.gateways : [];
+  return list.length === 0 ? [MESH_GATEWAY] : list.map((g) => resolveGatewayName(String(g), vs.namespace));
+}
+
+/** Does a match clause's `gateways` list admit `gateway` (undefined = `mesh`)? An empty list admits any. */
+export function matchGatewaysAdmit(gateways: unknown, vsNamespace: string, gateway: string | undefined): boolean {
+  if (!Array.isArray(gateways) || gateways.length === 0) return true;
+  const want = gateway ?? MESH_GATEWAY;
+  return gateways.some((g) => resolveGatewayName(String(g), vsNamespace) === want);
+}
+
+/** exportTo with the mesh-wide default (MeshConfig.defaultVirtualServiceExportTo) for an unset list. */
+function visibleFrom(snap: SnapshotView, vs: ConfigModel, namespace: string): boolean {
+  let exportTo: unknown = vs.spec?.exportTo;
+  if (!Array.isArray(exportTo) || exportTo.length === 0) exportTo = snap.mesh()?.['defaultVirtualServiceExportTo'];
+  if (!Array.isArray(exportTo) || exportTo.length === 0) return true;
+  // `~` (exported nowhere) matches no namespace
+  return exportTo.some((e) => e === '*' || e === namespace || (e === '.' && vs.namespace === namespace));
+}
+
+/** A delegate VirtualService (no hosts) is never selected by host; only through a parent route. */
+function isDelegate(vs: ConfigModel): boolean {
+  return !Array.isArray(vs.spec?.hosts) || vs.spec.hosts.length === 0;
+}
 
 /** The first VirtualService (proxy namespace first, then by namespace/name) bound to `mesh` for `hostname`. */
 export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
-  const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) => {
-    const gateways: string[] = vs.spec?.gateways ?? [];
-    if (gateways.length > 0 && !gateways.includes('mesh')) return false;
-    return exportedTo(vs.spec?.exportTo, vs.namespace, namespace);
-  });
+  const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) =>
+    !isDelegate(vs) && boundGateways(vs).includes(MESH_GATEWAY) && visibleFrom(snap, vs, namespace));
   return pickByNamespace(candidates, namespace);
 }
 
-export function pickByNamespace(list: ConfigModel[], namespace: string): ConfigModel | undefined {
-  if (list.length === 0) return undefined;
+/**
+ * Every VirtualService bound to `gateway` (`ns/name`) that is visible from the gateway proxy's
+ * namespace, proxy namespace first then by namespace/name. Gateways merge all of them per host.
+ */
+export function virtualServicesForGateway(snap: SnapshotView, gateway: string, namespace: string): ConfigModel[] {
+  const list = (snap.configs('VirtualService') ?? []).filter((vs) =>
+    !isDelegate(vs) && boundGateways(vs).includes(gateway) && visibleFrom(snap, vs, namespace));
+  return sortByNamespace(list, namespace);
+}
+
+export function pickByNamespace(list: readonly ConfigModel[], namespace: string): ConfigModel | undefined {
+  return list.length === 0 ? undefined : sortByNamespace(list, namespace)[0];
+}
+
+function sortByNamespace(list: readonly ConfigModel[], namespace: string): ConfigModel[] {
   return [...list].sort((a, b) => {
     const an = a.namespace === namespace ? 0 : 1, bn = b.namespace === namespace ? 0 : 1;
     return an - bn || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
-  })[0];
+  });
 }
 
+// ---------------------------------------------------------------- delegation
+
+/**
+ * The VirtualService's http routes with every `delegate` route replaced by the delegate's merged
+ * routes (one level, as Istio). A delegate that is missing, has hosts, or is not exported to the
+ * parent's namespace drops just that route. Reads each delegate through snap.config, so a change to
+ * a delegate regenerates what used it. Never mutates the snapshot's objects.
+ */
+export function httpRoutesOf(snap: SnapshotView, vs: ConfigModel): any[] {
+  const out: any[] = [];
+  for (const route of (Array.isArray(vs.spec?.http) ? vs.spec.http : []) as any[]) {
+    if (!route || typeof route !== 'object') continue;
+    if (!route.delegate) { out.push(route); continue; }
+    const ns = String(route.delegate.namespace || vs.namespace);
+    const delegate = snap.config('VirtualService', ns, String(route.delegate.name ?? ''));
+    if (!delegate || !isDelegate(delegate) || !delegateExportedTo(delegate, vs.namespace)) continue;
+    for (const sub of (Array.isArray(delegate.spec?.http) ? delegate.spec.http : []) as any[]) {
+      if (!sub || typeof sub !== 'object' || sub.delegate) continue;
+      const merged = mergeHttpRoute(route, sub);
+      if (merged) out.push(merged);
+    }
+  }
+  return out;
+}
+
+function delegateExportedTo(delegate: ConfigModel, rootNs: string): boolean {
+  const exportTo: unknown = delegate.spec?.exportTo;
+  if (!Array.isArray(exportTo) || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || e === rootNs || (e === '.' && delegate.namespace === rootNs));
+}
+
+const INHERITED = ['rewrite', 'timeout', 'retries', 'fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'corsPolicy', 'headers'] as const;
+
+/** Istio mergeHTTPRoute: undefined when the delegate's matches conflict with the root's. */
+function mergeHttpRoute(root: any, delegate: any): any | undefined {
+  const matches = mergeMatches(root.match, delegate.match);
+  if (matches === undefined) return undefined;
+  const out: any = { ...delegate };
+  if (matches.length > 0) out.match = matches; else delete out.match;
+  if (!delegate.name) { if (root.name) out.name = root.name; } else if (root.name) out.name = `${root.name}-${delegate.name}`;
+  for (const k of INHERITED) if (out[k] === undefined && root[k] !== undefined) out[k] = root[k];
+  return out;
+}
+
+function mergeMatches(root: any[] | undefined, delegate: any[] | undefined): any[] | undefined {
+  if (!Array.isArray(root) || root.length === 0) return Array.isArray(delegate) ? delegate : [];
+  if (!Array.isArray(delegate) || delegate.length === 0) return root;
+  const out: any[] = [];
+  for (const sub of delegate) {
+    let found = false;
+    for (const r of root) {
+      if (hasConflict(r ?? {}, sub ?? {})) continue;
+      out.push(mergeMatch(r ?? {}, sub ?? {}));
+      found = true;
+    }
+    if (!found) return undefined;
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function mergeMatch(root: any, delegate: any): any {
+  const out: any = { ...delegate };
+  if (!delegate.name) { if (root.name) out.name = root.name; } else if (root.name) out.name = `${root.name}-${delegate.name}`;
+  for (const k of ['uri', 'scheme', 'method', 'authority'] as const) if (out[k] === undefined && root[k] !== undefined) out[k] = root[k];
+  for (const k of ['headers', 'withoutHeaders', 'queryParams'] as const) {
+    if (root[k] || delegate[k]) out[k] = { ...(root[k] ?? {}), ...(delegate[k] ?? {}) };
+  }
+  if (!out.port && root.port) out.port = root.port;
+  // sourceLabels, sourceNamespace and gateways belong to the root only (Istio ignores them on delegates)
+  return out;
+}
+
+function hasConflict(root: any, leaf: any): boolean {
+  for (const k of ['uri', 'scheme', 'method', 'authority'] as const) if (stringMatchConflict(root[k], leaf[k])) return true;
+  for (const [k, v] of Object.entries(leaf.headers ?? {})) if (stringMatchConflict(root.headers?.[k], v)) return true;
+  for (const [k, v] of Object.entries(leaf.withoutHeaders ?? {})) if (stringMatchConflict(root.headers?.[k], v)) return true;
+  for (const [k, v] of Object.entries(leaf.queryParams ?? {})) if (stringMatchConflict(root.queryParams?.[k], v)) return true;
+  if (Boolean(root.ignoreUriCase) !== Boolean(leaf.ignoreUriCase)) return true;
+  if (root.port > 0 && leaf.port > 0 && root.port !== leaf.port) return true;
+  return false;
+}
+
+/** Istio stringMatchConflict: regexes always conflict; a leaf must narrow the root (exact = exact, prefix within prefix). */
+function stringMatchConflict(root: any, leaf: any): boolean {
+  if (!root || !leaf) return false;
+  if (root.regex || leaf.regex) return true;
+  if (root.exact) return Boolean(leaf.prefix) || leaf.exact !== root.exact;
+  if (root.prefix) {
+    if (leaf.prefix) return !String(leaf.prefix).startsWith(root.prefix);
+    if (leaf.exact) return !String(leaf.exact).startsWith(root.prefix);
+  }
+  return true;
+}

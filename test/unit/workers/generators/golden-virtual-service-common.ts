@@ -1,0 +1,157 @@
+/**
+ * Shared scene for the VirtualService golden tests: namespace `apps` with `reviews` (HTTP 9080,
+ * pods v1 and v2, DestinationRule subsets v1/v2), `ratings` (HTTP 9080) and `details` (TCP 3306,
+ * TLS 443), and a client sidecar whose Sidecar egress listener binds 127.0.0.1:9080 with
+ * captureMode NONE (INTERCEPTION_MODE NONE: no iptables, no virtual listeners), the shape a real
+ * Envoy accepts on a developer machine. Each test adds a VirtualService and asserts one virtual
+ * host's routes (focused goldens), the structural validator, and a real Envoy's ACK.
+ */
+import * as assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { GeneratedSet, generateFor } from '../../../helpers/golden';
+import { serveToEnvoy } from '../../../helpers/envoy-ack';
+import { validateResources } from '../../../../src/shared/envoy/validate';
+
+export const NS = 'apps';
+export const NODE_ID = `sidecar~10.1.0.9~client-1.${NS}~${NS}.svc.cluster.local`;
+export const NODE_META = { INTERCEPTION_MODE: 'NONE', NAMESPACE: NS, LABELS: { app: 'client', version: 'v1' } };
+export const REVIEWS = `reviews.${NS}.svc.cluster.local`;
+
+function pod(app: string, version: string, ip: string, port: number, portName = 'http'): string {
+  return `
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ${app}-${version}, namespace: ${NS}, labels: {app: ${app}, version: ${version}}}
+spec: {serviceAccountName: ${app}, containers: [{name: ${app}, image: ${app}:${version}}]}
+status: {podIP: ${ip}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ${app}-${version}, namespace: ${NS}, labels: {kubernetes.io/service-name: ${app}}}
+addressType: IPv4
+ports: [{name: ${portName}, port: ${port}, protocol: TCP}]
+endpoints:
+- addresses: ["${ip}"]
+  conditions: {ready: true}
+  targetRef: {kind: Pod, name: ${app}-${version}, namespace: ${NS}}
+`;
+}
+
+/** The base mesh; `egress` extra Sidecar egress listeners (YAML list items) for L4 tests. */
+export function baseMesh(egress = ''): string {
+  return `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: ${NS}}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080, targetPort: 9080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: ${NS}}
+spec:
+  clusterIP: 10.96.0.21
+  selector: {app: ratings}
+  ports: [{name: http, port: 9080, targetPort: 9080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: details, namespace: ${NS}}
+spec:
+  clusterIP: 10.96.0.22
+  selector: {app: details}
+  ports: [{name: tcp-db, port: 3306, targetPort: 3306}, {name: tls, port: 9443, targetPort: 9443}]
+${pod('reviews', 'v1', '10.1.0.11', 9080)}${pod('reviews', 'v2', '10.1.0.12', 9080)}${pod('ratings', 'v1', '10.1.0.13', 9080)}${pod('details', 'v1', '10.1.0.14', 3306, 'tcp-db')}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: ${NS}}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: ${NS}}
+spec:
+  host: details
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: ${NS}}
+spec:
+  egress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["${NS}/*"]
+${egress}`;
+}
+
+/** Generate for the client sidecar over base mesh + `extra` YAML. */
+export function generate(extra: string, egress = ''): GeneratedSet {
+  return generateFor(`${baseMesh(egress)}\n---\n${extra}`, { id: NODE_ID, metadata: NODE_META });
+}
+
+/** The routes of one virtual host of one route configuration. */
+export function vhostRoutes(set: GeneratedSet, routeConfig = '9080', vhost = `${REVIEWS}:9080`): Array<Record<string, any>> {
+  const rc = set.routes.find((r) => r['name'] === routeConfig);
+  assert.ok(rc, `route configuration ${routeConfig} generated (have ${set.routes.map((r) => r['name']).join(', ')})`);
+  const vh = (rc['virtual_hosts'] ?? []).find((v: any) => v['name'] === vhost);
+  assert.ok(vh, `virtual host ${vhost} in ${routeConfig}`);
+  return vh['routes'];
+}
+
+/** The structural validator finds nothing Envoy would NACK. */
+export function assertValid(set: GeneratedSet): void {
+  assert.deepEqual(validateResources({ listeners: set.listeners, routes: set.routes, clusters: set.clusters, endpoints: set.endpoints }), []);
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Serve the same scene to a real Envoy (the egress port moved from 9080 to a free port so the
+ * listener can bind) and require it to ACK every type. Returns the config dump's JSON text, which
+ * callers check for what the scenario is about (an invalid fixture would otherwise be dropped by
+ * the server and ACK trivially).
+ */
+export async function assertEnvoyAcks(extra: string, egress = ''): Promise<string> {
+  generate(extra, egress); // the fixture passes the server's validation
+  const port = await freePort();
+  const yaml = `${baseMesh(egress)}\n---\n${extra}`.replace(/\b9080\b/g, String(port));
+  const ok = await serveToEnvoy({ 'mesh.yaml': yaml }, { nodeId: NODE_ID, metadata: NODE_META });
+  try {
+    return JSON.stringify(ok.dump);
+  } finally {
+    await ok.close();
+  }
+}
+
+/** A VirtualService for reviews with the given http routes (YAML, indented two spaces under `http:`). */
+export function reviewsVs(http: string, name = 'reviews', extraSpec = ''): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  hosts: [reviews]
+${extraSpec}  http:
+${http}`;
+}
