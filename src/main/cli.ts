@@ -1,7 +1,8 @@
 /**
  * Command line: `istiod-ts discovery [flags]` runs the control plane; `istiod-ts load-test ...`
  * runs the load tester and `istiod-ts tune ...` its knob grid (load-test/, loaded only for those
- * subcommands). Startup errors print one clear line and exit 2.
+ * subcommands); `istiod-ts validate -f FILE` checks config files offline (validate-cli.ts).
+ * Startup errors print one clear line and exit 2.
  */
 import { helpText, loadConfig } from './config';
 import { startDiscovery } from './index';
@@ -12,6 +13,11 @@ export async function main(argv: string[]): Promise<void> {
   if (command === 'load-test') {
     const { loadTestMain } = await import('../../load-test/run/cli');
     process.exitCode = await loadTestMain(rest);
+    return;
+  }
+  if (command === 'validate') {
+    const { validateMain } = await import('./validate-cli');
+    process.exitCode = await validateMain(rest);
     return;
   }
   if (command === 'tune') {
@@ -25,7 +31,7 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command !== 'discovery') {
-    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help, istiod-ts load-test --help, istiod-ts tune --help)\n`);
+    process.stderr.write(`istiod-ts: unknown command '${command}' (try: istiod-ts discovery --help, istiod-ts validate --help, istiod-ts load-test --help, istiod-ts tune --help)\n`);
     process.exitCode = 2;
     return;
   }

@@ -271,6 +271,8 @@ export function helpText(): string {
     '',
     'Usage:',
     '  istiod-ts discovery [flags]     run the control plane',
+    '  istiod-ts validate -f FILE|DIR|- [-f ...]',
+    '                                  check config files offline, as istioctl validate does',
     '  istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR] [--out result.json]',
     '                                  simulated Envoys against a server (docs/load-test.md)',
     '  istiod-ts tune --scenario FILE [--grid K=v1,v2;K2=...]',

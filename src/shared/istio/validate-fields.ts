@@ -187,6 +187,11 @@ export function checkPort(iss: Issues, path: Path, v: unknown, required: boolean
 /** Protocols Istio's protocol.Parse knows (case-insensitive). */
 const ISTIO_PROTOCOLS = ['tcp', 'udp', 'grpc', 'grpc-web', 'http', 'http_proxy', 'http2', 'https', 'tls', 'mongo', 'redis', 'mysql'];
 
+/** Istio protocol.Parse(s) != Unsupported. */
+export function isIstioProtocol(s: string): boolean {
+  return ISTIO_PROTOCOLS.includes(s.toLowerCase());
+}
+
 /** Istio ValidateProtocol: empty means "sniff", anything else must be known. */
 export function checkProtocol(iss: Issues, path: Path, v: unknown, required: boolean): string | undefined {
   const s = readStr(iss, path, v);
