@@ -20,6 +20,12 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await validateMain(rest);
     return;
   }
+  if (command === 'proxy-status' || command === 'proxy-config') {
+    const { proxyStatusMain, proxyConfigMain } = await import('./sre-cli');
+    if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(helpText()); return; }
+    process.exitCode = await (command === 'proxy-status' ? proxyStatusMain(rest) : proxyConfigMain(rest));
+    return;
+  }
   if (command === 'tune') {
     const { tuneMain } = await import('../../load-test/tune/cli');
     process.exitCode = await tuneMain(rest);
@@ -48,7 +54,8 @@ export async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', scope: 'default', msg: 'shutting down', signal }) + '\n');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    // Graceful shutdown (lifecycle.ts) is bounded by ISTIOD_SHUTDOWN_TIMEOUT; past it, exit 1 anyway.
+    const force = setTimeout(() => process.exit(1), discovery!.config.shutdownTimeoutMs + 1000);
     force.unref();
     discovery!.close().then(() => process.exit(0), () => process.exit(1));
   };

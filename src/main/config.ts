@@ -61,6 +61,8 @@ export const KNOBS = {
   drainTimeout: durationKnob('ISTIOD_XDS_DRAIN_TIMEOUT', '30s', '(istiod-ts) disconnect an xDS client whose stream does not drain for this long; 0 = never'),
   generationTimeout: durationKnob('ISTIOD_GENERATION_TIMEOUT', '30s', '(istiod-ts) longest one generation job may run before it is retried'),
   snapshotArenaMaxMB: numberKnob('ISTIOD_SNAPSHOT_ARENA_MAX_MB', '1024', '(istiod-ts) ceiling of the shared snapshot arena, MiB', 16),
+  enableDebugEndpointAuth: boolKnob('ENABLE_DEBUG_ENDPOINT_AUTH', 'true', 'callers of /debug/* other than localhost must present a bearer token the CA accepts (docs/operations.md)'),
+  shutdownTimeout: durationKnob('ISTIOD_SHUTDOWN_TIMEOUT', '10s', '(istiod-ts) bound on a graceful shutdown (SIGTERM/SIGINT); the process exits 1 if it takes longer'),
   filterGatewayClusterConfig: boolKnob('PILOT_FILTER_GATEWAY_CLUSTER_CONFIG', 'false', 'gateways get clusters only for the services their VirtualServices route to'),
 } as const;
 
@@ -176,6 +178,8 @@ export interface Config {
   readonly generationTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly snapshotArenaMaxBytes: number;
+  readonly enableDebugEndpointAuth: boolean;
+  readonly shutdownTimeoutMs: number;
   /** Feature flags generators read; they reach the workers in the snapshot's mesh object (`features`), never through env. */
   readonly features: Readonly<{ filterGatewayClusterConfig: boolean }>;
   /** certificate authority and secure xDS (issue 6) */
@@ -188,8 +192,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'configDir', default: '', description: 'folder of YAML/JSON config (Istio kinds + Namespace, Service, EndpointSlice, Pod), watched' },
   { name: 'grpcAddr', default: ':15010', description: 'plaintext xDS (ADS) address; empty disables' },
   { name: 'secureGRPCAddr', default: ':15012', description: 'TLS xDS + CA address (serving certificate from our CA); empty disables' },
-  { name: 'monitoringAddr', default: ':15014', description: '/metrics, /version, /debug/* address; empty disables' },
-  { name: 'httpAddr', default: ':8080', description: '/ready and debug address; empty disables' },
+  { name: 'monitoringAddr', default: ':15014', description: '/metrics, /version, /debug/*, /dashboard address; empty disables' },
+  { name: 'httpAddr', default: ':8080', description: '/ready, /healthz and debug address; empty disables' },
   { name: 'httpsAddr', default: ':15017', description: 'webhook address; empty disables (not served yet: arrives with Kubernetes mode)' },
   { name: 'meshConfig', default: '', description: 'mesh config file (YAML, Istio MeshConfig fields); empty = defaults' },
   { name: 'stateDir', default: './.state', description: 'local state (CA root key and cert in file mode)' },
@@ -260,6 +264,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     generationTimeoutMs: knob(KNOBS.generationTimeout),
     drainTimeoutMs: knob(KNOBS.drainTimeout),
     snapshotArenaMaxBytes: knob(KNOBS.snapshotArenaMaxMB) * 1024 * 1024,
+    enableDebugEndpointAuth: knob(KNOBS.enableDebugEndpointAuth),
+    shutdownTimeoutMs: knob(KNOBS.shutdownTimeout),
     features: Object.freeze({ filterGatewayClusterConfig: knob(KNOBS.filterGatewayClusterConfig) }),
     ca: loadCaConfig(flag, knob, cores),
   });
@@ -277,6 +283,10 @@ export function helpText(): string {
     '                                  simulated Envoys against a server (docs/load-test.md)',
     '  istiod-ts tune --scenario FILE [--grid K=v1,v2;K2=...]',
     '                                  replay one change trace over a grid of knobs; trade-off table',
+    '  istiod-ts proxy-status [--istiod HOST:PORT]',
+    '                                  sync status of every connected proxy (CDS/LDS/EDS/RDS: SYNCED, STALE, NOT SENT)',
+    '  istiod-ts proxy-config cluster|listener|route|endpoint|all PROXY [-o short|json] [--istiod HOST:PORT]',
+    '                                  what this control plane last sent a proxy (docs/operations.md)',
     '  istiod-ts --help                this text',
     '',
     'Flags (Istio pilot-discovery names; --flag VALUE or --flag=VALUE):',

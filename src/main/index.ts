@@ -14,12 +14,14 @@ import { SnapshotWriter } from '../shared/snapshot/snapshot-writer';
 import { createConfigPool, ConfigPool } from './pools/config-pool';
 import { GenerationService } from './push/generation-service';
 import { Debouncer, Clock } from './push/debounce';
-import { PushRequest } from './push/push-request';
+import { PushRequest, TriggerReason } from './push/push-request';
 import { AdsServer } from './xds/ads-server';
 import { combineCallbacks, XdsCallbacks } from './xds/callbacks';
 import { Metrics } from './http/metrics';
-import { HttpListener, listenHttp } from './http/http-server';
-import { debugRoutes } from './http/debug';
+import { startOpsServers } from './http/ops-servers';
+import { PushTracer } from './http/push-trace';
+import { Lifecycle, gracefulShutdown } from './lifecycle';
+import { FileError } from './sources/file-source';
 import { scope, setLogLevels, LogLevel } from './log';
 import { resourceEncodeCount } from '../shared/envoy/proto';
 import { changedDependencies } from '../shared/snapshot/snapshot-diff';
@@ -41,6 +43,14 @@ export interface Discovery {
   readonly ports: { grpc: number; http: number; monitoring: number; secureGrpc: number };
   /** the certificate authority, when it runs (issue 6) */
   readonly ca?: CaRuntime;
+  /** operations (issue 7): lifecycle state, the model registry, recent pushes */
+  readonly lifecycle: Lifecycle;
+  readonly registry: Registry;
+  readonly pushTrace: PushTracer;
+  /** push everything to every proxy now (/debug/adsz?push=true) */
+  forcePush(reason: TriggerReason): void;
+  /** config files or objects rejected by validation */
+  fileErrors(): FileError[];
   /** resolves after the next push triggered by a model change has been sent to every proxy */
   pushed(): Promise<void>;
   /** main-thread resource encodes (must stay 0: generation runs in workers) */
@@ -55,6 +65,8 @@ export interface StartOptions {
   wrapPool?: (pool: ConfigPool) => ConfigPool;
   /** delay before a stream re-pushes a type whose generation failed (default 1000 ms) */
   retryDelayMs?: number;
+  /** tests: awaited before the sources load (the instance stays Initializing meanwhile) */
+  beforeSourcesSync?: () => Promise<void>;
 }
 
 function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
@@ -79,9 +91,18 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
   const mesh = { ...loadedMesh, raw: Object.freeze({ ...loadedMesh.raw, features: config.features }) };
   const store = new ModelStore((key, origins) => log.warn('object defined in several files; the first wins', { key, origins }));
   const metrics = new Metrics();
+  // Operations first (issue 7): /ready answers 503 while the sources sync.
+  const lifecycle = new Lifecycle();
+  lifecycle.registerMetric(metrics.registry);
+  const pushTrace = new PushTracer();
+  const discoveryRef: { d?: Discovery } = {};
+  const ports = { grpc: 0, http: 0, monitoring: 0, secureGrpc: 0 };
+  const ops = await startOpsServers({ config, version: VERSION, lifecycle, pushTrace, metrics, discovery: () => discoveryRef.d, ports });
 
   const fileSource = config.configDir ? new FileSource({ dir: config.configDir, store }) : undefined;
+  await opts.beforeSourcesSync?.();
   if (fileSource) await fileSource.start();
+  lifecycle.mark('sourcesSynced');
 
   const registry = new Registry(store, mesh);
   const arena = SnapshotArena.allocate(16 * 1024 * 1024, config.snapshotArenaMaxBytes);
@@ -107,6 +128,8 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     timeoutMs: config.generationTimeoutMs, retries: 2, maxEntries: config.xdsCacheSize,
     onJob: (type, ms) => metrics.generationTime.observe({ type: SHORT_NAME[type] }, ms / 1000),
   });
+  lifecycle.watchPools(() => pool.stats().threads > 0);
+  lifecycle.mark('poolsStarted');
   metrics.observe({ pool: () => pool.stats(), generation: () => generation.stats, arena: () => arena.stats(), snapshotVersion: () => writer.latestVersion });
   generation.setSnapshot(publish().version);
 
@@ -114,7 +137,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     generation,
     contextFor: (proxy) => registry.contextFor(proxy),
     publishedAt: (v) => publishedAt.get(v) ?? Date.now(),
-    callbacks: combineCallbacks([metrics.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
+    callbacks: combineCallbacks([metrics.callbacks(), pushTrace.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
     retryDelayMs: opts.retryDelayMs ?? 1000,
     drainTimeoutMs: config.drainTimeoutMs,
   }, { pushThrottle: config.pushThrottle, maxRequestsPerSecond: config.maxRequestsPerSecond, requestBurst: config.pushBurst });
@@ -125,16 +148,22 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     async (req: PushRequest, waitedMs: number) => {
       metrics.debounceTime.observe(waitedMs / 1000);
       for (const [reason, n] of Object.entries(req.reasons)) metrics.pushTriggers.inc({ type: reason }, n);
+      const trace = pushTrace.begin(req, waitedMs);
       try {
         const { version, changed } = publish();
+        trace.stage('snapshot');
         const affected = generation.setSnapshot(version, changed);
+        trace.stage('invalidate');
         // Contexts depend on Sidecars, Gateways, the label keys selectors read, and on the
         // services/endpoints of each proxy's own address.
         const contextsMayChange = changed === 'all' || [...changed].some((d) => d.startsWith('cfg:') || d.startsWith('ep:') || d.startsWith('svc:'));
         const queued = await ads.pushAll(req, req.forced ? 'all' : affected,
           contextsMayChange ? (c) => JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint : undefined);
+        trace.stage('push');
+        trace.end({ version, affected: affected.size, queued });
         log.debug('push done', { version, affected: affected.size, queued, connections: ads.connections.size });
       } catch (e) {
+        trace.fail(e instanceof Error ? e.message : String(e));
         log.error('push failed', { error: e instanceof Error ? e.message : String(e) });
       } finally {
         const w = pushWaiters;
@@ -155,7 +184,6 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     });
   });
 
-  const ports = { grpc: 0, http: 0, monitoring: 0, secureGrpc: 0 };
   // ---- certificate authority + secure gRPC (issue 6) --------------------------------------------
   // The CA runs when the secure port is served (its serving certificate comes from our root) or
   // when it is asked for on the plaintext port. IstioCertificateService goes on the secure port
@@ -177,32 +205,25 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
   }
   if (config.httpsAddr) log.warn('--httpsAddr is not served yet (webhooks arrive with Kubernetes mode)', { address: `${config.httpsAddr.host}:${config.httpsAddr.port}` });
 
-  const discoveryRef: { d?: Discovery } = {};
-  const listeners: HttpListener[] = [];
-  const routes = () => debugRoutes(() => discoveryRef.d!, { version: VERSION, fileErrors: () => fileSource?.errors() ?? [] });
-  if (config.httpAddr) {
-    const l = await listenHttp('http', config.httpAddr.host, config.httpAddr.port, routes());
-    listeners.push(l);
-    ports.http = l.port;
-  }
-  if (config.monitoringAddr) {
-    const l = await listenHttp('monitoring', config.monitoringAddr.host, config.monitoringAddr.port, routes());
-    listeners.push(l);
-    ports.monitoring = l.port;
-  }
+  lifecycle.mark('xdsListening');
 
+  let closing: Promise<void> | undefined;
   const discovery: Discovery = {
-    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime,
+    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime, lifecycle, registry, pushTrace,
+    forcePush: (reason) => debouncer.push({ configsUpdated: new Set(), endpointsOnly: false, reasons: { [reason]: 1 }, start: (opts.clock ?? { now: Date.now }).now(), forced: true }),
+    fileErrors: () => fileSource?.errors() ?? [],
     pushed: () => new Promise<void>((resolve) => pushWaiters.push(resolve)),
     mainThreadEncodes: () => resourceEncodeCount(),
-    close: async () => {
-      debouncer.stop();
-      await fileSource?.stop();
-      for (const l of listeners) l.close();
-      await ads.close();
-      await caRuntime?.close(); // issue 6: after the servers, so no CSR is in flight into a closed pool
-      await realPool.close();
-    },
+    // Graceful: 503, no new pushes, in-flight pushes finish, GOAWAY, streams end, then CA and pools (lifecycle.ts).
+    close: () => (closing ??= gracefulShutdown({
+      lifecycle, log, ads,
+      stopSources: async () => { debouncer.stop(); await fileSource?.stop(); },
+      closeRest: async () => {
+        ops.close();
+        await caRuntime?.close(); // issue 6: after the servers, so no CSR is in flight into a closed pool
+        await realPool.close();
+      },
+    }, { timeoutMs: config.shutdownTimeoutMs })),
   };
   discoveryRef.d = discovery;
   log.info('istiod-ts ready', { configDir: config.configDir, services: registry.current?.services.length ?? 0, objects: store.size, workers: config.configWorkers, cpus: os.availableParallelism() });

@@ -1,37 +1,118 @@
 /**
- * Debug and health routes shared by --httpAddr and --monitoringAddr. The operations issue grows
- * this into Istio's full debug surface; these are the ones the core needs to be observable.
+ * The route tables of the two HTTP ports (REFERENCE §3): health (/ready, /healthz), /metrics,
+ * /version, Istio's debug endpoints (pilot/pkg/xds/debug.go names and shapes) and ours
+ * (/debug/push_trace, /debug/workers, /debug/config_errors), the log scope API (scopez.ts) and,
+ * on the monitoring port, the dashboard. The same debug table is served on --httpAddr and
+ * --monitoringAddr, as Istio does; every /debug/* route is protected (debug-auth.ts).
+ *
+ * The servers start before the sources sync (so /ready can say 503 while they do); until the
+ * discovery is built the debug routes answer 503.
  */
+import * as os from 'node:os';
 import type { Discovery } from '../index';
-import { HttpHandler } from './http-server';
-import { SHORT_NAME, CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL } from '../../shared/resources';
+import { Lifecycle } from '../lifecycle';
+import { HttpReply, HttpRoute, ListenOptions, Routes, Authorize } from './http-server';
+import { adsz, configDumpReply, syncz } from './debug-xds';
+import { cachez, configz, endpointShardz, pushStatus, registryz } from './debug-model';
+import { scopeRoutes } from './scopez';
+import { Dashboard } from './dashboard';
+import { Metrics } from './metrics';
 
-const json = (v: unknown) => ({ body: JSON.stringify(v, null, 2) });
+const json = (v: unknown, status = 200): HttpReply => ({ status, body: JSON.stringify(v, null, 2) + '\n' });
 
-export function debugRoutes(get: () => Discovery, info: { version: string; fileErrors: () => unknown[] }): Record<string, HttpHandler> {
-  const d = new Proxy({} as Discovery, { get: (_t, k) => (get() as any)[k] });
+export interface OpsDeps {
+  version: string;
+  lifecycle: Lifecycle;
+  metrics: Metrics;
+  /** undefined until startDiscovery has built everything */
+  discovery(): Discovery | undefined;
+  authorize: Authorize;
+}
+
+/** path → help, the /debug/list and the table below */
+const HELP: Record<string, string> = {
+  '/debug/syncz': 'Synchronization status of all Envoys connected to this Pilot instance',
+  '/debug/adsz': 'Status and debug interface for ADS',
+  '/debug/adsz?push=true': 'Initiates push of the current state to all connected endpoints',
+  '/debug/connections': 'Info about the connected XDS clients',
+  '/debug/config_dump': 'ConfigDump in the form of the Envoy admin config dump API for passed in proxyID',
+  '/debug/configz': 'Debug support for config',
+  '/debug/registryz': 'Debug support for registry',
+  '/debug/endpointShardz': 'Info about the endpoint shards',
+  '/debug/endpointz': 'Obsolete alias of /debug/endpointShardz',
+  '/debug/push_status': 'Last PushContext Details',
+  '/debug/cachez': 'Info about the internal XDS caches',
+  '/debug/cachez?sizes=true': 'Info about the size of the internal XDS caches',
+  '/debug/cachez?clear=true': 'Clear the XDS caches',
+  '/debug/mesh': 'Active mesh config',
+  '/debug/list': 'List all supported debug commands in json',
+  '/debug/push_trace': '(istiod-ts) Recent pushes: trigger, affected proxies, bytes, per-stage durations',
+  '/debug/workers': '(istiod-ts) Worker pools, generation cache and snapshot arena',
+  '/debug/config_errors': '(istiod-ts) Config files rejected by validation (the last good version stays in force)',
+  '/debug/scopez': '(istiod-ts) Log scopes and levels (alias of GET /scopej; PUT /scopej/<scope> changes a level)',
+};
+
+export function debugRoutes(deps: OpsDeps): Routes {
+  const withD = (fn: (d: Discovery, q: URLSearchParams) => HttpReply | Promise<HttpReply>): HttpRoute => ({
+    protected: true,
+    handler: (q) => {
+      const d = deps.discovery();
+      return d ? fn(d, q) : json({ error: `not serving yet (${deps.lifecycle.state})` }, 503);
+    },
+  });
+  const lastPush = (d: Discovery) => d.pushTrace.list(1)[0];
   return {
-    '/ready': () => ({ contentType: 'text/plain', body: 'ready\n' }),
-    '/version': () => json({ version: info.version, name: 'istiod-ts' }),
-    '/metrics': async () => ({ contentType: d.metrics.registry.contentType, body: await d.metrics.registry.metrics() }),
-    '/debug/syncz': () => json([...d.ads.connections.values()].map((c) => {
-      const w = (t: string) => c.watches.get(t as never);
-      const st = (t: string) => ({ sent: w(t)?.nonceSent ?? '', acked: w(t)?.nonceAcked ?? '' });
-      return {
-        cluster_id: c.proxy.clusterId, proxy: c.proxy.id, proxy_type: c.proxy.type, istio_version: c.proxy.istioVersion,
-        cluster_sent: st(CLUSTER_TYPE_URL).sent, cluster_acked: st(CLUSTER_TYPE_URL).acked,
-        listener_sent: st(LISTENER_TYPE_URL).sent, listener_acked: st(LISTENER_TYPE_URL).acked,
-        route_sent: st(ROUTE_TYPE_URL).sent, route_acked: st(ROUTE_TYPE_URL).acked,
-        endpoint_sent: st(ENDPOINT_TYPE_URL).sent, endpoint_acked: st(ENDPOINT_TYPE_URL).acked,
-        resources: Object.fromEntries([...c.watches.values()].map((x) => [x.typeUrl, { sent: x.nonceSent, acked: x.nonceAcked, lastError: x.lastError }])),
-      };
+    '/ready': () => {
+      const r = deps.lifecycle.report();
+      return json(r, r.ready ? 200 : 503);
+    },
+    '/healthz': () => json({ state: deps.lifecycle.state }),
+    '/version': () => json({ version: deps.version, name: 'istiod-ts', hostname: os.hostname() }),
+    '/metrics': async () => ({ contentType: deps.metrics.registry.contentType, body: await deps.metrics.registry.metrics() }),
+    '/debug/syncz': withD((d) => syncz(d.ads.connections.values())),
+    '/debug/adsz': withD((d, q) => {
+      if (q.get('push')) {
+        const n = d.ads.connections.size;
+        d.forcePush('debug');
+        return { contentType: 'text/plain', body: `Pushed to ${n} servers\n` };
+      }
+      return adsz(d.ads.connections.values(), q, true);
+    }),
+    '/debug/connections': withD((d, q) => adsz(d.ads.connections.values(), q, false)),
+    '/debug/config_dump': withD((d, q) => configDumpReply(d.ads.connections.values(), q)),
+    '/debug/configz': withD((d) => configz(d.store.all())),
+    '/debug/registryz': withD((d) => registryz(d.registry.current)),
+    '/debug/endpointShardz': withD((d) => endpointShardz(d.registry.current)),
+    '/debug/endpointz': withD((d) => endpointShardz(d.registry.current)),
+    '/debug/push_status': withD((d) => pushStatus(d.registry.current, d.fileErrors(), lastPush(d))),
+    '/debug/cachez': withD((d, q) => cachez(d.generation, q)),
+    '/debug/mesh': withD((d) => json(d.registry.current?.mesh ?? {})),
+    '/debug/push_trace': withD((d, q) => json(d.pushTrace.list(Number(q.get('limit') ?? 100) || 100))),
+    '/debug/workers': withD((d) => json({
+      config: { ...d.pool.stats(), generation: d.generation.stats },
+      ...(d.ca ? { ca: d.ca.pool.stats() } : {}),
+      snapshot: { version: d.writer.latestVersion, live: d.writer.liveVersions(), arena: d.writer.arena.stats() },
+      push: { active: d.ads.activePushes, pending: d.ads.queue.pendingSize, processing: d.ads.queue.processingSize, throttle: d.config.pushThrottle },
+      mainThreadEncodes: d.mainThreadEncodes(),
     })),
-    '/debug/adsz': () => json([...d.ads.connections.values()].map((c) => ({
-      conId: c.conId, kind: c.kind, proxy: c.proxy.id, generator: c.proxy.generator, connectedAt: new Date(c.connectedAt).toISOString(),
-      watches: Object.fromEntries([...c.watches.values()].map((x) => [SHORT_NAME[x.typeUrl], { wildcard: x.wildcard, names: [...x.names], versionSent: x.versionSent, versionAcked: x.versionAcked, lastError: x.lastError }])),
-    }))),
-    '/debug/configz': () => json([...d.store.all()]),
-    '/debug/workers': () => json({ pool: d.pool.stats(), generation: d.generation.stats, snapshot: { version: d.writer.latestVersion, live: d.writer.liveVersions(), arena: d.writer.arena.stats() }, mainThreadEncodes: d.mainThreadEncodes() }),
-    '/debug/config_errors': () => json(info.fileErrors()),
+    '/debug/config_errors': withD((d) => json(d.fileErrors())),
+    '/debug/list': { protected: true, handler: () => json(Object.keys(HELP).sort()) },
+    ...scopeRoutes(),
   };
 }
+
+/** --httpAddr: health + debug. */
+export function httpOptions(deps: OpsDeps): ListenOptions {
+  return { routes: debugRoutes(deps), authorize: deps.authorize };
+}
+
+/** --monitoringAddr: health + debug + /metrics + the dashboard and its WebSocket. */
+export function monitoringOptions(deps: OpsDeps, dashboard: Dashboard): ListenOptions {
+  return {
+    routes: { ...debugRoutes(deps), '/dashboard': { protected: true, handler: () => dashboard.page() } },
+    websockets: { '/dashboard/ws': dashboard.websocket() },
+    authorize: deps.authorize,
+  };
+}
+
+export { HELP as DEBUG_HELP };
