@@ -15,6 +15,7 @@
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
+import { resolveHost } from './hosts';
 
 export const MESH_GATEWAY = 'mesh';
 
@@ -106,10 +107,20 @@ export function httpRoutesOf(snap: SnapshotView, vs: ConfigModel): any[] {
     if (!delegate || !isDelegate(delegate) || !delegateExportedTo(delegate, vs.namespace)) continue;
     for (const sub of (Array.isArray(delegate.spec?.http) ? delegate.spec.http : []) as any[]) {
       if (!sub || typeof sub !== 'object' || sub.delegate) continue;
-      const merged = mergeHttpRoute(route, sub);
+      const merged = mergeHttpRoute(route, withResolvedHosts(sub, delegate.namespace));
       if (merged) out.push(merged);
     }
   }
+  return out;
+}
+
+/** Short destination hosts of a delegate resolve in the delegate's namespace (as Istio resolves them at ingestion). */
+function withResolvedHosts(route: any, ns: string): any {
+  const dest = (d: any) => (d && typeof d.host === 'string' ? { ...d, host: resolveHost(d.host, ns) } : d);
+  const out: any = { ...route };
+  if (Array.isArray(route.route)) out.route = route.route.map((r: any) => (r && typeof r === 'object' ? { ...r, destination: dest(r.destination) } : r));
+  if (route.mirror) out.mirror = dest(route.mirror);
+  if (Array.isArray(route.mirrors)) out.mirrors = route.mirrors.map((m: any) => (m && typeof m === 'object' ? { ...m, destination: dest(m.destination) } : m));
   return out;
 }
 
