@@ -68,6 +68,7 @@ export function listenHttp(name: string, host: string, port: number, routesOrOpt
   const app = uws.App();
   const sockets = new Set<uws.WebSocket<WsData>>();
   const paths: string[] = [];
+  let closed = false;
   for (const [key, r] of Object.entries(opts.routes)) {
     const path = key.split('#')[0]!; // `path#tag` keys let one path have several methods
     const route: HttpRoute = typeof r === 'function' ? { handler: r } : r;
@@ -75,6 +76,9 @@ export function listenHttp(name: string, host: string, port: number, routesOrOpt
     paths.push(method === 'get' ? path : `${method.toUpperCase()} ${path}`);
     const nParams = (path.match(/\/:/g) ?? []).length;
     app[method](path, (res, req) => {
+      // After close(), a kept-alive connection may still carry requests: drop it, as a closed
+      // server would (uWS has no call that closes established connections).
+      if (closed) { res.close(); return; }
       const query = new URLSearchParams(req.getQuery() ?? '');
       const params = Array.from({ length: nParams }, (_, i) => decodeURIComponent(req.getParameter(i)));
       const authorization = req.getHeader('authorization');
@@ -143,7 +147,8 @@ export function listenHttp(name: string, host: string, port: number, routesOrOpt
       },
     });
   }
-  app.any('/*', (res) => { res.writeStatus('404 Not Found').end(JSON.stringify({ error: 'not found', paths })); });
+  app.any('/*', (res) => {
+    if (closed) { res.close(); return; } res.writeStatus('404 Not Found').end(JSON.stringify({ error: 'not found', paths })); });
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => {
       if (!socket) { reject(new Error(`${name}: cannot listen on ${host}:${port}`)); return; }
@@ -152,6 +157,7 @@ export function listenHttp(name: string, host: string, port: number, routesOrOpt
       resolve({
         port: bound,
         close: () => {
+          closed = true;
           uws.us_listen_socket_close(socket);
           for (const s of [...sockets]) s.getUserData().client.close();
         },

@@ -1,0 +1,112 @@
+/**
+ * Lifecycle as seen from outside: /ready flips from 503 (Initializing, sources not synced) to 200
+ * (Running), reports Degraded while a config file is rejected, and answers 503 (Stopping) during
+ * a graceful shutdown; the lifecycle metric follows. Debug endpoint authentication for non-local
+ * callers (ENABLE_DEBUG_ENDPOINT_AUTH).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadConfig } from '../../src/main/config';
+import { Discovery, startDiscovery } from '../../src/main/index';
+import { freePort, httpGet, parsePrometheus, SimProxies, startOpsServer } from '../helpers/ops';
+import { exampleMeshFiles } from '../helpers/mesh-fixtures';
+import { tempDir, writeFiles } from '../helpers/server';
+import { teardown } from '../helpers/teardown';
+import { waitFor } from '../helpers/wait-for';
+import { startCaServer, tokenFor } from '../helpers/ca-client';
+import { isLoopback } from '../../src/main/http/debug-auth';
+
+async function lifecycleMetric(base: string): Promise<string[]> {
+  const fams = parsePrometheus((await httpGet(`${base}/metrics`)).body);
+  return fams.get('istiod_ts_lifecycle_state')!.samples.filter((s) => s.value === 1).map((s) => s.labels['state']!);
+}
+
+test('/ready is 503 until the sources have synced, then 200 Running; 503 Stopping during shutdown', async (t) => {
+  const onClose = teardown(t);
+  const dir = tempDir();
+  writeFiles(dir, exampleMeshFiles());
+  onClose(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const config = loadConfig(['--configDir', dir, '--grpcAddr', '127.0.0.1:0', '--secureGRPCAddr', '', '--httpsAddr', '', '--monitoringAddr', '',
+    '--httpAddr', `127.0.0.1:${port}`, '--log_output_level', 'default:error'], { PILOT_DEBOUNCE_AFTER: '20ms', ISTIOD_CONFIG_WORKERS: '1' });
+  const starting = startDiscovery(config, { beforeSourcesSync: () => gate });
+  let discovery: Discovery | undefined;
+  onClose(async () => { release(); discovery ??= await starting; await discovery.close(); });
+
+  const early = await waitFor(() => httpGet(`${base}/ready`).catch(() => undefined), 5000, '/ready to answer');
+  assert.equal(early.status, 503);
+  assert.equal(early.json().state, 'Initializing');
+  assert.equal(early.json().checks.sourcesSynced, false);
+  assert.equal((await httpGet(`${base}/healthz`)).status, 200, 'alive while not ready');
+  assert.equal((await httpGet(`${base}/debug/syncz`)).status, 503, 'debug views wait for the discovery');
+  assert.deepEqual(await lifecycleMetric(base), ['Initializing']);
+
+  release();
+  discovery = await starting;
+  const ready = await httpGet(`${base}/ready`);
+  assert.equal(ready.status, 200);
+  assert.equal(ready.json().state, 'Running');
+  assert.deepEqual(await lifecycleMetric(base), ['Running']);
+
+  // Degraded: a rejected file keeps the last good config in force; still ready, with the reason.
+  fs.writeFileSync(path.join(dir, 'broken.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad, namespace: bookinfo}\nspec: {hosts: [], http: [{route: []}]}\n');
+  const degraded = await waitFor(async () => { const r = await httpGet(`${base}/ready`); return r.json().state === 'Degraded' ? r : undefined; }, 5000, 'Degraded');
+  assert.equal(degraded.status, 200);
+  assert.match(degraded.json().degraded[0], /rejected/);
+  assert.deepEqual(await lifecycleMetric(base), ['Degraded']);
+  fs.rmSync(path.join(dir, 'broken.yaml'));
+  await waitFor(async () => (await httpGet(`${base}/ready`)).json().state === 'Running', 5000, 'Running again');
+
+  // Shutdown: the instance says 503 Stopping while it drains, before its servers close.
+  const seen: Array<Promise<{ status: number; state: string }>> = [];
+  discovery.lifecycle.onChange((s) => {
+    if (s === 'Stopping') seen.push(httpGet(`${base}/ready`).then((r) => ({ status: r.status, state: r.json().state })));
+  });
+  const sims = new SimProxies(`127.0.0.1:${discovery.ports.grpc}`, 2).start();
+  onClose(() => sims.stop());
+  await waitFor(() => discovery!.ads.connections.size === 2, 5000, 'two proxies connected');
+  await discovery.close();
+  assert.equal(seen.length, 1);
+  assert.deepEqual(await seen[0], { status: 503, state: 'Stopping' });
+  assert.equal(discovery.lifecycle.state, 'Stopped');
+  await assert.rejects(httpGet(`${base}/ready`), 'the HTTP server is closed after the drain');
+});
+
+function externalIPv4(): string | undefined {
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return undefined;
+}
+
+test('loopback detection covers the spellings uWS prints', () => {
+  for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', '0000:0000:0000:0000:0000:0000:0000:0001', '0000:0000:0000:0000:0000:ffff:7f00:0001']) assert.ok(isLoopback(a), a);
+  for (const a of ['10.0.0.1', '0000:0000:0000:0000:0000:ffff:0a00:0001', '192.168.1.1', 'fe80:0000:0000:0000:0000:0000:0000:0001']) assert.ok(!isLoopback(a), a);
+});
+
+test('debug endpoints: non-local callers need a token the CA accepts (ENABLE_DEBUG_ENDPOINT_AUTH)', { skip: externalIPv4() ? false : 'no non-loopback IPv4 address' }, async (t) => {
+  const onClose = teardown(t);
+  const ip = externalIPv4()!;
+  const s = await startCaServer({ flags: ['--httpAddr', '0.0.0.0:0'] });
+  onClose(() => s.close());
+  const remote = `http://${ip}:${s.discovery.ports.http}`;
+  const local = `http://127.0.0.1:${s.discovery.ports.http}`;
+  assert.equal((await httpGet(`${local}/debug/syncz`)).status, 200, 'localhost is unrestricted');
+  assert.equal((await httpGet(`${remote}/ready`)).status, 200, '/ready is not a debug endpoint');
+  assert.equal((await httpGet(`${remote}/debug/syncz`)).status, 401);
+  assert.equal((await httpGet(`${remote}/debug/syncz`, { authorization: 'Bearer not-a-jwt' })).status, 401);
+  const ok = await httpGet(`${remote}/debug/syncz`, { authorization: `Bearer ${tokenFor(s.signer, 'istio-system', 'istiod')}` });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(ok.json(), []);
+
+  const open = await startOpsServer({ env: { ENABLE_DEBUG_ENDPOINT_AUTH: 'false' }, flags: ['--httpAddr', '0.0.0.0:0'] });
+  onClose(() => open.close());
+  assert.equal((await httpGet(`http://${ip}:${open.discovery.ports.http}/debug/syncz`)).status, 200, 'auth disabled');
+  const closed = await startOpsServer({ flags: ['--httpAddr', '0.0.0.0:0'] });
+  onClose(() => closed.close());
+  assert.equal((await httpGet(`http://${ip}:${closed.discovery.ports.http}/debug/syncz`, { authorization: 'Bearer x' })).status, 401, 'no CA: nothing can verify a token');
+});
