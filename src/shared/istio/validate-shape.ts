@@ -4,8 +4,9 @@
  * field must be one the message defines, and scalars must have the field's JSON type. Semantic
  * rules (ranges, one-ofs, cross-field checks) live in the per-kind validators.
  *
- * Runs after the per-kind validator and never reports at a path that already has an error, so
- * one mistake yields one message even where both look at the same field. Pure, no I/O.
+ * Runs after the per-kind validator and never reports at a path that already has an error (it
+ * still looks below it), so one mistake yields one message even where both look at the same
+ * field. Pure, no I/O.
  */
 import { Issues, Path, checkUnknownFields, isObj, readBool, readDuration, readEnum, readInt, readStr } from './validate-fields';
 
@@ -23,23 +24,25 @@ const UINT32_MAX = 2 ** 32 - 1;
 
 /** Reports unknown fields and wrong JSON types anywhere under `v`. */
 export function checkShape(iss: Issues, path: Path, v: unknown, shape: Shape): void {
-  if (v === undefined || v === null || iss.hasErrorAt(path)) return;
-  if (typeof shape === 'string') { checkScalar(iss, path, v, shape); return; }
-  if ('enum' in shape) { readEnum(iss, path, v, shape.enum); return; }
+  if (v === undefined || v === null) return;
+  // A field the kind's validator already rejected is not reported again; its children still are.
+  const reported = iss.hasErrorAt(path);
+  if (typeof shape === 'string') { if (!reported) checkScalar(iss, path, v, shape); return; }
+  if ('enum' in shape) { if (!reported) readEnum(iss, path, v, shape.enum); return; }
   if ('list' in shape) {
-    if (!Array.isArray(v)) { iss.error(path, 'must be a list'); return; }
+    if (!Array.isArray(v)) { if (!reported) iss.error(path, 'must be a list'); return; }
     v.forEach((item, i) => checkShape(iss, [...path, i], item, shape.list));
     return;
   }
-  if (!isObj(v)) { iss.error(path, 'must be an object'); return; }
+  if (!isObj(v)) { if (!reported) iss.error(path, 'must be an object'); return; }
   if ('map' in shape) {
     for (const [k, item] of Object.entries(v)) checkShape(iss, [...path, k], item, shape.map);
     return;
   }
-  checkUnknownFields(iss, path, v, Object.keys(shape.fields));
   for (const [k, item] of Object.entries(v)) {
     const field = shape.fields[k];
     if (field !== undefined) checkShape(iss, [...path, k], item, field);
+    else if (!iss.hasErrorAt([...path, k])) checkUnknownFields(iss, path, { [k]: item }, Object.keys(shape.fields));
   }
 }
 
