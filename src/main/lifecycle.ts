@@ -143,7 +143,8 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
  *  5. After `settleMs` (the GOAWAY precedes the trailers on the same TCP connection anyway),
  *     every ADS stream ends with UNAVAILABLE, so proxies reconnect, on a new connection that
  *     the Service routes to another replica.
- *  6. `forceShutdown` destroys what is left; HTTP servers, CA and pools close; Stopped.
+ *  6. Once the sessions have closed (bounded), `forceShutdown` destroys what is left; HTTP
+ *     servers, CA and pools close; Stopped.
  * Resolves when everything is closed; the caller exits 0. The whole sequence is bounded by
  * `timeoutMs` (cli.ts exits 1 if it is not done by then).
  */
@@ -156,7 +157,8 @@ export async function gracefulShutdown(s: ShutdownSteps, opts: { timeoutMs: numb
   const drained = await within(s.ads.queue.idle(), left() / 2);
   if (!drained) s.log.warn('shutdown: in-flight pushes did not finish in time', { pending: s.ads.queue.pendingSize, processing: s.ads.queue.processingSize });
   const streams = s.ads.connections.size;
-  for (const server of [s.ads.server, s.ads.secureServer]) server?.tryShutdown(() => { /* sessions closed */ });
+  const sessionsClosed = Promise.all([s.ads.server, s.ads.secureServer].map((server) =>
+    server ? new Promise<void>((resolve) => server.tryShutdown(() => resolve())) : undefined));
   await sleep(Math.min(opts.settleMs ?? 100, left()));
   for (const c of s.ads.connections.values()) {
     // End the stream with a status (XdsConnection keeps its call protected: this is the one
@@ -164,8 +166,11 @@ export async function gracefulShutdown(s: ShutdownSteps, opts: { timeoutMs: numb
     const call = (c as unknown as { stream: WritableStream }).stream;
     try { call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'istiod-ts is shutting down; reconnect' }); } catch { /* already ended */ }
   }
+  // The statuses are written asynchronously: let the sessions finish (clients close them once
+  // their streams are done) before anything is destroyed, or the clients would see CANCELLED.
+  const closedCleanly = await within(sessionsClosed, Math.min(2000, left()));
   await s.ads.close(Math.min(1000, left()));
   await s.closeRest();
   s.lifecycle.stopped();
-  s.log.info('shutdown complete', { streams, drained, ms: Date.now() - t0 });
+  s.log.info('shutdown complete', { streams, drained, closedCleanly, ms: Date.now() - t0 });
 }
