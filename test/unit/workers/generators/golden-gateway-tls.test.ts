@@ -121,3 +121,7 @@ test('gateway httpsRedirect: require_tls ALL on the plaintext server virtual hos
 test('gateway httpsRedirect: a real Envoy ACKs it', { skip: ENVOY_SKIP }, async () => {
   await assertEnvoyAcks(REDIRECT);
 });
+
+test('gateway ISTIO_MUTUAL: a real Envoy ACKs it', { skip: ENVOY_SKIP }, async () => {
+  await assertEnvoyAcks(ISTIO_MUTUAL);
+});
