@@ -52,7 +52,8 @@ export function clusterRows(d: ConfigDumpView): Rows {
 function chainMatch(m: Obj | undefined): string {
   if (!m) return 'ALL';
   const parts: string[] = [];
-  if (m['destination_port']) parts.push(`port ${m['destination_port']}`);
+  const port = m['destination_port']; // a UInt32Value: {value: N} in JSON
+  if (port !== undefined) parts.push(`port ${typeof port === 'object' ? port['value'] ?? 0 : port}`);
   if (m['server_names']?.length) parts.push(`SNI: ${m['server_names'].join(',')}`);
   if (m['transport_protocol']) parts.push(`Trans: ${m['transport_protocol']}`);
   if (m['application_protocols']?.length) parts.push(`App: ${m['application_protocols'].join(',')}`);
