@@ -17,8 +17,47 @@ const CONFIG_KINDS = ['VirtualService', 'DestinationRule', 'Sidecar', 'Gateway']
 const SE_RESOLUTION: Record<string, Resolution> = { STATIC: 'eds', NONE: 'passthrough', DNS: 'dns', DYNAMIC_DNS: 'dns', DNS_ROUND_ROBIN: 'dns-round-robin' };
 
 interface Built { inputs: readonly object[]; entry: ServiceEntryInput }
+/** A built service with the object it came from, for conflict resolution and creation order. */
+interface Candidate { entry: ServiceEntryInput; source: K8sObject; created: string }
 
 export interface MeshSettings { domainSuffix: string; rootNamespace: string; trustDomain: string; raw: Record<string, unknown> }
+
+/**
+ * A configuration conflict the registry resolved the way Istio does, for /debug/push_status
+ * (Istio reports these as pilot_conflict_* / pilot_duplicate_* push-status metrics).
+ */
+export interface ConfigConflict {
+  /**
+   * DuplicateServiceHost: two Services/ServiceEntries with one hostname in one namespace;
+   * VirtualServiceHost: several mesh VirtualServices for one host; OutboundListener: one
+   * listener address:port wanted with different protocols (or twice by TCP services);
+   * InboundListener: two services of one workload on one target port with different protocols.
+   */
+  readonly kind: 'DuplicateServiceHost' | 'VirtualServiceHost' | 'OutboundListener' | 'InboundListener';
+  /** the listener, host or port the conflict is about */
+  readonly key: string;
+  /** the objects involved, `Kind namespace/name` (or hostnames for listeners), the winner first */
+  readonly objects: readonly string[];
+  readonly reason: string;
+}
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
+/** Istio's listener protocol class of a port protocol: HTTP, TCP, or undefined (UDP: no listener). */
+function listenerClass(protocol: string): 'HTTP' | 'TCP' | undefined {
+  const p = protocol.toUpperCase();
+  if (p === 'UDP') return undefined;
+  return HTTP_PROTOCOLS.has(p) ? 'HTTP' : 'TCP';
+}
+
+/** creationTimestamp as sortable text; objects without one sort last (Istio: zero time sorts first, but files rarely carry it). */
+function createdOf(obj: K8sObject | undefined): string {
+  const t = obj?.metadata.creationTimestamp;
+  if (typeof t !== 'string' || t === '') return '~';
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? '~' : new Date(ms).toISOString();
+}
+
+const describe = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   if (!selector || Object.keys(selector).length === 0) return false;
@@ -72,11 +111,26 @@ export class Registry {
   /** Label keys some selector in the config reads (see GenContext.labels). */
   private selectorKeys: readonly string[] = [];
   private last?: SnapshotInput;
+  private conflictList: readonly ConfigConflict[] = [];
+  /** WorkloadGroup resources as of the last build (templates for auto-registered WorkloadEntries). */
+  private workloadGroupObjs: readonly K8sObject[] = [];
 
   constructor(private readonly store: ModelStore, private readonly mesh: MeshSettings) {}
 
   /** The input most recently built. */
   get current(): SnapshotInput | undefined { return this.last; }
+
+  /** Conflicts the last build resolved (for /debug/push_status), in a stable order. */
+  conflicts(): readonly ConfigConflict[] { return this.conflictList; }
+
+  /** WorkloadGroups of the last build, `namespace/name` → the group's template (metadata labels + WorkloadEntry spec). */
+  workloadGroups(): ReadonlyArray<{ namespace: string; name: string; labels: Readonly<Record<string, string>>; template: Readonly<Record<string, unknown>> }> {
+    return this.workloadGroupObjs.map((g) => ({
+      namespace: g.metadata.namespace ?? 'default', name: g.metadata.name,
+      labels: { ...((g.spec?.metadata?.labels ?? {}) as Record<string, string>), ...((g.spec?.template?.labels ?? {}) as Record<string, string>) },
+      template: (g.spec?.template ?? {}) as Record<string, unknown>,
+    }));
+  }
 
   /** Build the next snapshot input from the store. */
   build(): SnapshotInput {
@@ -99,12 +153,13 @@ export class Registry {
     const workloadEntries = this.store.list('WorkloadEntry', 'networking.istio.io');
 
     const next = new Map<string, Built>();
-    const services: ServiceEntryInput[] = [];
+    const candidates: Candidate[] = [];
     const reuseOrBuild = (key: string, inputs: object[], build: () => ServiceEntryInput) => {
       const prev = this.built.get(key);
       const b = prev && sameInputs(prev.inputs, inputs) ? prev : { inputs, entry: keepUnchanged(prev?.entry, build()) };
       next.set(key, b);
-      services.push(b.entry);
+      const source = inputs[0] as K8sObject;
+      candidates.push({ entry: b.entry, source, created: createdOf(source) });
     };
 
     for (const svc of this.store.list('Service', '')) {
@@ -117,14 +172,20 @@ export class Registry {
     }
     for (const se of this.store.list('ServiceEntry', 'networking.istio.io')) {
       const ns = se.metadata.namespace ?? 'default';
+      // workloadSelector selects WorkloadEntries and Pods of the ServiceEntry's namespace (Istio).
       const sel = se.spec?.workloadSelector?.labels as Record<string, string> | undefined;
       const wes = sel ? workloadEntries.filter((we) => we.metadata.namespace === ns && labelsMatch(sel, we.spec?.labels)) : [];
+      const selPods = sel ? [...pods.values()].filter((p) => p.metadata.namespace === ns && typeof (p as any).status?.podIP === 'string' && labelsMatch(sel, p.metadata.labels))
+        .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)) : [];
       for (const host of (se.spec?.hosts ?? []) as string[]) {
-        reuseOrBuild(`se/${ns}/${se.metadata.name}/${host}`, [se, ...wes], () => this.serviceEntry(se, host, wes));
+        reuseOrBuild(`se/${ns}/${se.metadata.name}/${host}`, [se, ...wes, ...selPods], () => this.serviceEntry(se, host, wes, selPods));
       }
     }
-    services.sort((a, b) => a.service.hostname.localeCompare(b.service.hostname) || a.service.namespace.localeCompare(b.service.namespace));
     this.built = next;
+    const conflicts: ConfigConflict[] = [];
+    const services = this.resolveServices(candidates, conflicts);
+    this.workloadGroupObjs = this.store.list('WorkloadGroup', 'networking.istio.io')
+      .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
 
     const configs: ConfigModel[] = [];
     const nextConfigs = new Map<K8sObject, ConfigModel>();
@@ -159,6 +220,9 @@ export class Registry {
     this.gatewayObjs = this.store.list('Gateway', 'networking.istio.io')
       .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
     this.selectorKeys = selectorKeysOf(configs);
+    this.virtualServiceConflicts(conflicts);
+    this.listenerConflicts(services, conflicts);
+    this.conflictList = Object.freeze(conflicts);
 
     const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
     this.last = { services, configs, mesh };
@@ -177,6 +241,7 @@ export class Registry {
       interceptionMode: proxy.interceptionMode,
       labels: this.selectedLabels(proxy.labels),
       gateways: proxy.type === 'router' ? this.gatewaysFor(proxy) : [],
+      locality: proxy.locality.region || proxy.locality.zone || proxy.locality.subZone ? `${proxy.locality.region}/${proxy.locality.zone}/${proxy.locality.subZone}` : '',
     };
   }
 
@@ -205,6 +270,121 @@ export class Registry {
       ?? inNs.find((s) => !s.spec?.workloadSelector)
       ?? sidecars.find((s) => s.metadata.namespace === this.mesh.rootNamespace && !s.spec?.workloadSelector);
     return selected ? `${selected.metadata.namespace}/${selected.metadata.name}` : '';
+  }
+
+  /**
+   * Istio's PushContext service index: services sorted by creation time; of two with one hostname
+   * in one namespace the oldest wins, except that a Kubernetes Service always beats a ServiceEntry
+   * (no "domain squatting" on a Service's name). Losers are left out and recorded as conflicts.
+   * The result is sorted by hostname, then creation time (so the first of a host is the oldest,
+   * which is whom Istio picks across namespaces), then namespace.
+   */
+  private resolveServices(candidates: Candidate[], conflicts: ConfigConflict[]): ServiceEntryInput[] {
+    const byCreation = (a: Candidate, b: Candidate) => a.created.localeCompare(b.created)
+      || a.entry.service.namespace.localeCompare(b.entry.service.namespace) || a.entry.service.name.localeCompare(b.entry.service.name);
+    const groups = new Map<string, Candidate[]>();
+    for (const c of candidates) {
+      const key = `${c.entry.service.namespace}/${c.entry.service.hostname}`;
+      const list = groups.get(key);
+      if (list) list.push(c); else groups.set(key, [c]);
+    }
+    const kept: Candidate[] = [];
+    for (const [key, list] of groups) {
+      if (list.length === 1) { kept.push(list[0]!); continue; }
+      list.sort((a, b) => {
+        const ak = a.entry.service.source === 'kubernetes' ? 0 : 1, bk = b.entry.service.source === 'kubernetes' ? 0 : 1;
+        return ak - bk || byCreation(a, b);
+      });
+      kept.push(list[0]!);
+      const slash = key.indexOf('/');
+      conflicts.push({
+        kind: 'DuplicateServiceHost', key: `${key.slice(slash + 1)} in ${key.slice(0, slash)}`,
+        objects: list.map((c) => describe(c.source)),
+        reason: `${list.length} services define host ${key.slice(slash + 1)} in namespace ${key.slice(0, slash)}; ` +
+          `${describe(list[0]!.source)} wins (${list[0]!.entry.service.source === 'kubernetes' ? 'a Kubernetes Service takes precedence' : 'oldest by creationTimestamp, then name'}), the others are ignored`,
+      });
+    }
+    kept.sort((a, b) => a.entry.service.hostname.localeCompare(b.entry.service.hostname) || byCreation(a, b));
+    return kept.map((c) => c.entry);
+  }
+
+  /** Several mesh-bound VirtualServices for one host: sidecars use the oldest (Istio does not merge them for sidecars). */
+  private virtualServiceConflicts(conflicts: ConfigConflict[]): void {
+    const byHost = new Map<string, K8sObject[]>();
+    for (const vs of this.store.list('VirtualService', 'networking.istio.io')) {
+      const gateways = (vs.spec?.gateways ?? []) as unknown[];
+      if (gateways.length > 0 && !gateways.includes('mesh')) continue;
+      const ns = vs.metadata.namespace ?? 'default';
+      for (const h of new Set(((vs.spec?.hosts ?? []) as unknown[]).filter((x): x is string => typeof x === 'string').map((x) => (x.includes('.') || x.startsWith('*') ? x : `${x}.${ns}.svc.${this.mesh.domainSuffix}`)))) {
+        const list = byHost.get(h);
+        if (list) list.push(vs); else byHost.set(h, [vs]);
+      }
+    }
+    for (const host of [...byHost.keys()].sort()) {
+      const list = byHost.get(host)!;
+      if (list.length < 2) continue;
+      list.sort((a, b) => createdOf(a).localeCompare(createdOf(b)) || (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+      conflicts.push({
+        kind: 'VirtualServiceHost', key: host, objects: list.map(describe),
+        reason: `${list.length} VirtualServices bound to mesh define host ${host}; sidecars use the first by creationTimestamp (${describe(list[0]!)}) and ignore the rest`,
+      });
+    }
+  }
+
+  /**
+   * Listener conflicts Istio reports while building sidecar listeners, computed once per build
+   * from the whole registry (each proxy sees a subset, so a conflict here may not affect every proxy):
+   * - outbound: HTTP and TCP services on one `0.0.0.0_port` (Istio merges them behind protocol
+   *   sniffing, except MONGO/MYSQL ports where the first wins), and two TCP services on one
+   *   `address_port` without distinguishing SNI (the first wins);
+   * - inbound: two services of one workload on one target port with different protocols (the first wins).
+   */
+  private listenerConflicts(services: readonly ServiceEntryInput[], conflicts: ConfigConflict[]): void {
+    interface Slot { cls: 'HTTP' | 'TCP'; protocol: string; host: string; sni: boolean }
+    const slots = new Map<string, Slot[]>();
+    for (const { service } of services) {
+      for (const p of service.ports) {
+        const cls = listenerClass(p.protocol);
+        if (!cls) continue;
+        const vip = service.addresses.find((a) => !a.includes('/'));
+        const cidr = service.addresses.some((a) => a.includes('/'));
+        const bind = cls === 'HTTP' || !vip ? '0.0.0.0' : vip;
+        const tls = p.protocol === 'TLS' || p.protocol === 'HTTPS';
+        const key = `${bind}_${p.port}`;
+        const list = slots.get(key) ?? [];
+        list.push({ cls, protocol: p.protocol, host: service.hostname, sni: tls && (bind === '0.0.0.0' || cidr) });
+        slots.set(key, list);
+      }
+    }
+    for (const key of [...slots.keys()].sort()) {
+      const list = slots.get(key)!;
+      const first = list[0]!;
+      for (const s of list.slice(1)) {
+        if (s.host === first.host) continue;
+        const wellKnown = (s.protocol !== first.protocol) && ['MONGO', 'MYSQL'].some((w) => w === s.protocol || w === first.protocol);
+        if (s.cls !== first.cls) {
+          conflicts.push({ kind: 'OutboundListener', key, objects: [first.host, s.host],
+            reason: `Listener=${key} Accepted=${first.cls} Rejected=${s.cls} (${s.host}): ` + (wellKnown
+              ? `${s.protocol === 'MONGO' || s.protocol === 'MYSQL' ? s.protocol : first.protocol} is server-first and cannot share a port with another protocol; the first service keeps the listener`
+              : 'HTTP and TCP services share the port; the listener uses protocol sniffing (HTTP filter chain by ALPN, TCP otherwise)') });
+        } else if (s.cls === 'TCP' && !(s.sni && first.sni)) {
+          conflicts.push({ kind: 'OutboundListener', key, objects: [first.host, s.host],
+            reason: `Listener=${key} Accepted=TCP Rejected=TCP (${s.host}): both TCP services match every connection on ${key}; the first keeps the filter chain` });
+        }
+      }
+    }
+    for (const [ip, ports] of [...this.inboundByIp].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const byTarget = new Map<number, InboundPort[]>();
+      for (const p of ports) { const l = byTarget.get(p.targetPort) ?? []; l.push(p); byTarget.set(p.targetPort, l); }
+      for (const [target, list] of byTarget) {
+        const first = list[0]!;
+        const other = list.find((p) => p.hostname !== first.hostname && listenerClass(p.protocol) !== listenerClass(first.protocol));
+        if (other) {
+          conflicts.push({ kind: 'InboundListener', key: `${ip}:${target}`, objects: [first.hostname, other.hostname],
+            reason: `Conflicting inbound listener:${target}. existing: ${first.hostname}, incoming: ${other.hostname}` });
+        }
+      }
+    }
   }
 
   private kubeService(svc: K8sObject, slices: K8sObject[], wes: K8sObject[], pods: Map<string, K8sObject>, podsByIp: Map<string, K8sObject>): ServiceEntryInput {
@@ -240,7 +420,7 @@ export class Registry {
     return Object.freeze({ service, endpoints: Object.freeze(endpoints) });
   }
 
-  private serviceEntry(se: K8sObject, host: string, wes: K8sObject[]): ServiceEntryInput {
+  private serviceEntry(se: K8sObject, host: string, wes: K8sObject[], selPods: K8sObject[] = []): ServiceEntryInput {
     const ns = se.metadata.namespace ?? 'default';
     const spec = se.spec ?? {};
     const ports: ServicePort[] = ((spec.ports ?? []) as any[]).map((p) => Object.freeze({
@@ -255,6 +435,11 @@ export class Registry {
     const endpoints: EndpointModel[] = ((spec.endpoints ?? []) as any[]).map((e) =>
       this.endpoint(String(e.address), e.ports ?? {}, e.labels ?? {}, e.locality ?? '', e.weight ?? 1, e.network ?? '', e.serviceAccount ? this.spiffe(ns, e.serviceAccount) : '', true));
     for (const we of wes) endpoints.push(this.workloadEntryEndpoint(we, ports));
+    for (const pod of selPods) {
+      const ps = (pod as any).spec ?? {};
+      endpoints.push(this.endpoint(String((pod as any).status.podIP), {}, pod.metadata.labels ?? {}, '', 1, '',
+        this.spiffe(ns, ps.serviceAccountName ?? 'default'), (pod as any).status?.phase !== 'Failed'));
+    }
     return Object.freeze({ service, endpoints: Object.freeze(endpoints) });
   }
 

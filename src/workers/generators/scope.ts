@@ -29,27 +29,51 @@ export function sidecarConfig(snap: SnapshotView, sidecar: string | undefined): 
   return snap.config('Sidecar', sidecar.slice(0, slash), sidecar.slice(slash + 1));
 }
 
-function egressMatches(hosts: readonly string[], proxyNs: string, svcNs: string, hostname: string): boolean {
+/**
+ * Does an egress `hosts` list import `hostname` of namespace `svcNs`? Entries are `ns/host`:
+ * ns `*` (any), `.` (the proxy's namespace — also for the root-namespace default Sidecar, as
+ * Istio's convertIstioListenerToWrapper uses the proxy's config namespace), `~` (none) or a
+ * namespace name; host `*`, `*.suffix` or an FQDN. A bare host means any namespace.
+ */
+export function egressMatches(hosts: readonly string[], proxyNs: string, svcNs: string, hostname: string): boolean {
   for (const h of hosts) {
     const slash = h.indexOf('/');
     const nsPart = slash < 0 ? '*' : h.slice(0, slash);
     const hostPart = slash < 0 ? h : h.slice(slash + 1);
+    if (nsPart === '~') continue;
     const nsOk = nsPart === '*' || (nsPart === '.' ? svcNs === proxyNs : nsPart === svcNs);
     if (nsOk && hostMatches(hostPart, hostname)) return true;
   }
   return false;
 }
 
-/** Services the proxy can reach, optionally restricted to one egress listener's hosts. */
+/**
+ * The egress listeners of a proxy's scope: the Sidecar's, or Istio's default scope (one catch-all
+ * listener importing every service exported to the namespace) when no Sidecar applies.
+ */
+export function egressListenersOf(sidecar: ConfigModel | undefined): EgressListener[] {
+  if (!sidecar) return [{ hosts: ['*/*'] }];
+  const list = (sidecar.spec?.egress ?? []) as EgressListener[];
+  // A Sidecar without egress imports everything, like the default scope (Istio adds a wildcard import).
+  return list.length > 0 ? list : [{ hosts: ['*/*'] }];
+}
+
+/**
+ * Services the proxy can reach, optionally restricted to one egress listener's hosts: exported to
+ * the proxy's namespace and imported by the Sidecar. One service per hostname, as Istio's
+ * SidecarScope keeps: the one in the proxy's namespace, else the first in registry order (the
+ * registry orders a hostname's services oldest first).
+ */
 export function visibleServices(snap: SnapshotView, namespace: string, sidecar: ConfigModel | undefined, egress?: EgressListener): ServiceModel[] {
   const out: ServiceModel[] = [];
-  const listeners: EgressListener[] = egress ? [egress] : (sidecar?.spec?.egress as EgressListener[] | undefined) ?? [];
+  const index = new Map<string, number>();
+  const listeners: EgressListener[] = egress ? [egress] : egressListenersOf(sidecar);
   for (const svc of snap.services()) {
     if (!exportedTo(svc.exportTo, svc.namespace, namespace)) continue;
-    // "." in egress hosts is the proxy's namespace, also for the root-namespace default Sidecar (Istio
-    // convertIstioListenerToWrapper replaces it with the configNamespace).
-    if (sidecar && !listeners.some((l) => egressMatches(l.hosts ?? [], namespace, svc.namespace, svc.hostname))) continue;
-    out.push(svc);
+    if (!listeners.some((l) => egressMatches(l.hosts ?? [], namespace, svc.namespace, svc.hostname))) continue;
+    const at = index.get(svc.hostname);
+    if (at === undefined) { index.set(svc.hostname, out.length); out.push(svc); continue; }
+    if (svc.namespace === namespace && out[at]!.namespace !== namespace) out[at] = svc;
   }
   return out;
 }

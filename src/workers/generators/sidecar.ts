@@ -1,162 +1,542 @@
 /**
- * First sidecar generator (Envoy with `sidecar~` node IDs): outbound listeners and routes by
- * port, outbound clusters, inbound listener and clusters for the proxy's own service, and the
- * Sidecar resource's egress/ingress listeners (port + bind + captureMode). The traffic-management
- * issue deepens it toward full parity with Istio's sidecar config.
+ * Sidecar generator (Envoy with `sidecar~` node IDs), after Istio's listener.go, listener_builder.go,
+ * listener_inbound.go, tls.go, httproute.go and cluster_builder.go:
+ *
+ * Outbound (shared by every proxy of a namespace + Sidecar scope):
+ * - `virtualOutbound` 0.0.0.0:15001, use_original_dst, chains `virtualOutbound-blackhole` (traffic
+ *   sent to 15001 itself) and `virtualOutbound-catchall-tcp` → PassthroughCluster, BlackHoleCluster
+ *   (REGISTRY_ONLY) or the Sidecar's egressProxy cluster;
+ * - one listener per (bind, port) built service by service with Istio's conflict rules: HTTP on
+ *   `0.0.0.0_<port>` (RDS `<port>`, chain matched by the HTTP ALPNs the http_inspector sets), TCP on
+ *   `<vip>_<port>` (or `0.0.0.0_<port>` with prefix ranges for CIDR addresses, SNI for TLS services,
+ *   one listener per endpoint for address-less NONE ServiceEntries); HTTP and TCP on one listener
+ *   merge behind protocol sniffing; TCP chains that match alike keep the first; MONGO/MYSQL never
+ *   share a port; VirtualService tcp/tls routes become chains (tcp-routes.ts); every listener falls
+ *   back to `PassthroughFilterChain`;
+ * - Sidecar egress listeners (port, bind, captureMode) come first and lock their (bind, port).
+ * Inbound (per workload): `virtualInbound` 0.0.0.0:15006 with original_dst and http_inspector, the
+ * blackhole and passthrough chains, one chain per target port of the proxy's own services (or the
+ * Sidecar's ingress listeners, which replace them; captureMode NONE makes a real listener).
+ * RDS: one virtual host per service and port with Istio's domains, then allow_any / block_all.
+ * CDS: `outbound|port|subset|host` per visible service (EDS, STRICT_DNS / LOGICAL_DNS with load
+ * assignments, ORIGINAL_DST for resolution NONE), PassthroughCluster, BlackHoleCluster;
+ * `inbound|targetPort||` and InboundPassthroughCluster for the workload.
+ * mTLS is not generated (no PeerAuthentication support): inbound chains are the plaintext variants.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
-import { ConfigModel, ServiceModel } from '../../shared/model/service';
-import { hostAliases, inboundClusterName, outboundClusterName } from './hosts';
+import { ConfigModel, EndpointModel, ServiceModel, ServicePort } from '../../shared/model/service';
+import { parseGoDuration } from '../../shared/duration';
+import { inboundClusterName, outboundClusterName, resolveHost } from './hosts';
 import { buildRoutes } from './routes';
 import { outboundClustersFor, DEFAULT_CONNECT_TIMEOUT_MS } from './clusters';
-import { EgressListener, sidecarConfig, visibleServices } from './scope';
+import { EgressListener, egressListenersOf, serviceFor, sidecarConfig, visibleServices } from './scope';
 import { virtualServiceFor } from './virtual-services';
-import { ADS_CONFIG_SOURCE, duration, Generated, Generator } from './types';
+import { tcpTargets, tlsTargets, L4Target } from './tcp-routes';
+import { destinationRuleFor } from './destination-rules';
+import { ADS_CONFIG_SOURCE, DEFAULT_DOMAIN_SUFFIX, duration, Generated, Generator } from './types';
 import { endpointPort } from './endpoints';
-import { hcm, tcpProxy } from './filters';
+import { hcm, rdsRouting, tcpProxy } from './filters';
+import { GenContext } from '../../shared/generation';
 
 type Obj = Record<string, unknown>;
+
+export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
+export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
+export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
+const PASSTHROUGH_FILTER_CHAIN = 'PassthroughFilterChain';
+/** Istio's source address for traffic Envoy sends to the local workload, which iptables lets through. */
+const INBOUND_PASSTHROUGH_BIND = '127.0.0.6';
+const WILDCARD = '0.0.0.0';
+const LOCALHOST = '127.0.0.1';
+/** ALPNs the http_inspector sets for plaintext HTTP (Istio plaintextHTTPALPNs without HTTP/1.0). */
+const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
+const RAW_BUFFER = 'raw_buffer';
+const DNS_REFRESH_MS = 60_000; // MeshConfig dnsRefreshRate default
+
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
-const isHttp = (protocol: string | undefined): boolean => HTTP_PROTOCOLS.has((protocol ?? '').toUpperCase());
+type ListenerClass = 'HTTP' | 'TCP';
+/** Istio ModelProtocolToListenerProtocol: HTTP, TCP, or undefined for UDP (no listener). */
+function listenerClass(protocol: string | undefined): ListenerClass | undefined {
+  const p = (protocol ?? '').toUpperCase();
+  if (p === 'UDP') return undefined;
+  return HTTP_PROTOCOLS.has(p) ? 'HTTP' : 'TCP';
+}
+const isTls = (protocol: string | undefined): boolean => ['TLS', 'HTTPS'].includes((protocol ?? '').toUpperCase());
+const isHttp = (protocol: string | undefined): boolean => listenerClass(protocol) === 'HTTP';
+const isCidr = (a: string): boolean => a.includes('/');
 
-const PASSTHROUGH = 'PassthroughCluster';
-const BLACKHOLE = 'BlackHoleCluster';
-
-function socketAddress(address: string, port: number): Obj {
-  return { socket_address: { address, port_value: port } };
+function address(bind: string, port: number): Obj {
+  if (bind.startsWith('unix://')) return { pipe: { path: bind.slice('unix://'.length) } };
+  return { socket_address: { address: bind, port_value: port } };
 }
 
-function allowAny(snap: SnapshotView, sidecar: ConfigModel | undefined): boolean {
-  const mode = sidecar?.spec?.outboundTrafficPolicy?.mode ?? (snap.mesh() as any)?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
-  return mode !== 'REGISTRY_ONLY';
+/** `10.0.0.0/8` / `10.1.2.3` → CidrRange (a bare address is a /32 or /128). */
+function cidrRange(a: string): Obj {
+  const slash = a.indexOf('/');
+  const ip = slash < 0 ? a : a.slice(0, slash);
+  const len = slash < 0 ? (ip.includes(':') ? 128 : 32) : Number(a.slice(slash + 1));
+  return { address_prefix: ip, prefix_len: { value: len } };
 }
 
-function egressListeners(sidecar: ConfigModel | undefined): EgressListener[] {
-  return (sidecar?.spec?.egress ?? []) as EgressListener[];
+function meshDurationMs(snap: SnapshotView, field: string, fallbackMs: number): number {
+  const v = (snap.mesh() as Record<string, unknown>)[field];
+  if (typeof v !== 'string') return fallbackMs;
+  const ms = parseGoDuration(v);
+  return ms === undefined ? fallbackMs : ms;
 }
 
-/** The egress listener whose scope decides routes for `port` (an explicit port wins over the catch-all). */
-function egressFor(sidecar: ConfigModel | undefined, port: number): EgressListener | undefined {
-  const list = egressListeners(sidecar);
-  return list.find((e) => e.port?.number === port) ?? list.find((e) => !e.port);
+// ---------------------------------------------------------------- outbound traffic policy
+
+interface Egress { allowAny: boolean; cluster: string }
+
+/**
+ * Istio IsAllowAnyOutbound + the Sidecar's egressProxy: the cluster for traffic to unknown
+ * destinations (the catch-all chains and the allow_any virtual host).
+ */
+function egressPolicy(snap: SnapshotView, sidecar: ConfigModel | undefined): Egress {
+  const policy = sidecar?.spec?.outboundTrafficPolicy;
+  const mode = policy?.mode ?? (snap.mesh() as any)?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
+  if (mode === 'REGISTRY_ONLY') return { allowAny: false, cluster: BLACKHOLE_CLUSTER };
+  const proxy = policy?.egressProxy;
+  if (proxy && typeof proxy.host === 'string' && proxy.host !== '') {
+    // Istio GetDestinationCluster(egressProxy, nil, 0)
+    return { allowAny: true, cluster: outboundClusterName(Number(proxy.port?.number ?? 0), String(proxy.subset ?? ''), resolveHost(proxy.host, sidecar!.namespace)) };
+  }
+  return { allowAny: true, cluster: PASSTHROUGH_CLUSTER };
 }
 
-function routeNameFor(port: number): string { return String(port); }
+// ---------------------------------------------------------------- LDS outbound
 
-// ---------------------------------------------------------------- LDS
+/** What becomes one filter chain (Istio filterChainOpts). */
+interface ChainOpts {
+  sniHosts?: readonly string[];
+  cidrs?: readonly string[];
+  alpn?: readonly string[];
+  transport?: string;
+  /** network filters (TCP chains) */
+  filters?: Obj[];
+  /** RDS name (HTTP chains) */
+  rds?: string;
+}
+
+/** One outbound listener being built (Istio outboundListenerEntry). */
+interface ListenerEntry {
+  bind: string;
+  port: number;
+  bindToPort: boolean;
+  /** the accepted port protocol (MONGO, HTTP...) or AUTO once HTTP and TCP share the listener */
+  protocol: string;
+  chains: ChainOpts[];
+  locked: boolean;
+}
+
+interface BuildCtx {
+  snap: SnapshotView;
+  namespace: string;
+  entries: Map<string, ListenerEntry>;
+}
+
+function isMatchAll(c: ChainOpts): boolean {
+  return (!c.sniHosts || c.sniHosts.length === 0 || c.sniHosts.includes('*')) && !c.alpn?.length && !c.transport && !c.cidrs?.length;
+}
+
+/** Istio filterChainOpts.conflictsWith: two chains Envoy could not tell apart. */
+function chainsConflict(a: ChainOpts, b: ChainOpts): boolean {
+  if ((a.transport ?? '') !== (b.transport ?? '')) return false;
+  if ((a.alpn ?? []).join(',') !== (b.alpn ?? []).join(',')) return false;
+  const set = (l: readonly string[] | undefined, f: (s: string) => string | undefined) =>
+    [...new Set((l ?? []).map(f).filter((x): x is string => x !== undefined))].sort().join(',');
+  if (set(a.sniHosts, (s) => (s === '*' ? undefined : s)) !== set(b.sniHosts, (s) => (s === '*' ? undefined : s))) return false;
+  const cidr = (s: string) => { const r = cidrRange(s) as any; return r.address_prefix === WILDCARD ? undefined : `${r.address_prefix}/${r.prefix_len.value}`; };
+  return set(a.cidrs, cidr) === set(b.cidrs, cidr);
+}
+
+function mergeChains(entry: ListenerEntry, incoming: ChainOpts[]): void {
+  for (const c of incoming) {
+    if (!entry.chains.some((e) => chainsConflict(e, c))) entry.chains.push(c);
+  }
+}
+
+function l4Filter(statPrefix: string, clusters: L4Target['clusters']): Obj {
+  if (clusters.length === 1) return tcpProxy(statPrefix || clusters[0]!.name, clusters[0]!.name);
+  return tcpProxy(statPrefix || clusters[0]!.name, clusters);
+}
+
+/** Istio buildSidecarOutboundTLSFilterChainOpts + buildSidecarOutboundTCPFilterChainOpts. */
+function tcpChainOpts(b: BuildCtx, svc: ServiceModel, listenPort: { port: number; protocol: string }, bind: string, cidrs: string[]): ChainOpts[] {
+  const vs = virtualServiceFor(b.snap, b.namespace, svc.hostname);
+  // A Sidecar port other than the service's: a single-port service still gets its own port.
+  const port = svc.ports.length === 1 ? svc.ports[0]!.port : listenPort.port;
+  const cluster = outboundClusterName(port, '', svc.hostname);
+  const out: ChainOpts[] = [];
+  if (isTls(listenPort.protocol)) {
+    for (const t of vs ? tlsTargets(b.snap, b.namespace, vs, listenPort.port) : []) {
+      out.push({ sniHosts: t.sniHosts, cidrs: t.destinationSubnets?.length ? t.destinationSubnets : cidrs, filters: [l4Filter('', t.clusters)] });
+    }
+    if (out.length === 0) {
+      // SNI only where the destination address cannot tell services apart: CIDR or no VIP on the wildcard listener.
+      const vip = svc.addresses.find((a) => !isCidr(a)) ?? (svc.addresses.some(isCidr) ? '' : WILDCARD);
+      const sni = cidrs.length > 0 || vip === '' || (vip === WILDCARD && bind === WILDCARD);
+      out.push({ ...(sni ? { sniHosts: [svc.hostname] } : {}), cidrs, filters: [tcpProxy(cluster, cluster)] });
+    }
+    return out;
+  }
+  let defaultAdded = false;
+  for (const t of vs ? tcpTargets(b.snap, b.namespace, vs, listenPort.port) : []) {
+    if (!t.destinationSubnets || t.destinationSubnets.length === 0) {
+      out.push({ cidrs, filters: [l4Filter('', t.clusters)] });
+      defaultAdded = true;
+      break;
+    }
+    out.push({ cidrs: t.destinationSubnets, filters: [l4Filter('', t.clusters)] });
+    if ([...t.destinationSubnets].sort().join(',') === [...cidrs].sort().join(',')) defaultAdded = true;
+  }
+  if (!defaultAdded) out.push({ cidrs, filters: [tcpProxy(cluster, cluster)] });
+  return out;
+}
+
+/** Istio buildSidecarOutboundListener: add one service port to the listener map, resolving conflicts. */
+function addServicePort(b: BuildCtx, svc: ServiceModel, listenPort: { port: number; protocol: string }, bindIn: string | undefined, bindToPort: boolean): void {
+  const cls = listenerClass(listenPort.protocol);
+  if (!cls) return;
+  let bind = bindIn ?? '';
+  let cidrs: string[] = [];
+  if (cls === 'TCP' && bind === '') {
+    const first = svc.addresses[0];
+    if (first === undefined) bind = WILDCARD;
+    else if (!isCidr(first)) bind = first;
+    else { bind = WILDCARD; cidrs = [first]; }
+  } else if (bind === '') bind = WILDCARD;
+  const key = `${bind}_${listenPort.port}`;
+  const current = b.entries.get(key);
+  if (current?.locked) return;
+
+  let conflict: 'none' | 'HTTPOverTCP' | 'TCPOverHTTP' | 'TCPOverTCP' | 'TCPOverAuto' = 'none';
+  let protocol = listenPort.protocol.toUpperCase();
+  let opts: ChainOpts[];
+  if (cls === 'HTTP') {
+    if (current) {
+      if (listenerClass(current.protocol) === 'TCP' && current.protocol !== 'AUTO') conflict = 'HTTPOverTCP';
+      else return; // the HTTP listener of this port exists: services share it through RDS
+    }
+    opts = [{ rds: String(listenPort.port) }];
+    if (bind === WILDCARD) {
+      opts = [{ rds: String(listenPort.port), alpn: PLAINTEXT_HTTP_ALPNS, transport: RAW_BUFFER }];
+      protocol = 'AUTO'; // a TCP fallthrough chain makes it a sniffed listener
+    }
+  } else {
+    opts = tcpChainOpts(b, svc, listenPort, bind, cidrs);
+    if (current) conflict = current.protocol === 'AUTO' ? 'TCPOverAuto' : isHttp(current.protocol) ? 'TCPOverHTTP' : 'TCPOverTCP';
+  }
+  // MONGO and MYSQL are server-first: they never share a port with another protocol (first wins).
+  if (current && conflict !== 'none') {
+    const a = listenPort.protocol.toUpperCase(), e = current.protocol;
+    if ((['MONGO', 'MYSQL'].includes(a) || ['MONGO', 'MYSQL'].includes(e)) && a !== e) return;
+  }
+  if (!current) {
+    b.entries.set(key, { bind, port: listenPort.port, bindToPort, protocol, chains: opts, locked: false });
+    return;
+  }
+  mergeChains(current, opts);
+  if (conflict === 'HTTPOverTCP' || conflict === 'TCPOverHTTP') current.protocol = 'AUTO';
+}
+
+/** Istio buildListenerFromEntry. */
+function listenerFromEntry(snap: SnapshotView, e: ListenerEntry, egress: Egress): Obj {
+  const name = `${e.bind}_${e.port}`;
+  const l: Obj = { name, address: address(e.bind, e.port), traffic_direction: 'OUTBOUND', continue_on_listener_filters_timeout: true };
+  if (!e.bindToPort) l['bind_to_port'] = { value: false };
+  const needTls = e.chains.some((c) => (c.sniHosts?.length ?? 0) > 0);
+  const needHttp = e.chains.some((c) => (c.alpn?.length ?? 0) > 0);
+  const listenerFilters: Obj[] = [];
+  if (needTls || needHttp) listenerFilters.push(TLS_INSPECTOR);
+  if (needHttp) listenerFilters.push(HTTP_INSPECTOR);
+  if (listenerFilters.length > 0) l['listener_filters'] = listenerFilters;
+  l['listener_filters_timeout'] = duration(needHttp ? meshDurationMs(snap, 'protocolDetectionTimeout', 0) : 0);
+  const chains: Obj[] = [];
+  let defaultChain: Obj | undefined;
+  for (const c of e.chains) {
+    const chain: Obj = { filters: c.rds !== undefined ? [hcm(`outbound_${name}`, rdsRouting(c.rds))] : c.filters ?? [] };
+    if (isMatchAll(c)) { defaultChain = chain; continue; }
+    const match: Obj = {};
+    if (c.alpn?.length) match['application_protocols'] = [...c.alpn];
+    if (c.transport) match['transport_protocol'] = c.transport;
+    if (c.sniHosts?.length && !c.sniHosts.includes('*')) match['server_names'] = [...c.sniHosts].sort();
+    const ranges = [...(c.cidrs ?? [])].sort().map(cidrRange).filter((r: any) => r.address_prefix !== WILDCARD);
+    if (ranges.length > 0) match['prefix_ranges'] = ranges;
+    chain['filter_chain_match'] = match;
+    chains.push(chain);
+  }
+  if (defaultChain && chains.length === 0) {
+    chains.push(defaultChain);
+    defaultChain = undefined;
+  } else if (!defaultChain) {
+    defaultChain = { filter_chain_match: {}, name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxy(egress.cluster, egress.cluster)] };
+  }
+  l['filter_chains'] = chains;
+  if (defaultChain) l['default_filter_chain'] = defaultChain;
+  return l;
+}
+
+const TLS_INSPECTOR: Obj = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+const HTTP_INSPECTOR: Obj = { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } };
+const ORIGINAL_DST: Obj = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
+
+/** Valid IPv4/IPv6 literal (endpoint addresses of NONE ServiceEntries may be hostnames). */
+function isIp(a: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(a) || (a.includes(':') && /^[0-9a-fA-F:.]+$/.test(a));
+}
 
 /** Outbound facet of LDS: shared by every proxy of a scope (namespace + Sidecar). */
 export const sidecarOutboundListeners: Generator = (snap, ctx) => {
   const namespace = ctx.namespace ?? 'default';
   const sidecar = sidecarConfig(snap, ctx.sidecar);
+  const egress = egressPolicy(snap, sidecar);
   const noCapture = ctx.interceptionMode === 'NONE';
-  const out: Generated[] = [];
-  const add = (resource: Obj) => out.push({ name: resource['name'] as string, resource });
+  const b: BuildCtx = { snap, namespace, entries: new Map() };
 
-  // Sidecar egress listeners with an explicit port
-  for (const eg of egressListeners(sidecar)) {
-    if (!eg.port) continue;
-    const bindToPort = noCapture || eg.captureMode === 'NONE';
-    const bind = eg.bind ?? (bindToPort ? '127.0.0.1' : '0.0.0.0');
-    const name = `${bind}_${eg.port.number}`;
-    const services = visibleServices(snap, namespace, sidecar, eg).filter((s) => s.ports.some((p) => p.port === eg.port!.number));
-    const protocol = eg.port.protocol ?? services[0]?.ports.find((p) => p.port === eg.port!.number)?.protocol ?? 'TCP';
-    const filter = isHttp(protocol)
-      ? hcm(`outbound_${bind}_${eg.port.number}`, { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeNameFor(eg.port.number) } })
-      : tcpProxy(`outbound_${bind}_${eg.port.number}`, services.length === 1 ? outboundClusterName(eg.port.number, '', services[0]!.hostname) : allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE);
-    add({ name, address: socketAddress(bind, eg.port.number), filter_chains: [{ filters: [filter] }], ...(bindToPort ? {} : { bind_to_port: { value: false } }), traffic_direction: 'OUTBOUND' });
-  }
-
-  if (noCapture) return out;
-
-  // Per-port outbound listeners behind virtualOutbound (catch-all egress scope)
-  const explicitPorts = new Set(egressListeners(sidecar).filter((e) => e.port).map((e) => e.port!.number));
-  const catchAll = sidecar ? egressListeners(sidecar).find((e) => !e.port) : undefined;
-  const seenHttpPorts = new Set<number>();
-  if (!sidecar || catchAll) {
-    for (const svc of visibleServices(snap, namespace, sidecar, catchAll)) {
-      for (const p of svc.ports) {
-        if (explicitPorts.has(p.port)) continue;
-        if (isHttp(p.protocol)) {
-          if (seenHttpPorts.has(p.port)) continue;
-          seenHttpPorts.add(p.port);
-          add({ name: `0.0.0.0_${p.port}`, address: socketAddress('0.0.0.0', p.port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND',
-            filter_chains: [{ filters: [hcm(`outbound_0.0.0.0_${p.port}`, { rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: routeNameFor(p.port) } })] }] });
-        } else {
-          for (const addr of svc.addresses) {
-            add({ name: `${addr}_${p.port}`, address: socketAddress(addr, p.port), bind_to_port: { value: false }, traffic_direction: 'OUTBOUND',
-              filter_chains: [{ filters: [tcpProxy(`outbound|${p.port}||${svc.hostname}`, outboundClusterName(p.port, '', svc.hostname))] }] });
+  for (const eg of egressListenersOf(sidecar)) {
+    const bindToPort = noCapture || eg.captureMode === 'NONE' || (eg.bind ?? '').startsWith('unix://');
+    const bind = eg.bind ? eg.bind : bindToPort ? LOCALHOST : undefined;
+    const services = visibleServices(snap, namespace, sidecar, eg);
+    if (eg.port) {
+      const portNumber = Number(eg.port.number);
+      if (!Number.isInteger(portNumber) || portNumber <= 0) continue;
+      // Istio gives a port egress listener the imported services that have the port (their
+      // protocol unless the listener declares one).
+      for (const svc of services) {
+        const sp = svc.ports.find((p) => p.port === portNumber);
+        if (!sp) continue;
+        addServicePort(b, svc, { port: portNumber, protocol: eg.port.protocol ?? sp.protocol }, bind, bindToPort);
+      }
+      continue;
+    }
+    // The catch-all egress listener: every port of every imported service, except (bind, port)
+    // pairs the port listeners above already own.
+    for (const e of b.entries.values()) e.locked = true;
+    for (const svc of services) {
+      for (const sp of svc.ports) {
+        // Address-less TCP ServiceEntries with resolution NONE: one listener per endpoint IP (Istio;
+        // a wildcard listener when there are no endpoints), so they do not all collide on 0.0.0.0.
+        if (bind === undefined && svc.resolution === 'passthrough' && svc.addresses.length === 0 && listenerClass(sp.protocol) === 'TCP') {
+          const ips = [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((ep) => ep.address).filter(isIp))];
+          if (ips.length > 0) {
+            for (const ip of ips) addServicePort(b, svc, { port: sp.port, protocol: sp.protocol }, ip, bindToPort);
+            continue;
           }
         }
+        addServicePort(b, svc, { port: sp.port, protocol: sp.protocol }, bind, bindToPort);
       }
     }
   }
-  add({
-    name: 'virtualOutbound', address: socketAddress('0.0.0.0', 15001), use_original_dst: { value: true }, traffic_direction: 'OUTBOUND',
-    filter_chains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE, allowAny(snap, sidecar) ? PASSTHROUGH : BLACKHOLE)] }],
+
+  const out: Generated[] = [];
+  for (const e of b.entries.values()) {
+    const l = listenerFromEntry(snap, e, egress);
+    out.push({ name: l['name'] as string, resource: l });
+  }
+  if (noCapture) return out;
+  const listenPort = Number((snap.mesh() as any).proxyListenPort ?? 15001) || 15001;
+  out.push({
+    name: 'virtualOutbound',
+    resource: {
+      name: 'virtualOutbound', address: address(WILDCARD, listenPort), use_original_dst: { value: true }, traffic_direction: 'OUTBOUND',
+      ...(ctx.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
+      filter_chains: [
+        { name: 'virtualOutbound-blackhole', filter_chain_match: { destination_port: { value: listenPort } }, filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
+        { name: 'virtualOutbound-catchall-tcp', filters: [tcpProxy(egress.cluster, egress.cluster)] },
+      ],
+    },
   });
   return out;
 };
+
+// ---------------------------------------------------------------- LDS inbound
+
+/** One inbound filter chain's configuration (Istio inboundChainConfig). */
+interface InboundChain {
+  /** service port (names the virtual host) and target port (matched, names the cluster) */
+  port: number;
+  targetPort: number;
+  protocol: string;
+  hostname: string;
+  bind: string;
+  bindToPort: boolean;
+}
+
+interface IngressListener {
+  port?: { number?: number; protocol?: string; name?: string };
+  bind?: string;
+  captureMode?: string;
+  defaultEndpoint?: string;
+}
+
+function ingressListeners(sidecar: ConfigModel | undefined): IngressListener[] {
+  return ((sidecar?.spec?.ingress ?? []) as IngressListener[]).filter((i) => Number.isInteger(Number(i?.port?.number)) && Number(i.port!.number) > 0);
+}
+
+/**
+ * Istio buildInboundChainConfigs: the Sidecar's ingress listeners when it has any (they replace the
+ * service ports), else one chain per target port of the workload's services (the first service of a
+ * port wins) — none without iptables. Sorted by target port.
+ */
+function inboundChains(ctx: Partial<GenContext>, sidecar: ConfigModel | undefined): InboundChain[] {
+  const byPort = new Map<number, InboundChain>();
+  const ingress = ingressListeners(sidecar);
+  if (ingress.length === 0) {
+    if (ctx.interceptionMode === 'NONE') return [];
+    for (const ip of ctx.inbound ?? []) {
+      if (byPort.has(ip.targetPort) || !listenerClass(ip.protocol)) continue;
+      byPort.set(ip.targetPort, { port: ip.port, targetPort: ip.targetPort, protocol: ip.protocol, hostname: ip.hostname, bind: WILDCARD, bindToPort: false });
+    }
+  } else {
+    for (const ing of ingress) {
+      const port = Number(ing.port!.number);
+      if (byPort.has(port)) continue;
+      const mode = ing.captureMode ?? 'DEFAULT';
+      const bindToPort = mode === 'DEFAULT' ? ctx.interceptionMode === 'NONE' : mode === 'NONE';
+      byPort.set(port, {
+        port, targetPort: port, protocol: (ing.port!.protocol ?? 'TCP').toUpperCase(),
+        hostname: `${sidecar!.name}.${sidecar!.namespace}`, bind: ing.bind || WILDCARD, bindToPort,
+      });
+    }
+  }
+  return [...byPort.values()].sort((a, b) => a.targetPort - b.targetPort);
+}
+
+/** Istio buildSidecarInboundHTTPRouteConfig: one virtual host, everything to the inbound cluster. */
+function inboundRouteConfig(name: string, cluster: string, port: number, hostname: string | undefined): Obj {
+  return {
+    name,
+    virtual_hosts: [{
+      name: `inbound|http|${port}`, domains: ['*'],
+      routes: [{
+        name: 'default', match: { prefix: '/' },
+        route: { cluster, timeout: duration(0), max_stream_duration: { max_stream_duration: duration(0), grpc_timeout_header_max: duration(0) } },
+        ...(hostname ? { decorator: { operation: `${hostname}:${port}/*` } } : {}),
+      }],
+    }],
+    validate_clusters: { value: false },
+  };
+}
+
+/** The plaintext filter chain of one inbound chain config (mTLS DISABLE match options). */
+function inboundFilterChain(c: InboundChain): Obj {
+  const cluster = inboundClusterName(c.targetPort);
+  const name = `${c.bind}_${c.targetPort}`;
+  const filter = isHttp(c.protocol)
+    ? hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) })
+    : tcpProxy(cluster, cluster);
+  return { name, filter_chain_match: { destination_port: { value: c.targetPort }, transport_protocol: RAW_BUFFER }, filters: [filter] };
+}
+
+/** Listener filter disabled on the given destination ports (Istio listenerPredicateExcludePorts). */
+function disabledOnPorts(ports: number[]): Obj {
+  const rules = ports.map((p) => ({ destination_port_range: { start: p, end: p + 1 } }));
+  return rules.length === 1 ? rules[0]! : { or_match: { rules } };
+}
 
 /** Inbound facet of LDS: depends only on the proxy's own workload (and Sidecar ingress). */
 export const sidecarInboundListeners: Generator = (snap, ctx) => {
   const sidecar = sidecarConfig(snap, ctx.sidecar);
   const out: Generated[] = [];
-  const add = (resource: Obj) => out.push({ name: resource['name'] as string, resource });
+  const chains = inboundChains(ctx, sidecar);
+  const filtersTimeout = duration(meshDurationMs(snap, 'protocolDetectionTimeout', 0));
 
-  // Sidecar ingress listeners
-  for (const ing of (sidecar?.spec?.ingress ?? []) as any[]) {
-    const port = Number(ing?.port?.number);
-    if (!Number.isInteger(port)) continue;
-    const bind = ing.bind ?? '0.0.0.0';
-    const cluster = inboundClusterName(port);
-    const filter = isHttp(ing.port.protocol)
-      ? hcm(`inbound_${port}`, { route_config: { name: `inbound|${port}||`, virtual_hosts: [{ name: 'inbound|http|' + port, domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: duration(0) } }] }] } })
-      : tcpProxy(`inbound_${port}`, cluster);
-    add({ name: `${bind}_${port}`, address: socketAddress(bind, port), filter_chains: [{ filters: [filter] }], traffic_direction: 'INBOUND' });
+  // Chains that bind their own port (captureMode NONE, or no iptables): real listeners.
+  for (const c of chains.filter((x) => x.bindToPort)) {
+    const name = `${c.bind}_${c.targetPort}`;
+    out.push({ name, resource: {
+      name, address: address(c.bind, c.targetPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
+      filter_chains: [inboundFilterChain(c)], listener_filters_timeout: filtersTimeout,
+    } });
   }
-
   if (ctx.interceptionMode === 'NONE') return out;
 
-  const inboundChains = (ctx.inbound ?? []).map((ip) => ({
-    name: `${inboundClusterName(ip.port)}`,
-    filter_chain_match: { destination_port: { value: ip.targetPort } },
-    filters: [isHttp(ip.protocol)
-      ? hcm(`inbound_0.0.0.0_${ip.targetPort}`, { route_config: { name: `inbound|${ip.port}|${ip.name}|${ip.hostname}`, virtual_hosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: inboundClusterName(ip.port), timeout: duration(0) } }] }] } })
-      : tcpProxy(`inbound_0.0.0.0_${ip.targetPort}`, inboundClusterName(ip.port))],
-  }));
-  add({
-    name: 'virtualInbound', address: socketAddress('0.0.0.0', 15006), traffic_direction: 'INBOUND',
-    listener_filters: [{ name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }],
-    filter_chains: [...dedupeByPort(inboundChains), { name: 'virtualInbound-catchall', filters: [tcpProxy('InboundPassthroughCluster', PASSTHROUGH)] }],
-  });
+  const inboundPort = Number((snap.mesh() as any).proxyInboundListenPort ?? 15006) || 15006;
+  const serviceChains = chains.filter((x) => !x.bindToPort);
+  const passthroughHttp = {
+    name: 'virtualInbound-catchall-http',
+    filter_chain_match: { application_protocols: PLAINTEXT_HTTP_ALPNS, transport_protocol: RAW_BUFFER },
+    filters: [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) })],
+  };
+  const passthroughTcp = {
+    name: 'virtualInbound',
+    filter_chain_match: { transport_protocol: RAW_BUFFER },
+    filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
+  };
+  const blackhole = {
+    name: 'virtualInbound-blackhole', filter_chain_match: { destination_port: { value: inboundPort } },
+    filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
+  };
+  // http_inspector is needed by the passthrough HTTP chain only: off for the blackhole port and for
+  // every service port (their chains match on the port alone).
+  const noHttp = [...new Set([inboundPort, ...serviceChains.map((c) => c.targetPort)])].sort((a, b) => a - b);
+  out.push({ name: 'virtualInbound', resource: {
+    name: 'virtualInbound', address: address(WILDCARD, inboundPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
+    ...(ctx.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
+    listener_filters: [ORIGINAL_DST, { ...HTTP_INSPECTOR, filter_disabled: disabledOnPorts(noHttp) }],
+    listener_filters_timeout: filtersTimeout,
+    filter_chains: [blackhole, passthroughHttp, passthroughTcp, ...serviceChains.map(inboundFilterChain)],
+  } });
   return out;
 };
 
-function dedupeByPort<T extends { filter_chain_match: { destination_port: { value: number } } }>(chains: T[]): T[] {
-  const seen = new Set<number>();
-  return chains.filter((c) => !seen.has(c.filter_chain_match.destination_port.value) && seen.add(c.filter_chain_match.destination_port.value));
+// ---------------------------------------------------------------- RDS
+
+/**
+ * Istio's virtual host domains for a service port seen from `proxyNs` (generateVirtualHostDomains
+ * with the alternate Kubernetes names): the host and host:port; for `name.ns.svc.<suffix>` hosts
+ * `name`, `name.ns.svc`, `name.ns` in the same namespace, `name.ns`, `name.ns.svc` from others, each
+ * with and without the port; then
+ * every VIP (not CIDRs) with and without the port.
+ */
+export function virtualHostDomains(svc: ServiceModel, port: number, proxyNs: string, domainSuffix = DEFAULT_DOMAIN_SUFFIX): string[] {
+  const h = svc.hostname;
+  const out = [h, `${h}:${port}`];
+  const svcSuffix = `.svc.${domainSuffix}`;
+  if (h.endsWith(svcSuffix)) {
+    const nameNs = h.slice(0, -svcSuffix.length);
+    const dot = nameNs.indexOf('.');
+    if (dot > 0 && dot < nameNs.length - 1) {
+      const name = nameNs.slice(0, dot), ns = nameNs.slice(dot + 1);
+      // Istio generateAltVirtualHostsForKubernetesService orders them so
+      if (ns === proxyNs) out.push(name, `${name}:${port}`, `${nameNs}.svc`, `${nameNs}.svc:${port}`, nameNs, `${nameNs}:${port}`);
+      else out.push(nameNs, `${nameNs}:${port}`, `${nameNs}.svc`, `${nameNs}.svc:${port}`);
+    }
+  }
+  for (const a of svc.addresses) if (!isCidr(a) && a !== WILDCARD) out.push(a, `${a}:${port}`);
+  return out;
 }
 
-// ---------------------------------------------------------------- RDS
+/** The egress listener that decides routes for `port`: an explicit port listener wins over the catch-all. */
+function egressFor(sidecar: ConfigModel | undefined, port: number): EgressListener | undefined {
+  const list = egressListenersOf(sidecar);
+  return list.find((e) => Number(e.port?.number) === port) ?? list.find((e) => !e.port);
+}
 
 export const sidecarRoutes: Generator = (snap, ctx, names) => {
   const namespace = ctx.namespace ?? 'default';
   const sidecar = sidecarConfig(snap, ctx.sidecar);
+  const egress = egressPolicy(snap, sidecar);
   const out: Generated[] = [];
   for (const name of names ?? []) {
     const port = Number(name);
-    if (!Number.isInteger(port) || port <= 0) continue;
-    const eg = sidecar ? egressFor(sidecar, port) : undefined;
-    if (sidecar && !eg) continue;
-    const services = visibleServices(snap, namespace, sidecar, eg).filter((s) => s.ports.some((p) => p.port === port && (isHttp(p.protocol) || eg?.port?.number === port)));
-    const virtualHosts: Obj[] = services.map((svc: ServiceModel) => {
-      const aliases = hostAliases(svc.hostname, namespace, svc.namespace);
-      const domains = [...aliases, ...aliases.map((a) => `${a}:${port}`), ...svc.addresses.flatMap((a) => [a, `${a}:${port}`])];
-      return { name: `${svc.hostname}:${port}`, domains: [...new Set(domains)], routes: buildRoutes(snap, namespace, virtualServiceFor(snap, namespace, svc.hostname), svc, port) };
-    });
-    virtualHosts.push(allowAny(snap, sidecar)
-      ? { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH, timeout: duration(0) } }] }
+    if (!/^\d+$/.test(name) || !Number.isInteger(port) || port <= 0 || port > 65535) continue;
+    const eg = egressFor(sidecar, port);
+    if (!eg) continue;
+    const explicit = Number(eg.port?.number) === port;
+    const services = visibleServices(snap, namespace, sidecar, eg).filter((s) => s.ports.some((p) => p.port === port && (isHttp(p.protocol) || explicit)));
+    // One virtual host per service; a domain a previous host already claims is left out (Istio dedupeDomains).
+    const used = new Set<string>();
+    const virtualHosts: Obj[] = [];
+    for (const svc of services) {
+      const domains = virtualHostDomains(svc, port, namespace).filter((d) => !used.has(d) && (used.add(d), true));
+      if (domains.length === 0) continue;
+      virtualHosts.push({ name: `${svc.hostname}:${port}`, domains, routes: buildRoutes(snap, namespace, virtualServiceFor(snap, namespace, svc.hostname), svc, port, { labels: ctx.labels }) });
+    }
+    virtualHosts.push(egress.allowAny
+      ? { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: egress.cluster, timeout: duration(0), max_stream_duration: { max_stream_duration: duration(0), grpc_timeout_header_max: duration(0) } } }] }
       : { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
     out.push({ name, resource: { name, virtual_hosts: virtualHosts, validate_clusters: { value: false } } });
   }
@@ -165,13 +545,76 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
 
 // ---------------------------------------------------------------- CDS
 
-function dnsLoadAssignment(snap: SnapshotView, svc: ServiceModel, port: ServiceModel['ports'][number]): Obj {
-  const name = outboundClusterName(port.port, '', svc.hostname);
-  const eps = snap.endpoints(svc.hostname, svc.namespace);
-  const lb = eps.length > 0
-    ? eps.map((e) => ({ endpoint: { address: socketAddress(e.address, endpointPort(e, port.name, port.targetPort || port.port) ?? port.port) }, load_balancing_weight: { value: e.weight || 1 } }))
-    : [{ endpoint: { address: socketAddress(svc.hostname, port.port) }, load_balancing_weight: { value: 1 } }];
-  return { cluster_name: name, endpoints: [{ locality: {}, lb_endpoints: lb, load_balancing_weight: { value: lb.reduce((a, e) => a + e.load_balancing_weight.value, 0) } }] };
+function labelsMatch(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+  for (const [k, v] of Object.entries(selector ?? {})) if (labels[k] !== v) return false;
+  return true;
+}
+
+/**
+ * load_assignment of a STRICT_DNS / LOGICAL_DNS cluster: the service's endpoints (of the subset),
+ * grouped by locality, or the host itself when it has none. LOGICAL_DNS takes exactly one endpoint.
+ */
+function dnsLoadAssignment(snap: SnapshotView, namespace: string, svc: ServiceModel, port: ServicePort, subset: string, clusterName: string, logical: boolean): Obj {
+  let selector: Record<string, string> | undefined;
+  if (subset) selector = ((destinationRuleFor(snap, namespace, svc)?.spec?.subsets ?? []) as any[]).find((s) => s?.name === subset)?.labels ?? {};
+  const eps: EndpointModel[] = snap.endpoints(svc.hostname, svc.namespace).filter((e) => e.healthy && labelsMatch(selector, e.labels));
+  const byLocality = new Map<string, Obj[]>();
+  for (const e of eps) {
+    const p = endpointPort(e, port.name, port.targetPort || port.port);
+    if (p === undefined) continue;
+    const list = byLocality.get(e.locality) ?? [];
+    list.push({ endpoint: { address: address(e.address, p) }, load_balancing_weight: { value: e.weight > 0 ? e.weight : 1 } });
+    byLocality.set(e.locality, list);
+  }
+  if (byLocality.size === 0) byLocality.set('', [{ endpoint: { address: address(svc.hostname, port.port) }, load_balancing_weight: { value: 1 } }]);
+  let localities = [...byLocality.keys()].sort().map((loc) => {
+    const [region = '', zone = '', sub_zone = ''] = loc.split('/');
+    const lb = byLocality.get(loc)!;
+    return { locality: { region, zone, sub_zone }, lb_endpoints: lb, load_balancing_weight: { value: lb.reduce((a, x: any) => a + x.load_balancing_weight.value, 0) } };
+  });
+  if (logical) {
+    const first = localities[0]!;
+    localities = [{ ...first, lb_endpoints: [first.lb_endpoints[0]!], load_balancing_weight: { value: (first.lb_endpoints[0] as any).load_balancing_weight.value } }];
+  }
+  return { cluster_name: clusterName, endpoints: localities };
+}
+
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+function passthroughCluster(name: string, bindSource: boolean): Obj {
+  return {
+    name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+    // Istio passthroughHttpProtocolOptions: speak to the upstream as the client spoke
+    typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } } },
+    ...(bindSource ? { upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_BIND, port_value: 0 } } } : {}),
+  };
+}
+
+/**
+ * Services whose clusters the scope needs: the imported ones, plus (with a Sidecar) the
+ * destinations of imported VirtualServices that the proxy can see (Istio infers them so routes
+ * never point at a missing cluster).
+ */
+function scopeServices(snap: SnapshotView, namespace: string, sidecar: ConfigModel | undefined): ServiceModel[] {
+  const list = visibleServices(snap, namespace, sidecar);
+  if (!sidecar) return list;
+  const have = new Set(list.map((s) => s.hostname));
+  const extra: ServiceModel[] = [];
+  for (const svc of list) {
+    const vs = virtualServiceFor(snap, namespace, svc.hostname);
+    if (!vs) continue;
+    const dests: any[] = [];
+    for (const section of ['http', 'tcp', 'tls']) for (const r of (vs.spec?.[section] ?? []) as any[]) for (const d of (r?.route ?? []) as any[]) dests.push(d?.destination);
+    for (const r of (vs.spec?.http ?? []) as any[]) { if (r?.mirror) dests.push(r.mirror); for (const m of (r?.mirrors ?? []) as any[]) dests.push(m?.destination); }
+    for (const d of dests) {
+      if (typeof d?.host !== 'string') continue;
+      const host = resolveHost(d.host, vs.namespace);
+      if (have.has(host)) continue;
+      const target = serviceFor(snap, namespace, host);
+      if (target) { have.add(host); extra.push(target); }
+    }
+  }
+  return [...list, ...extra];
 }
 
 /** Outbound facet of CDS: shared by every proxy of a scope (namespace + Sidecar). */
@@ -181,43 +624,70 @@ export const sidecarOutboundClusters: Generator = (snap, ctx) => {
   const out: Generated[] = [];
   const seen = new Set<string>();
   const add = (g: Generated) => { if (!seen.has(g.name)) { seen.add(g.name); out.push(g); } };
-  for (const svc of visibleServices(snap, namespace, sidecar)) {
+  const dnsRefresh = duration(meshDurationMs(snap, 'dnsRefreshRate', DNS_REFRESH_MS));
+  for (const svc of scopeServices(snap, namespace, sidecar)) {
     for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false })) {
       if (svc.resolution === 'dns' || svc.resolution === 'dns-round-robin') {
-        const port = svc.ports.find((p) => c.name.startsWith(`outbound|${p.port}|`))!;
-        c.resource['load_assignment'] = { ...dnsLoadAssignment(snap, svc, port), cluster_name: c.name };
+        const [, portText, subset] = c.name.split('|');
+        const port = svc.ports.find((p) => p.port === Number(portText))!;
+        c.resource['load_assignment'] = dnsLoadAssignment(snap, namespace, svc, port, subset ?? '', c.name, svc.resolution === 'dns-round-robin');
+        c.resource['dns_refresh_rate'] = dnsRefresh;
+        c.resource['respect_dns_ttl'] = true;
       }
       add(c);
     }
   }
-  add({ name: PASSTHROUGH, resource: { name: PASSTHROUGH, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
-  add({ name: BLACKHOLE, resource: { name: BLACKHOLE, type: 'STATIC', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
+  add({ name: PASSTHROUGH_CLUSTER, resource: passthroughCluster(PASSTHROUGH_CLUSTER, false) });
+  add({ name: BLACKHOLE_CLUSTER, resource: { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
   return out;
 };
 
-/** Inbound facet of CDS: `inbound|port||` clusters of the proxy's own workload and Sidecar ingress. */
+/**
+ * Inbound facet of CDS: `inbound|targetPort||` per inbound chain and InboundPassthroughCluster.
+ * Service ports go to the workload through ORIGINAL_DST from 127.0.0.6 (Istio: iptables lets that
+ * source through to the app); a Sidecar ingress listener's defaultEndpoint (`127.0.0.1:PORT`,
+ * `unix://path`) makes a STATIC cluster.
+ */
 export const sidecarInboundClusters: Generator = (snap, ctx) => {
   const sidecar = sidecarConfig(snap, ctx.sidecar);
   const out: Generated[] = [];
   const seen = new Set<string>();
-  const add = (g: Generated) => { if (!seen.has(g.name)) { seen.add(g.name); out.push(g); } };
-  const inboundStatic = (port: number, address: string, targetPort: number) => add({
-    name: inboundClusterName(port),
-    resource: {
-      name: inboundClusterName(port), type: 'STATIC', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
-      load_assignment: { cluster_name: inboundClusterName(port), endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address, targetPort) } }] }] },
-    },
+  const add = (name: string, resource: Obj) => { if (!seen.has(name)) { seen.add(name); out.push({ name, resource }); } };
+  const base = (name: string, protocol: string): Obj => ({
+    name, connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+    ...(['HTTP2', 'GRPC'].includes(protocol.toUpperCase()) ? { typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } } } : {}),
   });
-  for (const ing of (sidecar?.spec?.ingress ?? []) as any[]) {
-    const port = Number(ing?.port?.number);
-    const target = String(ing?.defaultEndpoint ?? `127.0.0.1:${port}`);
-    const colon = target.lastIndexOf(':');
-    if (Number.isInteger(port) && colon > 0) inboundStatic(port, target.slice(0, colon), Number(target.slice(colon + 1)));
+  const originalDst = (name: string, protocol: string) => add(name, { ...base(name, protocol), type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_BIND, port_value: 0 } } });
+  const ingress = ingressListeners(sidecar);
+  if (ingress.length > 0) {
+    for (const ing of ingress) {
+      const port = Number(ing.port!.number);
+      const name = inboundClusterName(port);
+      const protocol = ing.port!.protocol ?? 'TCP';
+      const target = typeof ing.defaultEndpoint === 'string' ? ing.defaultEndpoint : '';
+      if (target.startsWith('unix://')) {
+        add(name, { ...base(name, protocol), type: 'STATIC', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: address(target, 0) } }] }] } });
+        continue;
+      }
+      const colon = target.lastIndexOf(':');
+      const host = colon > 0 ? target.slice(0, colon).replace(/^\[|\]$/g, '') : '';
+      const targetPort = colon > 0 ? Number(target.slice(colon + 1)) : NaN;
+      if (!host || host === WILDCARD || host === '::' || !Number.isInteger(targetPort) || targetPort <= 0) { originalDst(name, protocol); continue; }
+      add(name, {
+        ...base(name, protocol), type: 'STATIC',
+        load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: address(host, targetPort) } }] }] },
+        ...(host === LOCALHOST || host === '::1' ? {} : { upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_BIND, port_value: 0 } } }),
+      });
+    }
+  } else {
+    for (const ip of ctx.inbound ?? []) if (listenerClass(ip.protocol)) originalDst(inboundClusterName(ip.targetPort), ip.protocol);
   }
-  for (const ip of ctx.inbound ?? []) inboundStatic(ip.port, '127.0.0.1', ip.targetPort);
+  add(INBOUND_PASSTHROUGH_CLUSTER, passthroughCluster(INBOUND_PASSTHROUGH_CLUSTER, true));
   return out;
 };
 
 /** Whole-type generators (both facets), for callers that do not split by facet. */
 export const sidecarListeners: Generator = (snap, ctx, names) => [...sidecarOutboundListeners(snap, ctx, names), ...sidecarInboundListeners(snap, ctx, names)];
 export const sidecarClusters: Generator = (snap, ctx, names) => [...sidecarOutboundClusters(snap, ctx, names), ...sidecarInboundClusters(snap, ctx, names)];
+
+export { ADS_CONFIG_SOURCE };
