@@ -39,6 +39,12 @@ export interface GenContext {
   readonly labels: Readonly<Record<string, string>>;
   /** `namespace/name` of the Gateway resources whose selector matches this proxy (router proxies), sorted. */
   readonly gateways: readonly string[];
+  /**
+   * The proxy's locality `region/zone/subzone` ('' when the node sends none). Only EDS reads it:
+   * DestinationRule localityLbSetting (failover priorities, distribute weights) is relative to the
+   * proxy's locality, so EDS generations are shared per namespace and locality (one per zone).
+   */
+  readonly locality?: string;
 }
 
 export type ContextField = keyof GenContext;
@@ -49,20 +55,20 @@ export const GENERATOR_INPUTS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, 
     [LISTENER_TYPE_URL]: ['generator', 'namespace', 'sidecar'],
     [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
     [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
-    [ENDPOINT_TYPE_URL]: ['namespace'],
+    [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],
   },
   sidecar: {
     [LISTENER_TYPE_URL]: ['generator', 'proxyType', 'namespace', 'sidecar', 'inbound', 'interceptionMode'],
     [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
     [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'inbound', 'labels'],
-    [ENDPOINT_TYPE_URL]: ['namespace'],
+    [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],
     [SECRET_TYPE_URL]: [],
   },
   router: {
     [LISTENER_TYPE_URL]: ['generator', 'namespace', 'gateways'],
     [ROUTE_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
     [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
-    [ENDPOINT_TYPE_URL]: ['namespace'],
+    [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],
   },
 };
 

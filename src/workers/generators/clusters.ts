@@ -1,103 +1,406 @@
 /**
- * Outbound clusters for a service port (+ DestinationRule subsets and load-balancer settings),
- * shared by the sidecar and proxyless gRPC generators.
+ * Outbound clusters for a service port and its DestinationRule subsets, with the traffic policy
+ * applied as Istio does (pilot/pkg/networking/core cluster_builder.go, cluster_traffic_policy.go,
+ * cluster_tls.go): connection pool → circuit breakers and HttpProtocolOptions, h2 upgrade,
+ * outlier detection, load balancer (simple, consistent hash, warmup, locality), upstream TLS.
+ * Shared by the sidecar, gateway and proxyless gRPC generators.
+ *
+ * Proxyless gRPC (flavour.proxyless) keeps the subset of Istio's grpcgen that grpc-js-xds accepts
+ * (REFERENCE §9): EDS clusters, ROUND_ROBIN or RING_HASH, circuit breakers; no TLS, no outlier
+ * detection, no protocol options.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel, ServicePort } from '../../shared/model/service';
+import { parseGoDuration } from '../../shared/duration';
 import { outboundClusterName } from './hosts';
-import { destinationRuleFor } from './destination-rules';
+import { destinationRuleFor, TrafficPolicy, trafficPolicyFor } from './destination-rules';
 import { ADS_CONFIG_SOURCE, duration } from './types';
 
-type Obj = Record<string, unknown>;
+type Obj = Record<string, any>;
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000; // Istio mesh default connectTimeout
+const MAX_UINT32 = 4294967295;
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const HTTP_PROTOCOL_OPTIONS_TYPE = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`;
+const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+/** The agent's SDS cluster in the Envoy bootstrap (Istio pkg/model SDSClusterName). */
+export const SDS_CLUSTER = 'sds-grpc';
+/** grpc-js-xds rejects larger rings (REFERENCE §9). */
+const GRPC_MAX_RING_SIZE = 8_388_608;
 
 export interface ClusterFlavour {
-  /** proxyless gRPC accepts only ROUND_ROBIN / RING_HASH via lb_policy */
+  /** proxyless gRPC: only what grpc-js-xds accepts (ROUND_ROBIN / RING_HASH via lb_policy, no TLS) */
   proxyless: boolean;
+  /** the proxy's selector-relevant labels (GenContext.labels): DestinationRule workloadSelector */
+  labels?: Readonly<Record<string, string>>;
+  /**
+   * Router (gateway) proxy. Istio serves DestinationRule credentialName to gateways; a sidecar gets
+   * it only from a DestinationRule with a workloadSelector (else the cluster has no TLS at all).
+   */
+  gateway?: boolean;
 }
 
-function lbSettings(policy: any, flavour: ClusterFlavour): Obj {
+/** Inputs besides the rule: mesh config and, for ISTIO_MUTUAL, the service accounts behind the service. */
+export interface ClusterExtras {
+  mesh?: Readonly<Record<string, any>>;
+  /** SPIFFE identities of the service's endpoints (ISTIO_MUTUAL subjectAltNames default) */
+  serviceAccounts?: readonly string[];
+}
+
+/** Go duration string (Istio JSON) → ms, or undefined. */
+function ms(v: unknown): number | undefined {
+  if (typeof v === 'number') return v * 1000;
+  return typeof v === 'string' ? parseGoDuration(v) : undefined;
+}
+
+function dur(v: unknown): Obj | undefined {
+  const m = ms(v);
+  return m === undefined ? undefined : duration(m);
+}
+
+/** The mesh (DR over mesh) locality LB setting, or undefined when disabled (loadbalancer.GetLocalityLbSetting). */
+export function localityLbSetting(mesh: Readonly<Record<string, any>> | undefined, policy: TrafficPolicy | undefined): Obj | undefined {
+  const dr = policy?.loadBalancer?.localityLbSetting;
+  if (dr) return dr.enabled === false ? undefined : dr;
+  // Istio's default MeshConfig has localityLbSetting {enabled: true}
+  const m = mesh?.['localityLbSetting'] ?? { enabled: true };
+  return m.enabled === false ? undefined : m;
+}
+
+// ---------------------------------------------------------------- protocol options
+
+/** Istio's clusterWrapper.httpProtocolOptions, marshalled only when something set it. */
+interface ProtocolOptions { opts?: Obj }
+
+function protocolOptions(p: ProtocolOptions): Obj {
+  if (!p.opts) p.opts = {};
+  return p.opts;
+}
+
+function setH2(p: ProtocolOptions): void {
+  const o = protocolOptions(p);
+  if (!o['upstream_http_protocol_options']) { delete o['use_downstream_protocol_config']; o['explicit_http_config'] = { http2_protocol_options: {} }; }
+}
+
+const isH2 = (p: ProtocolOptions): boolean => !!p.opts?.['explicit_http_config']?.['http2_protocol_options'];
+
+/** shouldH2Upgrade: the DR's h2UpgradePolicy, else the mesh's for HTTP ports. */
+function shouldH2Upgrade(port: ServicePort, mesh: Readonly<Record<string, any>> | undefined, pool: any): boolean {
+  const override = pool?.http?.h2UpgradePolicy;
+  if (override === 'UPGRADE') return true;
+  if (override === 'DO_NOT_UPGRADE') return false;
+  if (port.protocol !== 'HTTP') return false;
+  return mesh?.['h2UpgradePolicy'] === 'UPGRADE';
+}
+
+// ---------------------------------------------------------------- connection pool
+
+function applyConnectionPool(cluster: Obj, pool: any, mesh: Readonly<Record<string, any>> | undefined, p: ProtocolOptions): void {
+  const t: Obj = { max_connections: { value: MAX_UINT32 }, max_pending_requests: { value: MAX_UINT32 }, max_requests: { value: MAX_UINT32 }, max_retries: { value: MAX_UINT32 }, track_remaining: true };
+  const http = pool?.http, tcp = pool?.tcp;
+  if (http?.http2MaxRequests > 0) t['max_requests'] = { value: http.http2MaxRequests };
+  if (http?.http1MaxPendingRequests > 0) t['max_pending_requests'] = { value: http.http1MaxPendingRequests };
+  if (http?.maxRetries > 0) t['max_retries'] = { value: http.maxRetries };
+  if (tcp?.maxConnections > 0) t['max_connections'] = { value: tcp.maxConnections };
+  if (tcp?.connectTimeout !== undefined) cluster['connect_timeout'] = dur(tcp.connectTimeout) ?? cluster['connect_timeout'];
+  cluster['circuit_breakers'] = { thresholds: [t] };
+
+  // TCP keepalive: the mesh's, then the DR's fields over it (seconds)
+  for (const ka of [mesh?.['tcpKeepalive'], tcp?.tcpKeepalive]) {
+    if (!ka) continue;
+    const opts = (cluster['upstream_connection_options'] ??= { tcp_keepalive: {} }).tcp_keepalive as Obj;
+    if (ka.probes > 0) opts['keepalive_probes'] = { value: ka.probes };
+    const time = ms(ka.time), interval = ms(ka.interval);
+    if (time !== undefined) opts['keepalive_time'] = { value: Math.floor(time / 1000) };
+    if (interval !== undefined) opts['keepalive_interval'] = { value: Math.floor(interval / 1000) };
+  }
+
+  const idle = http?.idleTimeout ?? tcp?.idleTimeout;
+  const perConn = http?.maxRequestsPerConnection > 0 ? http.maxRequestsPerConnection : 0;
+  const streams = http?.maxConcurrentStreams > 0 ? http.maxConcurrentStreams : 0;
+  const maxDuration = tcp?.maxConnectionDuration;
+  if (idle !== undefined || perConn || streams || maxDuration !== undefined) {
+    const common: Obj = {};
+    if (idle !== undefined) common['idle_timeout'] = dur(idle);
+    if (perConn) common['max_requests_per_connection'] = { value: perConn };
+    if (maxDuration !== undefined) common['max_connection_duration'] = dur(maxDuration);
+    protocolOptions(p)['common_http_protocol_options'] = common;
+    if (isH2(p) && streams) p.opts!['explicit_http_config'].http2_protocol_options.max_concurrent_streams = { value: streams };
+  }
+  if (http?.useClientProtocol) {
+    const o = protocolOptions(p);
+    delete o['explicit_http_config'];
+    o['use_downstream_protocol_config'] = { http_protocol_options: {}, http2_protocol_options: {} };
+  }
+}
+
+// ---------------------------------------------------------------- outlier detection
+
+function applyOutlierDetection(cluster: Obj, od: any): void {
+  if (!od) return;
+  const out: Obj = { enforcing_success_rate: { value: 0 } };
+  if (od.consecutive5xxErrors !== undefined) {
+    out['consecutive_5xx'] = { value: od.consecutive5xxErrors };
+    out['enforcing_consecutive_5xx'] = { value: od.consecutive5xxErrors > 0 ? 100 : 0 };
+  }
+  if (od.consecutiveGatewayErrors !== undefined) {
+    out['consecutive_gateway_failure'] = { value: od.consecutiveGatewayErrors };
+    out['enforcing_consecutive_gateway_failure'] = { value: od.consecutiveGatewayErrors > 0 ? 100 : 0 };
+  }
+  if (od.interval !== undefined) out['interval'] = dur(od.interval);
+  if (od.baseEjectionTime !== undefined) out['base_ejection_time'] = dur(od.baseEjectionTime);
+  if (od.maxEjectionPercent > 0) out['max_ejection_percent'] = { value: od.maxEjectionPercent };
+  if (od.splitExternalLocalOriginErrors) {
+    out['split_external_local_origin_errors'] = true;
+    if (od.consecutiveLocalOriginFailures > 0) {
+      out['consecutive_local_origin_failure'] = { value: od.consecutiveLocalOriginFailures };
+      out['enforcing_consecutive_local_origin_failure'] = { value: 100 };
+    }
+    out['enforcing_local_origin_success_rate'] = { value: 0 };
+  }
+  cluster['outlier_detection'] = out;
+  // Istio disables the panic threshold unless minHealthPercent says otherwise (Envoy's default is 50).
+  cluster['common_lb_config']['healthy_panic_threshold'] = { value: Number(od.minHealthPercent ?? 0) };
+}
+
+// ---------------------------------------------------------------- load balancer
+
+function applyLoadBalancer(cluster: Obj, policy: TrafficPolicy | undefined, mesh: Readonly<Record<string, any>> | undefined): void {
   const lb = policy?.loadBalancer;
-  if (lb?.consistentHash) {
-    const ringSize = lb.consistentHash.ringHash?.minimumRingSize ?? lb.consistentHash.minimumRingSize;
-    return {
-      lb_policy: 'RING_HASH',
-      ring_hash_lb_config: { hash_function: 'XX_HASH', ...(ringSize ? { minimum_ring_size: { value: ringSize } } : {}) },
-    };
-  }
+  const locality = localityLbSetting(mesh, policy);
+  const failover = !!cluster['outlier_detection'] && (locality?.['failover']?.length > 0 || locality?.['failoverPriority']?.length > 0);
+  if (failover || locality?.['distribute']?.length > 0) cluster['common_lb_config']['locality_weighted_lb_config'] = {};
+  if (cluster['type'] === 'ORIGINAL_DST') { cluster['lb_policy'] = 'CLUSTER_PROVIDED'; return; }
+
+  const slowStart = lb?.warmupDurationSecs !== undefined ? { slow_start_config: { slow_start_window: dur(lb.warmupDurationSecs) } } : undefined;
   switch (lb?.simple) {
-    case 'LEAST_REQUEST':
-    case 'LEAST_CONN':
-      // grpc-js-xds NACKs LEAST_REQUEST through lb_policy (REFERENCE §9): keep proxyless on ROUND_ROBIN.
-      return { lb_policy: flavour.proxyless ? 'ROUND_ROBIN' : 'LEAST_REQUEST' };
-    case 'RANDOM':
-      return { lb_policy: flavour.proxyless ? 'ROUND_ROBIN' : 'RANDOM' };
+    case 'RANDOM': cluster['lb_policy'] = 'RANDOM'; break;
+    case 'ROUND_ROBIN':
+      cluster['lb_policy'] = 'ROUND_ROBIN';
+      if (slowStart) cluster['round_robin_lb_config'] = slowStart;
+      break;
     case 'PASSTHROUGH':
-      return { lb_policy: flavour.proxyless ? 'ROUND_ROBIN' : 'CLUSTER_PROVIDED' };
-    default:
-      return { lb_policy: 'ROUND_ROBIN' };
+      cluster['lb_policy'] = 'CLUSTER_PROVIDED';
+      cluster['type'] = 'ORIGINAL_DST';
+      delete cluster['load_assignment'];
+      delete cluster['eds_cluster_config'];
+      break;
+    default: // UNSPECIFIED, LEAST_CONN, LEAST_REQUEST: Istio's default algorithm is LEAST_REQUEST
+      cluster['lb_policy'] = 'LEAST_REQUEST';
+      if (slowStart) cluster['least_request_lb_config'] = slowStart;
+  }
+  const ch = lb?.consistentHash;
+  if (!ch) return;
+  delete cluster['round_robin_lb_config'];
+  delete cluster['least_request_lb_config'];
+  if (ch.maglev) {
+    cluster['lb_policy'] = 'MAGLEV';
+    if (Number(ch.maglev.tableSize) > 0) cluster['maglev_lb_config'] = { table_size: { value: Number(ch.maglev.tableSize) } };
+  } else if (ch.ringHash) {
+    cluster['lb_policy'] = 'RING_HASH';
+    if (Number(ch.ringHash.minimumRingSize) > 0) cluster['ring_hash_lb_config'] = { minimum_ring_size: { value: Number(ch.ringHash.minimumRingSize) } };
+  } else {
+    // the deprecated top-level minimumRingSize, else Envoy's default 1024, set explicitly as Istio does
+    cluster['lb_policy'] = 'RING_HASH';
+    cluster['ring_hash_lb_config'] = { minimum_ring_size: { value: Number(ch.minimumRingSize) > 0 ? Number(ch.minimumRingSize) : 1024 } };
   }
 }
 
-function subsetPolicy(dr: ConfigModel | undefined, subset: string): any {
-  if (!dr) return undefined;
-  const base = dr.spec?.trafficPolicy;
-  if (!subset) return base;
-  const s = (dr.spec?.subsets ?? []).find((x: any) => x.name === subset);
-  return s?.trafficPolicy ?? base;
+/** Today's proxyless policy: ROUND_ROBIN, or RING_HASH (xxHash, ring ≤ grpc's limit). */
+function applyProxylessLoadBalancer(cluster: Obj, policy: TrafficPolicy | undefined): void {
+  const ch = policy?.loadBalancer?.consistentHash;
+  if (!ch) { cluster['lb_policy'] = 'ROUND_ROBIN'; return; }
+  const ringSize = Number(ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 0);
+  cluster['lb_policy'] = 'RING_HASH';
+  cluster['ring_hash_lb_config'] = { hash_function: 'XX_HASH', ...(ringSize > 0 ? { minimum_ring_size: { value: Math.min(ringSize, GRPC_MAX_RING_SIZE) } } : {}) };
 }
 
-/** Apply portLevelSettings for `port` over the policy, as Istio does. */
-function portPolicy(policy: any, port: number): any {
-  const pls = (policy?.portLevelSettings ?? []).find((p: any) => p?.port?.number === port);
-  return pls ? { ...policy, ...pls } : policy;
+// ---------------------------------------------------------------- TLS
+
+/** SdsSecretConfig served by the agent over `sds-grpc` (Istio pkg/model ConstructSdsSecretConfig). */
+export function agentSdsSecret(name: string): Obj {
+  const sds_config: Obj = {
+    api_config_source: { api_type: 'GRPC', set_node_on_first_message_only: true, transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: SDS_CLUSTER } }] },
+    resource_api_version: 'V3',
+  };
+  // the workload certificate and root always exist: no initial fetch timeout
+  if (name === 'default' || name === 'ROOTCA') sds_config['initial_fetch_timeout'] = duration(0);
+  return { name, sds_config };
 }
 
-export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subset: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, endpointsForDns?: Obj): Obj {
+/** SdsSecretConfig for a credentialName, served by istiod over ADS (Istio ConstructSdsSecretConfigForCredential). */
+export function credentialSdsSecret(credentialName: string): Obj {
+  const name = credentialName.includes('://') ? credentialName : `kubernetes://${credentialName}`;
+  return { name, sds_config: { ads: {}, resource_api_version: 'V3' } };
+}
+
+const exactSans = (sans: readonly string[] | undefined): Obj[] => (sans ?? []).map((s) => ({ exact: s }));
+
+function tlsParams(mesh?: Readonly<Record<string, any>>, userTls = false): Obj {
+  const p: Obj = { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' };
+  const defaults = userTls ? mesh?.['tlsDefaults'] : undefined;
+  if (defaults?.ecdhCurves?.length) p['ecdh_curves'] = defaults.ecdhCurves;
+  if (defaults?.cipherSuites?.length) p['cipher_suites'] = defaults.cipherSuites;
+  return p;
+}
+
+/**
+ * ISTIO_MUTUAL upstream TLS: the workload certificate `default` and the root `ROOTCA` from the
+ * agent's SDS, in-mesh ALPN. Exported for auto-mTLS (security issue), which wraps this context in
+ * transport_socket_matches for endpoints labelled tlsMode=istio.
+ */
+export function istioMutualTls(sni: string, sans: readonly string[] | undefined, http2: boolean): Obj {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': UPSTREAM_TLS_TYPE,
+      common_tls_context: {
+        tls_params: tlsParams(),
+        alpn_protocols: http2 ? ['istio-peer-exchange', 'istio', 'h2'] : ['istio-peer-exchange', 'istio'],
+        tls_certificate_sds_secret_configs: [agentSdsSecret('default')],
+        combined_validation_context: { default_validation_context: { match_subject_alt_names: exactSans(sans) }, validation_context_sds_secret_config: agentSdsSecret('ROOTCA') },
+      },
+      sni,
+    },
+  };
+}
+
+/** `outbound_.port_.subset_.host`: Istio's default SNI for ISTIO_MUTUAL (model.BuildDNSSrvSubsetKey). */
+export function istioMtlsSni(port: number, subset: string, host: string): string {
+  return `outbound_.${port}_.${subset}_.${host}`;
+}
+
+/** SIMPLE / MUTUAL (constructUpstreamTLS); undefined when a sidecar may not use the credential. */
+function userTls(tls: any, http2: boolean, mesh: Readonly<Record<string, any>> | undefined, p: ProtocolOptions): Obj | undefined {
+  const mutual = tls.mode === 'MUTUAL';
+  const common: Obj = { tls_params: tlsParams(mesh, true) };
+  const insecure = tls.insecureSkipVerify === true;
+  // setAutoSniAndAutoSanValidation: SNI from the Host header when none is set, and then (unless
+  // SANs are given or verification is off) the certificate checked against that host
+  if (!tls.sni) {
+    const up = (protocolOptions(p)['upstream_http_protocol_options'] ??= {}) as Obj;
+    up['auto_sni'] = true;
+    if (!tls.subjectAltNames?.length && !insecure) up['auto_san_validation'] = true;
+  }
+  if (tls.credentialName) {
+    if (mutual) common['tls_certificate_sds_secret_configs'] = [credentialSdsSecret(tls.credentialName)];
+    if (!insecure) {
+      common['combined_validation_context'] = {
+        default_validation_context: { match_subject_alt_names: exactSans(tls.subjectAltNames) },
+        validation_context_sds_secret_config: credentialSdsSecret(`${tls.credentialName}-cacert`),
+      };
+    }
+  } else {
+    // files mounted in the pod, served by the agent over SDS so they rotate
+    if (mutual) common['tls_certificate_sds_secret_configs'] = [agentSdsSecret(`file-cert:${tls.clientCertificate}~${tls.privateKey}`)];
+    if (insecure) common['validation_context'] = {};
+    else {
+      const dvc: Obj = { match_subject_alt_names: exactSans(tls.subjectAltNames) };
+      if (tls.caCrl) dvc['crl'] = { filename: tls.caCrl };
+      common['combined_validation_context'] = { default_validation_context: dvc, validation_context_sds_secret_config: agentSdsSecret(`file-root:${tls.caCertificates || 'system'}`) };
+    }
+  }
+  if (http2) common['alpn_protocols'] = ['h2'];
+  return { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UPSTREAM_TLS_TYPE, common_tls_context: common, ...(tls.sni ? { sni: tls.sni } : {}) } };
+}
+
+function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, extras: ClusterExtras, p: ProtocolOptions): void {
+  if (!tls) {
+    // Auto mTLS hook (security issue): with no DR tls, Istio sends ISTIO_MUTUAL to endpoints
+    // labelled tlsMode=istio through transport_socket_matches (istioMutualTls above).
+    return;
+  }
+  switch (tls.mode) {
+    case 'ISTIO_MUTUAL':
+      cluster['transport_socket'] = istioMutualTls(tls.sni || sni, tls.subjectAltNames ?? extras.serviceAccounts, isH2(p));
+      return;
+    case 'SIMPLE':
+    case 'MUTUAL': {
+      const privileged = typeof tls.credentialName === 'string' && tls.credentialName !== '' && !tls.credentialName.startsWith('configmap://');
+      if (privileged && !flavour.gateway && !dr?.spec?.workloadSelector) return;
+      const socket = userTls(tls, isH2(p), extras.mesh, p);
+      if (socket) cluster['transport_socket'] = socket;
+      return;
+    }
+    default: // DISABLE
+  }
+}
+
+// ---------------------------------------------------------------- cluster
+
+export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subset: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, endpointsForDns?: Obj, extras: ClusterExtras = {}): Obj {
   const name = outboundClusterName(port.port, subset, svc.hostname);
-  const policy = portPolicy(subsetPolicy(dr, subset), port.port);
-  const cluster: Obj = { name, connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS), ...lbSettings(policy, flavour) };
-  if (svc.resolution === 'eds' || flavour.proxyless) {
+  const policy = trafficPolicyFor(dr, port.port, subset);
+  const mesh = extras.mesh;
+  const connectTimeout = ms(mesh?.['connectTimeout']) ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const cluster: Obj = { name, connect_timeout: duration(connectTimeout) };
+  if (flavour.proxyless) {
     cluster['type'] = 'EDS';
     cluster['eds_cluster_config'] = { service_name: name, eds_config: ADS_CONFIG_SOURCE };
+    applyProxylessLoadBalancer(cluster, policy);
+    const pool = policy?.connectionPool;
+    if (pool?.http?.http2MaxRequests || pool?.tcp?.maxConnections || pool?.http?.http1MaxPendingRequests) {
+      const t: Obj = {};
+      if (pool.tcp?.maxConnections) t['max_connections'] = { value: pool.tcp.maxConnections };
+      if (pool.http?.http1MaxPendingRequests) t['max_pending_requests'] = { value: pool.http.http1MaxPendingRequests };
+      if (pool.http?.http2MaxRequests) t['max_requests'] = { value: pool.http.http2MaxRequests };
+      if (pool.http?.maxRetries) t['max_retries'] = { value: pool.http.maxRetries };
+      cluster['circuit_breakers'] = { thresholds: [t] };
+    }
+    return cluster;
+  }
+
+  if (svc.resolution === 'eds') {
+    cluster['type'] = 'EDS';
+    cluster['eds_cluster_config'] = { service_name: name, eds_config: { ads: {}, initial_fetch_timeout: duration(0), resource_api_version: 'V3' } };
   } else if (svc.resolution === 'passthrough') {
     cluster['type'] = 'ORIGINAL_DST';
-    cluster['lb_policy'] = 'CLUSTER_PROVIDED';
   } else {
     cluster['type'] = svc.resolution === 'dns' ? 'STRICT_DNS' : 'LOGICAL_DNS';
     cluster['dns_lookup_family'] = 'V4_ONLY';
+    cluster['respect_dns_ttl'] = true;
+    cluster['dns_refresh_rate'] = duration(ms(mesh?.['dnsRefreshRate']) ?? 60_000); // mesh default 60s
     if (endpointsForDns) cluster['load_assignment'] = endpointsForDns;
   }
-  const pool = policy?.connectionPool;
-  if (pool?.http?.http2MaxRequests || pool?.tcp?.maxConnections || pool?.http?.http1MaxPendingRequests) {
-    const t: Obj = {};
-    if (pool.tcp?.maxConnections) t['max_connections'] = { value: pool.tcp.maxConnections };
-    if (pool.http?.http1MaxPendingRequests) t['max_pending_requests'] = { value: pool.http.http1MaxPendingRequests };
-    if (pool.http?.http2MaxRequests) t['max_requests'] = { value: pool.http.http2MaxRequests };
-    if (pool.http?.maxRetries) t['max_retries'] = { value: pool.http.maxRetries };
-    cluster['circuit_breakers'] = { thresholds: [t] };
-  }
-  if (!flavour.proxyless && (port.protocol === 'HTTP2' || port.protocol === 'GRPC')) {
-    cluster['typed_extension_protocol_options'] = {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    };
+  cluster['common_lb_config'] = {};
+
+  const p: ProtocolOptions = {};
+  if (port.protocol === 'HTTP2' || port.protocol === 'GRPC') setH2(p); // setUpstreamProtocol
+  applyConnectionPool(cluster, policy?.connectionPool, mesh, p);
+  if (shouldH2Upgrade(port, mesh, policy?.connectionPool)) setH2(p);
+  applyOutlierDetection(cluster, policy?.outlierDetection);
+  applyLoadBalancer(cluster, policy, mesh);
+  applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p);
+
+  if (p.opts) {
+    // upstream protocol is required in HttpProtocolOptions: HTTP/1.1 unless something chose otherwise
+    if (!p.opts['explicit_http_config'] && !p.opts['use_downstream_protocol_config']) p.opts['explicit_http_config'] = { http_protocol_options: {} };
+    cluster['typed_extension_protocol_options'] = { [HTTP_PROTOCOL_OPTIONS]: { '@type': HTTP_PROTOCOL_OPTIONS_TYPE, ...p.opts } };
   }
   return cluster;
 }
 
+/** SPIFFE identities of the service's endpoints, sorted (Istio PushContext.ServiceAccounts). */
+function serviceAccountsOf(snap: SnapshotView, svc: ServiceModel): string[] {
+  return [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((e) => e.serviceAccount).filter((s) => s !== ''))].sort();
+}
+
+function usesIstioMutual(dr: ConfigModel | undefined): boolean {
+  return !!dr && JSON.stringify([dr.spec?.trafficPolicy, ((dr.spec?.subsets ?? []) as any[]).map((s) => s?.trafficPolicy)]).includes('"ISTIO_MUTUAL"');
+}
+
 /** Every outbound cluster (default + one per DR subset) for the service's ports. */
 export function outboundClustersFor(snap: SnapshotView, namespace: string, svc: ServiceModel, flavour: ClusterFlavour, portFilter?: number): Array<{ name: string; resource: Obj }> {
-  const dr = destinationRuleFor(snap, namespace, svc);
+  const dr = destinationRuleFor(snap, namespace, svc, flavour.labels);
+  const extras: ClusterExtras = flavour.proxyless ? {} : { mesh: snap.mesh() };
+  // Only ISTIO_MUTUAL reads the endpoints (their identities); other clusters stay independent of pod churn.
+  if (!flavour.proxyless && usesIstioMutual(dr)) extras.serviceAccounts = serviceAccountsOf(snap, svc);
   const subsets: string[] = ['', ...((dr?.spec?.subsets ?? []) as any[]).map((s) => String(s.name))];
   const out: Array<{ name: string; resource: Obj }> = [];
   for (const port of svc.ports) {
     if (portFilter !== undefined && port.port !== portFilter) continue;
     for (const subset of subsets) {
-      const r = buildOutboundCluster(svc, port, subset, dr, flavour);
+      const r = buildOutboundCluster(svc, port, subset, dr, flavour, undefined, extras);
       out.push({ name: r['name'] as string, resource: r });
     }
   }

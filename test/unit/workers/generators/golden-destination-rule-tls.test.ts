@@ -1,0 +1,67 @@
+/**
+ * DestinationRule tls → the cluster's upstream TLS transport socket (Istio cluster_tls.go):
+ * DISABLE (none), SIMPLE (sni, subjectAltNames, caCertificates as an agent SDS `file-root:`
+ * secret, auto_sni / auto_san_validation when unset, insecureSkipVerify), MUTUAL (client
+ * certificate files as `file-cert:cert~key`), credentialName (istiod SDS over ADS, only for
+ * DestinationRules with a workloadSelector on sidecars), ISTIO_MUTUAL (SDS `default` and `ROOTCA`
+ * from the agent's `sds-grpc` cluster, Istio's ALPN, SNI `outbound_.port_.subset_.host`, the
+ * service accounts as SANs).
+ *
+ * Real Envoy: SDS from `sds-grpc` needs that cluster in the bootstrap (the Istio agent provides
+ * it); the ACK test covers the modes that do not reference it.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { assertGolden } from '../../../helpers/golden';
+import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
+import { assertEnvoyAcks, assertValid, clusters, fqdn, generate, NS, service } from './golden-destination-rule-common';
+
+const dr = (host: string, policy: string, extra = '') => `---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${host}, namespace: ${NS}}
+spec:
+  host: ${host}
+${extra}  trafficPolicy:
+${policy}`;
+
+const HOSTS = ['tls-disable', 'tls-simple', 'tls-simple-auto', 'tls-insecure', 'tls-mutual', 'tls-credential', 'tls-istio'];
+const SERVICES = HOSTS.map((h, i) => service(h, h === 'tls-istio' ? '  - {name: grpc, port: 9090, targetPort: 9090}\n' : '', 70 + i)).join('');
+const RULES = [
+  dr('tls-disable', '    tls: {mode: DISABLE}\n'),
+  dr('tls-simple', '    tls: {mode: SIMPLE, sni: api.example.com, subjectAltNames: [api.example.com], caCertificates: /etc/certs/ca.pem}\n'),
+  dr('tls-simple-auto', '    tls: {mode: SIMPLE}\n'),
+  dr('tls-insecure', '    tls: {mode: SIMPLE, insecureSkipVerify: true}\n'),
+  dr('tls-mutual', '    tls: {mode: MUTUAL, clientCertificate: /etc/certs/client.pem, privateKey: /etc/certs/key.pem, caCertificates: /etc/certs/ca.pem, sni: db.example.com}\n'),
+  dr('tls-credential', '    tls: {mode: MUTUAL, credentialName: db-client}\n'),
+  dr('tls-istio', '    tls: {mode: ISTIO_MUTUAL}\n', '  subsets: [{name: v1, labels: {version: v1}}]\n'),
+].join('\n');
+const C = (host: string, port = 8080, subset = '') => `outbound|${port}|${subset}|${fqdn(host)}`;
+const tlsView = (c: Record<string, any>) => ({
+  name: c['name'], transport_socket: c['transport_socket'],
+  typed_extension_protocol_options: c['typed_extension_protocol_options'],
+});
+
+test('golden destination-rule/tls: DISABLE, SIMPLE, MUTUAL, credentialName, ISTIO_MUTUAL', () => {
+  const set = generate(SERVICES, RULES);
+  const names = [...HOSTS.map((h) => C(h)), C('tls-istio', 8080, 'v1'), C('tls-istio', 9090)];
+  assertGolden('destination-rule/tls', clusters(set, names).map(tlsView));
+  assertValid(set);
+});
+
+test('tls: a sidecar gets no TLS from a credentialName rule without a workloadSelector (Istio keeps credentials off sidecars)', () => {
+  const set = generate(SERVICES, RULES);
+  const [c] = clusters(set, [C('tls-credential')]);
+  assert.equal(c!['transport_socket'], undefined);
+});
+
+const ACK_HOSTS = ['tls-disable', 'tls-insecure'];
+test('envoy ACKs destination-rule/tls (modes without agent SDS)', { skip: ENVOY_SKIP }, async () => {
+  const services = ACK_HOSTS.map((h, i) => service(h, '', 70 + i)).join('');
+  const rules = [
+    dr('tls-disable', '    tls: {mode: DISABLE}\n'),
+    dr('tls-insecure', '    tls: {mode: SIMPLE, insecureSkipVerify: true, sni: api.example.com}\n'),
+  ].join('\n');
+  const active = await assertEnvoyAcks(services, rules);
+  assert.equal(active.get(C('tls-insecure'))?.['transport_socket']?.['name'], 'envoy.transport_sockets.tls');
+});
