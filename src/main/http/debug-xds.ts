@@ -8,7 +8,8 @@
  * Istio does: it shows exactly what the proxy was given, and decoding on the main thread is a
  * debug-time cost that never touches the push path.
  */
-import { decodeAny } from '../../shared/envoy/proto';
+import { decodeAny, messageType } from '../../shared/envoy/proto';
+import { canonicalJson } from './proto-json';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, SECRET_TYPE_URL, XdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from '../xds/connection';
 import { HttpReply } from './http-server';
@@ -99,7 +100,7 @@ export function adsz(conns: Iterable<XdsConnection>, query: URLSearchParams, ful
 
 function decoded(bytes: Uint8Array): Record<string, unknown> {
   const { typeUrl, value } = decodeAny(bytes);
-  return { '@type': typeUrl, ...value };
+  return { '@type': typeUrl, ...canonicalJson(messageType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)), value) };
 }
 
 function lastSent(c: XdsConnection, type: XdsTypeUrl): { version: string; resources: Array<{ name: string; value: Record<string, unknown> }> } | undefined {
