@@ -1,0 +1,70 @@
+/**
+ * Sidecar resource scoping and outboundTrafficPolicy, as Istio's SidecarScope applies them
+ * (pilot/pkg/model/sidecar.go): the workload-selected Sidecar of the namespace, else its default
+ * one, else the root namespace's default; egress hosts `ns/host`, `./*`, `*\/…`, `~/*`; a port egress
+ * listener with bind and captureMode NONE is a real listener that locks its (bind, port); the
+ * catch-all listener takes every other port; REGISTRY_ONLY blackholes unknown destinations (virtual
+ * outbound, PassthroughFilterChain, RDS block_all) and egressProxy sends them to its cluster. What a
+ * proxy gets shrinks with its scope.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { GeneratedSet, assertGolden } from '../../../helpers/golden';
+import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
+import { REGISTRY_ONLY, SCOPE_CANARY, SCOPE_FRONTEND, SCOPE_LEGACY } from './golden-sidecar-scenes';
+import { Scene, assertEnvoyAcks, assertValid, dumpNames, generate, listener, names, route, withoutHttpFilters } from './golden-sidecar-common';
+
+/** What a scope decides: which Sidecar, which listeners, clusters and virtual hosts, where unknown traffic goes. */
+function scopeSummary(set: GeneratedSet): Record<string, unknown> {
+  const vo = set.listeners.find((l) => l['name'] === 'virtualOutbound');
+  return {
+    sidecar: set.context.sidecar,
+    listeners: names(set.listeners),
+    clusters: names(set.clusters),
+    virtualHosts: Object.fromEntries(set.routes.map((r) => [r['name'], r['virtual_hosts'].map((vh: any) => vh.name)])),
+    catchAll: vo?.['filter_chains'].find((c: any) => c.name === 'virtualOutbound-catchall-tcp')?.filters[0].typed_config.cluster,
+  };
+}
+
+const SCENES: Record<string, Scene> = { frontend: SCOPE_FRONTEND, canary: SCOPE_CANARY, legacy: SCOPE_LEGACY };
+
+test('golden sidecar/scope: namespace default Sidecar, workload-selected Sidecar, root-namespace fallback', () => {
+  const out: Record<string, unknown> = {};
+  for (const [label, scene] of Object.entries(SCENES)) {
+    const set = generate(scene);
+    assertValid(set);
+    out[label] = scopeSummary(set);
+  }
+  assert.deepEqual(Object.values(out).map((s: any) => s.sidecar), ['frontend/default', 'frontend/canary', 'istio-system/default']);
+  // the narrow scope gets less than the wide one
+  assert.ok((out['frontend'] as any).clusters.length < (out['canary'] as any).clusters.length);
+  assertGolden('sidecar/scope', out);
+});
+
+test('golden sidecar/egress-listener: a port egress listener with bind 127.0.0.1 and captureMode NONE binds for real and routes only its hosts', () => {
+  const set = generate(SCOPE_FRONTEND);
+  assertGolden('sidecar/egress-listener', withoutHttpFilters({
+    listener: listener(set, '127.0.0.1_9080'),
+    virtualHosts: route(set, '9080')['virtual_hosts'].map((vh: any) => ({ name: vh.name, domains: vh.domains })),
+  }));
+});
+
+test('golden sidecar/outbound-traffic-policy: mesh REGISTRY_ONLY, Sidecar REGISTRY_ONLY, Sidecar egressProxy', () => {
+  const policy = (set: GeneratedSet) => ({
+    virtualOutbound: listener(set, 'virtualOutbound')['filter_chains'],
+    passthroughFilterChain: set.listeners.map((l) => l['default_filter_chain']).find((c) => c?.name === 'PassthroughFilterChain'),
+    catchAllVirtualHost: set.routes[0]!['virtual_hosts'].at(-1),
+  });
+  assertGolden('sidecar/outbound-traffic-policy', {
+    meshRegistryOnly: policy(generate(REGISTRY_ONLY)),
+    sidecarRegistryOnly: policy(generate(SCOPE_FRONTEND)),
+    sidecarEgressProxy: policy(generate(SCOPE_CANARY)),
+  });
+});
+
+for (const [label, scene] of Object.entries({ ...SCENES, registryOnly: REGISTRY_ONLY })) {
+  test(`sidecar scope ${label}: a real Envoy ACKs it`, { skip: ENVOY_SKIP }, async () => {
+    const dump = await assertEnvoyAcks(scene, scene === SCOPE_FRONTEND ? [9080] : []);
+    assert.ok(dumpNames(dump, 'ListenersConfigDump', 'dynamic_listeners').includes('virtualOutbound'));
+  });
+}
