@@ -109,7 +109,7 @@ export function httpOptions(deps: OpsDeps): ListenOptions {
 /** --monitoringAddr: health + debug + /metrics + the dashboard and its WebSocket. */
 export function monitoringOptions(deps: OpsDeps, dashboard: Dashboard): ListenOptions {
   return {
-    routes: { ...debugRoutes(deps), '/dashboard': { protected: true, handler: () => dashboard.page() } },
+    routes: { ...debugRoutes(deps), '/dashboard': { protected: true, handler: () => dashboard.page() }, '/favicon.ico': () => ({ status: 204, contentType: 'image/x-icon', body: '' }) },
     websockets: { '/dashboard/ws': dashboard.websocket() },
     authorize: deps.authorize,
   };
