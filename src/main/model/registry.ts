@@ -397,12 +397,19 @@ export class Registry {
     }));
     const clusterIP = svc.spec?.clusterIP;
     const exportTo = (svc.metadata.annotations?.['networking.istio.io/exportTo'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    // Istio's kube conversion: a headless Service (clusterIP None) resolves by original destination
+    // (Passthrough); an ExternalName Service is a DNS service of the external name, outside the mesh.
+    const externalName = svc.spec?.type === 'ExternalName' && typeof svc.spec?.externalName === 'string' ? String(svc.spec.externalName) : '';
+    const resolution: Resolution = externalName ? 'dns' : clusterIP === 'None' ? 'passthrough' : 'eds';
     const service: ServiceModel = Object.freeze({
       hostname: `${svc.metadata.name}.${ns}.svc.${this.mesh.domainSuffix}`,
       namespace: ns, name: svc.metadata.name, source: 'kubernetes', ports,
-      addresses: typeof clusterIP === 'string' && clusterIP !== 'None' && clusterIP !== '' ? [clusterIP] : [],
-      exportTo, resolution: 'eds', meshExternal: false, labels: svc.metadata.labels ?? {},
+      addresses: !externalName && typeof clusterIP === 'string' && clusterIP !== 'None' && clusterIP !== '' ? [clusterIP] : [],
+      exportTo, resolution, meshExternal: externalName !== '', labels: svc.metadata.labels ?? {},
     });
+    if (externalName) {
+      return Object.freeze({ service, endpoints: Object.freeze([this.endpoint(externalName, {}, {}, '', 1, '', '', true)]) });
+    }
     const endpoints: EndpointModel[] = [];
     for (const slice of slices) {
       const slicePorts: Record<string, number> = {};

@@ -318,12 +318,11 @@ export const sidecarOutboundListeners: Generator = (snap, ctx) => {
       for (const sp of svc.ports) {
         // Address-less TCP ServiceEntries with resolution NONE: one listener per endpoint IP (Istio;
         // a wildcard listener when there are no endpoints), so they do not all collide on 0.0.0.0.
+        // Headless Kubernetes services likewise (no endpoints: no listener, a scale-down must not leave a wildcard).
         if (bind === undefined && svc.resolution === 'passthrough' && svc.addresses.length === 0 && listenerClass(sp.protocol) === 'TCP') {
           const ips = [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((ep) => ep.address).filter(isIp))];
-          if (ips.length > 0) {
-            for (const ip of ips) addServicePort(b, svc, { port: sp.port, protocol: sp.protocol }, ip, bindToPort);
-            continue;
-          }
+          for (const ip of ips) addServicePort(b, svc, { port: sp.port, protocol: sp.protocol }, ip, bindToPort);
+          if (ips.length > 0 || svc.source === 'kubernetes') continue;
         }
         addServicePort(b, svc, { port: sp.port, protocol: sp.protocol }, bind, bindToPort);
       }
@@ -505,6 +504,8 @@ export function virtualHostDomains(svc: ServiceModel, port: number, proxyNs: str
       else out.push(nameNs, `${nameNs}:${port}`, `${nameNs}.svc`, `${nameNs}.svc:${port}`);
     }
   }
+  // Headless Kubernetes services also answer for their pods' names (`pod.svc.ns.svc.cluster.local`).
+  if (svc.resolution === 'passthrough' && svc.source === 'kubernetes') out.push(...out.map((d) => `*.${d}`));
   for (const a of svc.addresses) if (!isCidr(a) && a !== WILDCARD) out.push(a, `${a}:${port}`);
   return out;
 }

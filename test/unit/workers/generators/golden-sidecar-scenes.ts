@@ -44,6 +44,26 @@ kind: Service
 metadata: {name: legacy, namespace: bookinfo}
 spec: {clusterIP: None, ports: [{name: tcp-legacy, port: 7000}]}
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: cassandra, namespace: bookinfo}
+spec: {clusterIP: None, ports: [{name: http, port: 9080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: legacy-1, namespace: bookinfo, labels: {kubernetes.io/service-name: legacy}}
+addressType: IPv4
+ports: [{name: tcp-legacy, port: 7000}]
+endpoints: [{addresses: [10.1.7.1]}, {addresses: [10.1.7.2]}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ftp, namespace: bookinfo}
+spec:
+  hosts: [ftp.example.com]
+  ports: [{number: 7000, name: tcp, protocol: TCP}]
+  resolution: DNS
+---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: api, namespace: bookinfo}
@@ -157,6 +177,11 @@ spec:
   hosts: [httpbin.org]
   ports: [{number: 80, name: http, protocol: HTTP}, {number: 443, name: https, protocol: HTTPS}]
   resolution: DNS
+---
+apiVersion: v1
+kind: Service
+metadata: {name: docs, namespace: shop}
+spec: {type: ExternalName, externalName: docs.example.org, ports: [{name: http, port: 8000}]}
 ---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -16,9 +16,10 @@ import { assertEnvoyAcks, assertValid, assignment, cluster, dumpNames, generate,
 const CLUSTERS = [
   'outbound|7070||inventory.shop.internal', 'outbound|5432||ledger.shop.internal', 'outbound|80||mirror.example.com',
   'outbound|80||httpbin.org', 'outbound|443||cdn.example.com', 'outbound|3306||corp.internal', 'outbound|6379||cache.shop.internal',
+  'outbound|8000||docs.shop.svc.cluster.local',
 ];
 
-test('golden sidecar/serviceentry-clusters: STATIC → EDS, DNS → STRICT_DNS, DNS_ROUND_ROBIN → LOGICAL_DNS, NONE → ORIGINAL_DST', () => {
+test('golden sidecar/serviceentry-clusters: STATIC → EDS, DNS → STRICT_DNS, DNS_ROUND_ROBIN → LOGICAL_DNS, NONE → ORIGINAL_DST (and an ExternalName Service → STRICT_DNS)', () => {
   const set = generate(SERVICE_ENTRIES);
   assertValid(set);
   // Only the fields resolution decides (load balancing and pool settings belong to the DestinationRule goldens).
@@ -39,7 +40,7 @@ test('golden sidecar/serviceentry-endpoints: inline endpoints (port override, we
 test('golden sidecar/serviceentry-listeners: VIP, CIDR prefix ranges, per-endpoint listeners for NONE, SNI for TLS hosts, VIP domains', () => {
   const set = generate(SERVICE_ENTRIES);
   assert.deepEqual(names(set.listeners).sort(),
-    ['0.0.0.0_3306', '0.0.0.0_443', '0.0.0.0_7070', '0.0.0.0_80', '10.3.2.1_6379', '10.3.2.2_6379', '240.0.0.11_5432', 'virtualInbound', 'virtualOutbound']);
+    ['0.0.0.0_3306', '0.0.0.0_443', '0.0.0.0_7070', '0.0.0.0_80', '0.0.0.0_8000', '10.3.2.1_6379', '10.3.2.2_6379', '240.0.0.11_5432', 'virtualInbound', 'virtualOutbound']);
   const brief = (l: Record<string, any>) => ({
     name: l['name'], address: l['address'],
     filter_chains: l['filter_chains'].map((c: any) => ({ filter_chain_match: c.filter_chain_match, cluster: c.filters.at(-1).typed_config.cluster ?? c.filters.at(-1).typed_config.rds?.route_config_name })),
