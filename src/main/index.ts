@@ -22,13 +22,15 @@ import { startOpsServers } from './http/ops-servers';
 import { PushTracer } from './http/push-trace';
 import { Lifecycle, gracefulShutdown } from './lifecycle';
 import { FileError } from './sources/file-source';
-import { scope, setLogLevels, LogLevel } from './log';
+import { scope, setLogLevels, parseLogOutputLevel } from './log';
 import { resourceEncodeCount } from '../shared/envoy/proto';
 import { changedDependencies } from '../shared/snapshot/snapshot-diff';
 import { SHORT_NAME } from '../shared/resources';
 import { CaRuntime, startCa } from './ca/start-ca';
 
 const log = scope('default');
+/** snapshot publication and push fan-out (Istio's `push` scope) */
+const pushLog = scope('push');
 export const VERSION = '0.1.0';
 
 export interface Discovery {
@@ -73,15 +75,9 @@ function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
   return { endpointsOnly: changes.every((c) => c.kind === 'EndpointSlice') };
 }
 
+/** `--log_output_level scope:level,...` (Istio's syntax); changeable later through /scopej. */
 function parseLogLevels(spec: string): void {
-  const scopes: Record<string, LogLevel> = {};
-  let def: LogLevel | undefined;
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [name, level] = part.includes(':') ? part.split(':') as [string, string] : ['default', part];
-    if (!['debug', 'info', 'warn', 'error', 'none'].includes(level)) throw new Error(`--log_output_level: unknown level '${level}' in '${part}' (debug, info, warn, error, none)`);
-    if (name === 'default') def = level as LogLevel; else scopes[name] = level as LogLevel;
-  }
-  setLogLevels({ default: def, scopes });
+  setLogLevels(parseLogOutputLevel(spec));
 }
 
 export async function startDiscovery(config: Config, opts: StartOptions = {}): Promise<Discovery> {
@@ -118,7 +114,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
     for (const v of publishedAt.keys()) if (v < snap.version - 64) publishedAt.delete(v);
     metrics.services.set(input.services.length);
     metrics.pushContextInit.observe((performance.now() - t0) / 1000);
-    log.debug('snapshot published', { version: snap.version, encodedSegments: snap.encodedSegments, reusedSegments: snap.reusedSegments, changed: changed === 'all' ? 'all' : changed.size });
+    pushLog.debug('snapshot published', { version: snap.version, encodedSegments: snap.encodedSegments, reusedSegments: snap.reusedSegments, changed: changed === 'all' ? 'all' : changed.size });
     return { version: snap.version, changed };
   };
 
@@ -161,10 +157,10 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
           contextsMayChange ? (c) => JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint : undefined);
         trace.stage('push');
         trace.end({ version, affected: affected.size, queued });
-        log.debug('push done', { version, affected: affected.size, queued, connections: ads.connections.size });
+        pushLog.debug('push done', { version, affected: affected.size, queued, connections: ads.connections.size });
       } catch (e) {
         trace.fail(e instanceof Error ? e.message : String(e));
-        log.error('push failed', { error: e instanceof Error ? e.message : String(e) });
+        pushLog.error('push failed', { error: e instanceof Error ? e.message : String(e) });
       } finally {
         const w = pushWaiters;
         pushWaiters = [];
