@@ -26,11 +26,11 @@
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, EndpointModel, ServiceModel, ServicePort } from '../../shared/model/service';
 import { parseGoDuration } from '../../shared/duration';
-import { inboundClusterName, outboundClusterName, resolveHost } from './hosts';
-import { buildRoutes } from './routes';
+import { hostMatches, inboundClusterName, outboundClusterName, resolveHost } from './hosts';
+import { buildRoutes, virtualServiceRoutes } from './routes';
 import { outboundClustersFor, DEFAULT_CONNECT_TIMEOUT_MS } from './clusters';
-import { EgressListener, egressListenersOf, serviceFor, sidecarConfig, visibleServices } from './scope';
-import { virtualServiceFor } from './virtual-services';
+import { EgressListener, egressListenersOf, egressMatches, serviceFor, sidecarConfig, visibleServices } from './scope';
+import { boundGateways, MESH_GATEWAY, virtualServiceFor } from './virtual-services';
 import { tcpTargets, tlsTargets, L4Target } from './tcp-routes';
 import { destinationRuleFor } from './destination-rules';
 import { ADS_CONFIG_SOURCE, DEFAULT_DOMAIN_SUFFIX, duration, Generated, Generator } from './types';
@@ -536,6 +536,9 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
       if (domains.length === 0) continue;
       virtualHosts.push({ name: `${svc.hostname}:${port}`, domains, routes: buildRoutes(snap, namespace, virtualServiceFor(snap, namespace, svc.hostname), svc, port, { labels: ctx.labels }) });
     }
+    // VirtualService hosts no service answers for get virtual hosts on port 80 (Istio's
+    // buildSidecarVirtualHostsForVirtualService: "serviceByPort[80] = nil").
+    if (port === 80) virtualHosts.push(...serviceLessVirtualHosts(snap, namespace, sidecar, eg, used, ctx.labels));
     virtualHosts.push(egress.allowAny
       ? { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: egress.cluster, timeout: duration(0), max_stream_duration: { max_stream_duration: duration(0), grpc_timeout_header_max: duration(0) } } }] }
       : { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } }] });
@@ -543,6 +546,29 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
   }
   return out;
 };
+
+/** Virtual hosts for hosts of mesh VirtualServices (imported by the egress listener) that match no visible service. */
+function serviceLessVirtualHosts(snap: SnapshotView, namespace: string, sidecar: ConfigModel | undefined, eg: EgressListener, used: Set<string>, labels: GenContext['labels'] | undefined): Obj[] {
+  const services = visibleServices(snap, namespace, sidecar);
+  const out: Obj[] = [];
+  for (const vs of snap.configs('VirtualService')) {
+    const hosts = (Array.isArray(vs.spec?.hosts) ? vs.spec.hosts : []) as unknown[];
+    if (hosts.length === 0 || !boundGateways(vs).includes(MESH_GATEWAY)) continue;
+    for (const raw of hosts) {
+      if (typeof raw !== 'string') continue;
+      const host = resolveHost(raw, vs.namespace);
+      if (services.some((s) => hostMatches(host, s.hostname) || hostMatches(s.hostname, host))) continue;
+      if (!egressMatches(eg.hosts ?? [], namespace, vs.namespace, host)) continue;
+      const chosen = virtualServiceFor(snap, namespace, host);
+      if (!chosen || chosen.namespace !== vs.namespace || chosen.name !== vs.name) continue;
+      const routes = virtualServiceRoutes(snap, namespace, vs, 80, { labels });
+      const domains = [host, `${host}:80`].filter((d) => !used.has(d) && (used.add(d), true));
+      if (routes.length === 0 || domains.length === 0) continue;
+      out.push({ name: `${host}:80`, domains, routes });
+    }
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------- CDS
 

@@ -111,7 +111,7 @@ spec:
     - {destination: {host: pay.example.com, port: {number: 443}}, weight: 10}
 ` };
 
-/** ServiceEntry resolutions, addresses, endpoints and workloadSelector (WorkloadEntries and Pods). */
+/** ServiceEntry resolutions, addresses, endpoints and workloadSelector (WorkloadEntries and Pods); a VirtualService for a host without a service. */
 export const SERVICE_ENTRIES: Scene = {
   nodeId: sidecarId('10.2.0.9', 'client-1', 'shop'),
   yaml: `
@@ -177,6 +177,14 @@ spec:
   hosts: [httpbin.org]
   ports: [{number: 80, name: http, protocol: HTTP}, {number: 443, name: https, protocol: HTTPS}]
   resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: old-store, namespace: shop}
+spec:
+  hosts: [old-store.example.com]
+  http:
+  - route: [{destination: {host: httpbin.org, port: {number: 80}}}]
 ---
 apiVersion: v1
 kind: Service

@@ -37,7 +37,7 @@ test('golden sidecar/serviceentry-endpoints: inline endpoints (port override, we
   assertGolden('sidecar/serviceentry-endpoints', [assignment(set, 'outbound|7070||inventory.shop.internal'), assignment(set, 'outbound|5432||ledger.shop.internal')]);
 });
 
-test('golden sidecar/serviceentry-listeners: VIP, CIDR prefix ranges, per-endpoint listeners for NONE, SNI for TLS hosts, VIP domains', () => {
+test('golden sidecar/serviceentry-listeners: VIP, CIDR prefix ranges, per-endpoint listeners for NONE, SNI for TLS hosts, VIP domains, a service-less VirtualService host on port 80', () => {
   const set = generate(SERVICE_ENTRIES);
   assert.deepEqual(names(set.listeners).sort(),
     ['0.0.0.0_3306', '0.0.0.0_443', '0.0.0.0_7070', '0.0.0.0_80', '0.0.0.0_8000', '10.3.2.1_6379', '10.3.2.2_6379', '240.0.0.11_5432', 'virtualInbound', 'virtualOutbound']);
