@@ -80,7 +80,12 @@ export async function assertEnvoyAcks(scene: Scene, bound: number[] = []): Promi
   fs.writeFileSync(meshFile, JSON.stringify(mesh));
   try {
     const ok = await serveToEnvoy({ 'mesh.yaml': yaml }, { nodeId: scene.nodeId, metadata: scene.metadata, flags: ['--meshConfig', meshFile] });
-    try { return ok.dump; } finally { await ok.close(); }
+    try { return ok.dump; } finally {
+      // The server's graceful shutdown waits on unref'd timers (src/main/lifecycle.ts); with nothing
+      // else pending the test's event loop would drain mid-close and node:test cancels the test.
+      const keepAlive = setInterval(() => undefined, 1000);
+      try { await ok.close(); } finally { clearInterval(keepAlive); }
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
