@@ -8,9 +8,14 @@
  */
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
-import { GeneratedSet, generateFor } from '../../../helpers/golden';
+import { GeneratedSet, generateFor, parseMesh } from '../../../helpers/golden';
 import { serveToEnvoy } from '../../../helpers/envoy-ack';
+import { publishSnapshot } from '../../../helpers/fixtures';
 import { validateResources } from '../../../../src/shared/envoy/validate';
+import { ModelStore } from '../../../../src/main/model/store';
+import { Registry } from '../../../../src/main/model/registry';
+import { DEFAULT_MESH } from '../../../../src/main/mesh-config';
+import { SnapshotView } from '../../../../src/shared/snapshot/snapshot-view';
 
 export const NS = 'apps';
 export const NODE_ID = `sidecar~10.1.0.9~client-1.${NS}~${NS}.svc.cluster.local`;
@@ -127,16 +132,28 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The snapshot of base mesh + `extra`, for calling route builders directly (the L4 target contract). */
+export function snapshotOf(extra: string): SnapshotView {
+  const store = new ModelStore();
+  store.replaceOrigin('golden', parseMesh(`${baseMesh()}\n---\n${extra}`));
+  const raw = Object.freeze({ ...DEFAULT_MESH }) as Record<string, unknown>;
+  const registry = new Registry(store, { domainSuffix: 'cluster.local', rootNamespace: 'istio-system', trustDomain: 'cluster.local', raw });
+  return publishSnapshot(registry.build()).view;
+}
+
+/** Ports of the scene that a listener may bind; the Envoy run moves each to a free port. */
+const BOUND_PORTS = [9080, 3306, 9443];
+
 /**
- * Serve the same scene to a real Envoy (the egress port moved from 9080 to a free port so the
- * listener can bind) and require it to ACK every type. Returns the config dump's JSON text, which
+ * Serve the same scene to a real Envoy (each bindable port moved to a free port so the listeners
+ * can bind) and require it to ACK every type. Returns the config dump's JSON text, which
  * callers check for what the scenario is about (an invalid fixture would otherwise be dropped by
  * the server and ACK trivially).
  */
 export async function assertEnvoyAcks(extra: string, egress = ''): Promise<string> {
   generate(extra, egress); // the fixture passes the server's validation
-  const port = await freePort();
-  const yaml = `${baseMesh(egress)}\n---\n${extra}`.replace(/\b9080\b/g, String(port));
+  let yaml = `${baseMesh(egress)}\n---\n${extra}`;
+  for (const p of BOUND_PORTS) yaml = yaml.replace(new RegExp(`\\b${p}\\b`, 'g'), String(await freePort()));
   const ok = await serveToEnvoy({ 'mesh.yaml': yaml }, { nodeId: NODE_ID, metadata: NODE_META });
   try {
     return JSON.stringify(ok.dump);
