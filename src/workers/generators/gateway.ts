@@ -24,9 +24,9 @@
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel } from '../../shared/model/service';
 import { GenContext } from '../../shared/generation';
-import { outboundClusterName, parseClusterName, resolveHost } from './hosts';
+import { parseClusterName, resolveHost } from './hosts';
 import { endpointPort } from './endpoints';
-import { buildRoutes, RouteOptions } from './routes';
+import { RouteOptions, virtualServiceRoutes } from './routes';
 import { L4Target, tcpTargets, tlsTargets } from './tcp-routes';
 import { outboundClustersFor, DEFAULT_CONNECT_TIMEOUT_MS } from './clusters';
 import { destinationRuleFor } from './destination-rules';
@@ -223,21 +223,6 @@ export const gatewayListeners: Generator = (snap, ctx) => {
 
 // ---------------------------------------------------------------- RDS
 
-/** Stand-in service for buildRoutes: a VirtualService host need not be a service, and its fallback route must not leak. */
-function sentinelService(vs: ConfigModel): ServiceModel {
-  return Object.freeze({
-    hostname: `gateway-no-default-route.${vs.namespace}.${vs.name}.invalid`, namespace: vs.namespace, name: vs.name,
-    source: 'serviceentry', ports: [], addresses: [], exportTo: [], resolution: 'eds', meshExternal: false, labels: {},
-  });
-}
-
-/** Routes of one VirtualService for a gateway server (Istio BuildHTTPRoutesForVirtualService): none when nothing applies. */
-function gatewayRoutesFor(snap: SnapshotView, namespace: string, vs: ConfigModel, port: number, opts: RouteOptions): Obj[] {
-  const sentinel = sentinelService(vs);
-  const fallbackCluster = outboundClusterName(port, '', sentinel.hostname);
-  return buildRoutes(snap, namespace, vs, sentinel, port, opts).filter((r) => (r['route'] as Obj | undefined)?.['cluster'] !== fallbackCluster);
-}
-
 /** Istio isCatchAllRoute: matches every request on the path and has no header/query conditions. */
 function isCatchAll(r: Obj): boolean {
   const m = (r['match'] ?? {}) as Obj;
@@ -268,7 +253,7 @@ function buildRouteConfig(snap: SnapshotView, ctx: Partial<GenContext>, merged: 
       const key = `${server.gateway}|${vs.namespace}/${vs.name}`;
       let routes = routesByGatewayVs.get(key);
       if (!routes) {
-        routes = gatewayRoutesFor(snap, namespace, vs, port, { gateway: server.gateway, labels: ctx.labels ?? {} });
+        routes = virtualServiceRoutes(snap, namespace, vs, port, { gateway: server.gateway, labels: ctx.labels ?? {} });
         routesByGatewayVs.set(key, routes);
       }
       for (const h of hosts) {
