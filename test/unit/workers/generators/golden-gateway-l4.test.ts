@@ -106,3 +106,29 @@ test('gateway TCP: a real Envoy ACKs it', { skip: ENVOY_SKIP }, async () => {
   // the match port follows the listener port the ACK run binds
   await assertEnvoyAcks(TCP.replace('port: 18445', 'port: ${PORT3}'));
 });
+
+const TLS_TERMINATED = `${gateway(`  - port: {number: \${PORT1}, name: tls-simple, protocol: TLS}
+    hosts: [db.example.com]
+    tls: {mode: SIMPLE, credentialName: db-cert}
+  - port: {number: \${PORT2}, name: tls-mtls, protocol: TLS}
+    hosts: ["*"]
+    tls: {mode: ISTIO_MUTUAL}`)}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db, namespace: ${NS}}
+spec:
+  hosts: ["*"]
+  gateways: [${GW_NS}/public-gw]
+  tcp:
+  - route: [{destination: {host: details, port: {number: 3306}}}]
+`;
+
+test('gateway TLS termination on a TCP server: SNI chain with a DownstreamTlsContext and the tcp route (ISTIO_MUTUAL offers istio-peer-exchange)', () => {
+  const set = generate(TLS_TERMINATED);
+  assertValid(set);
+  assertGolden('gateway/tls-terminated-listeners', [focusListener(listener(set, '0.0.0.0_18443')), focusListener(listener(set, '0.0.0.0_18444'))]);
+});
+
+test('gateway TLS termination on a TCP server: a real Envoy ACKs it', { skip: ENVOY_SKIP }, async () => {
+  await assertEnvoyAcks(TLS_TERMINATED);
+});
