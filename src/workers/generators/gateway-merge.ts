@@ -252,6 +252,16 @@ export function virtualServicesForGateway(snap: SnapshotView, proxyNamespace: st
   });
 }
 
+/** VirtualServices per gateway, looked up once per generation. */
+export function virtualServiceLookup(snap: SnapshotView, namespace: string): (gateway: string) => ConfigModel[] {
+  const cache = new Map<string, ConfigModel[]>();
+  return (gw) => {
+    let list = cache.get(gw);
+    if (!list) { list = virtualServicesForGateway(snap, namespace, gw); cache.set(gw, list); }
+    return list;
+  };
+}
+
 /** Istio host.Name.SubsetOf: every name `a` matches is matched by `b`. */
 export function hostSubsetOf(a: string, b: string): boolean {
   if (b === '*') return true;
