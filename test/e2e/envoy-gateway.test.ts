@@ -168,7 +168,7 @@ spec:
 
 const host = (name: string) => `${name}.${NS}.internal`;
 
-function gatewayYaml(ports: GatewayPorts, cert: { cert: string; key: string }): string {
+function gatewayYaml(ports: GatewayPorts, cert: { cert: string; key: string }, extraServers = ''): string {
   return `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: public-gw, namespace: ${GW_NS}}
@@ -186,7 +186,7 @@ spec:
   - port: {number: ${ports.passthrough}, name: tls-passthrough, protocol: TLS}
     hosts: [tls.example.com]
     tls: {mode: PASSTHROUGH}
-`;
+${extraServers}`;
 }
 
 interface GatewayPorts { http: number; https: number; passthrough: number }
@@ -285,7 +285,7 @@ spec:
 
 const backends = new Map<string, EchoBackend>();
 
-interface Fixture { server: TestServer; envoy: Envoy; port: number; ports: GatewayPorts; ca: Buffer; problems: string[] }
+interface Fixture { server: TestServer; envoy: Envoy; port: number; ports: GatewayPorts; cert: { cert: string; key: string }; ca: Buffer; problems: string[] }
 
 async function setUp(t: TestContext): Promise<Fixture> {
   const onClose = teardown(t);
@@ -316,7 +316,7 @@ async function setUp(t: TestContext): Promise<Fixture> {
   });
   const envoy = await startEnvoy(ENVOY!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META });
   onClose(() => envoy.stop());
-  const f = { server, envoy, port, ports, ca: fs.readFileSync(cert.cert), problems };
+  const f = { server, envoy, port, ports, cert, ca: fs.readFileSync(cert.cert), problems };
   for (const p of [ports.http, ports.https, ports.passthrough]) await envoy.waitForListener(`0.0.0.0_${p}`, STEP_MS);
   await waitFor(async () => (await envoy.admin('/ready')).trim() === 'LIVE', STEP_MS, 'envoy /ready to report LIVE', 100);
   await waitForAcks(f);
@@ -472,6 +472,25 @@ test('real Envoy ingress gateway: Gateway + VirtualServices route real HTTP with
       return true;
     }, STEP_MS, '20 replies in a row from echo-b', 50);
     assert.equal(f.envoy.pid, pid, 'same Envoy process');
+    await assertNoRejections(f);
+  });
+
+  await t.test('live change: a server added to the Gateway becomes a listener; removed, it goes away', async () => {
+    const extra = await freePort();
+    const gw = path.join(f.server.configDir, 'gateway.yaml');
+    fs.writeFileSync(gw, gatewayYaml(f.ports, f.cert, `  - port: {number: ${extra}, name: http-extra, protocol: HTTP}
+    hosts: [match.example.com]
+`));
+    await f.envoy.waitForListener(`0.0.0.0_${extra}`, STEP_MS);
+    await waitFor(async () => (await request(extra, 'match.example.com', '/b/x').catch(() => undefined))?.json?.id === 'echo-b', STEP_MS, 'the new port to route', 50);
+    assert.equal((await request(extra, 'other.example.com')).status, 404, 'the new server exposes only its own hosts');
+    await assertNoRejections(f);
+    fs.writeFileSync(gw, gatewayYaml(f.ports, f.cert));
+    await waitFor(async () => {
+      const listeners = dumpSection(await f.envoy.getConfigDump(), 'ListenersConfigDump')['dynamic_listeners'] ?? [];
+      return !listeners.some((l: any) => l.name === `0.0.0.0_${extra}` && l.active_state);
+    }, STEP_MS, 'the extra listener to go away', 100);
+    assert.equal((await get('match.example.com')).status, 200, 'the original port still routes');
     await assertNoRejections(f);
   });
 });
