@@ -13,8 +13,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { assertGolden } from '../../../helpers/golden';
-import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
-import { assertEnvoyAcks, assertValid, clusters, fqdn, generate, NS, service } from './golden-destination-rule-common';
+import { startTestServer } from '../../../helpers/server';
+import { startEnvoy } from '../../../helpers/envoy';
+import { ENVOY_PATH, ENVOY_SKIP, rejectedStats } from '../../../helpers/envoy-ack';
+import { waitFor } from '../../../helpers/wait-for';
+import { assertEnvoyAcks, assertValid, baseMesh, clusters, fqdn, generate, NODE_ID, NODE_META, NS, service } from './golden-destination-rule-common';
 
 const dr = (host: string, policy: string, extra = '') => `---
 apiVersion: networking.istio.io/v1
@@ -64,4 +67,35 @@ test('envoy ACKs destination-rule/tls (modes without agent SDS)', { skip: ENVOY_
   ].join('\n');
   const active = await assertEnvoyAcks(services, rules);
   assert.equal(active.get(C('tls-insecure'))?.['transport_socket']?.['name'], 'envoy.transport_sockets.tls');
+});
+
+/**
+ * SDS-based modes reference the agent's `sds-grpc` cluster, which a bare Envoy bootstrap lacks:
+ * such clusters stay warming (so Envoy never asks for listeners and the full-ACK harness cannot
+ * finish). What Envoy validates when it creates the cluster (the TLS context, SDS config sources)
+ * happens at CDS time, so an ACKed CDS with no rejection is the check here.
+ */
+test('envoy accepts the SDS-based TLS clusters (CDS and EDS ACKed, nothing rejected; they warm until SDS answers)', { skip: ENVOY_SKIP }, async () => {
+  const yaml = `${baseMesh(SERVICES)}\n---\n${RULES}`.replace(/\b8080\b/g, '18181');
+  const keepAlive = setInterval(() => undefined, 1000); // the server's shutdown waits on unref'd timers
+  const server = await startTestServer({ files: { 'mesh.yaml': yaml } });
+  try {
+    const envoy = await startEnvoy(ENVOY_PATH!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META });
+    try {
+      await waitFor(() => {
+        const conn = [...server.discovery.ads.connections.values()].find((c) => c.proxy.id === NODE_ID);
+        const cds = conn?.watches.get('type.googleapis.com/envoy.config.cluster.v3.Cluster');
+        if (cds?.lastError) throw new Error(`Envoy NACKed CDS: ${cds.lastError}`);
+        return !!cds?.versionSent && cds.versionAcked === cds.versionSent;
+      }, 20_000, 'Envoy to ACK CDS', 50);
+      const stats = await envoy.stats();
+      assert.deepEqual(rejectedStats(stats), []);
+      assert.ok((stats.get('cluster_manager.warming_clusters') ?? 0) >= 1, 'the SDS clusters wait for their secrets');
+    } finally {
+      await envoy.stop();
+    }
+  } finally {
+    await server.close();
+    clearInterval(keepAlive);
+  }
 });
