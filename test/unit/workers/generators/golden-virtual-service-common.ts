@@ -16,6 +16,8 @@ import { ModelStore } from '../../../../src/main/model/store';
 import { Registry } from '../../../../src/main/model/registry';
 import { DEFAULT_MESH } from '../../../../src/main/mesh-config';
 import { SnapshotView } from '../../../../src/shared/snapshot/snapshot-view';
+import { messageType } from '../../../../src/shared/envoy/proto';
+import * as xds from '@grpc/grpc-js-xds';
 
 export const NS = 'apps';
 export const NODE_ID = `sidecar~10.1.0.9~client-1.${NS}~${NS}.svc.cluster.local`;
@@ -171,4 +173,26 @@ spec:
   hosts: [reviews]
 ${extraSpec}  http:
 ${http}`;
+}
+
+/**
+ * The real grpc-js-xds client's own resource validation (what it would NACK) over a proxyless
+ * client's listeners and route configurations: the ground truth for proxyless goldens, as a real
+ * Envoy is for sidecar ones.
+ */
+export function assertGrpcJsAccepts(set: GeneratedSet): void {
+  xds.register(); // registers the router and fault HTTP filters the listener validation looks up
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const { ListenerResourceType } = require('@grpc/grpc-js-xds/build/src/xds-resource-type/listener-resource-type');
+  const { RouteConfigurationResourceType } = require('@grpc/grpc-js-xds/build/src/xds-resource-type/route-config-resource-type');
+  /* eslint-enable @typescript-eslint/no-var-requires */
+  const context = { bootstrap: { certificateProviders: {} } };
+  const check = (kind: any, fullName: string, resource: Record<string, unknown>) => {
+    const type = messageType(fullName);
+    const value = type.encode(type.fromObject(resource)).finish();
+    const res = kind.get().decode(context, { type_url: `type.googleapis.com/${fullName}`, value: Buffer.from(value) });
+    assert.equal(res.error, undefined, `grpc-js-xds rejects ${fullName} ${String(resource['name'])}: ${res.error}`);
+  };
+  for (const l of set.listeners) check(ListenerResourceType, 'envoy.config.listener.v3.Listener', l);
+  for (const r of set.routes) check(RouteConfigurationResourceType, 'envoy.config.route.v3.RouteConfiguration', r);
 }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { assertGolden, generateFor, rdsNames } from '../../../helpers/golden';
 import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
-import { assertEnvoyAcks, assertValid, baseMesh, generate, NS, reviewsVs, vhostRoutes } from './golden-virtual-service-common';
+import { assertEnvoyAcks, assertGrpcJsAccepts, assertValid, baseMesh, generate, NS, reviewsVs, vhostRoutes } from './golden-virtual-service-common';
 
 const FILTERS = reviewsVs(`
   - name: delayed
@@ -139,4 +139,5 @@ test('golden virtual-service/filters: proxyless gRPC gets fault and timeouts onl
   const hcm = set.listeners[0]!['api_listener']['api_listener'];
   assert.deepEqual(hcm['http_filters'].map((f: any) => f['name']), ['envoy.filters.http.fault', 'envoy.filters.http.router']);
   assertValid(set);
+  assertGrpcJsAccepts(set);
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { assertGolden, generateFor } from '../../../helpers/golden';
 import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
-import { assertEnvoyAcks, assertValid, baseMesh, generate, NS, reviewsVs, REVIEWS, vhostRoutes } from './golden-virtual-service-common';
+import { assertEnvoyAcks, assertGrpcJsAccepts, assertValid, baseMesh, generate, NS, reviewsVs, REVIEWS, vhostRoutes } from './golden-virtual-service-common';
 
 const MATCHES = reviewsVs(`
   - name: uris
@@ -83,6 +83,11 @@ test('golden virtual-service/match: per-match gateways keep only clauses for `me
   assertValid(set);
 });
 
+test('envoy ACKs virtual-service/match-gateways', { skip: ENVOY_SKIP }, async () => {
+  const dump = await assertEnvoyAcks(GATEWAYS);
+  assert.match(dump, /"name":"from-mesh"/);
+});
+
 test('golden virtual-service/match: a VirtualService bound only to a gateway, or not exported to the proxy namespace, leaves the default route', () => {
   const gatewayOnly = reviewsVs(`  - route: [{destination: {host: reviews, subset: v2}}]\n`, 'reviews', `  gateways: [public-gw]\n`);
   const hidden = `apiVersion: networking.istio.io/v1
@@ -149,4 +154,6 @@ test('golden virtual-service/match: sourceLabels and sourceNamespace select clau
   assert.deepEqual(routesOf(v2).map((r: any) => r['name']), ['from-v2-clients']);
   assertGolden('virtual-service/match-source-labels-proxyless', routesOf(v1));
   assertValid(v1);
+  assertGrpcJsAccepts(v1);
+  assertGrpcJsAccepts(v2);
 });
