@@ -142,6 +142,22 @@ function subsetNames(snap: SnapshotView, namespace: string, svc: ServiceModel): 
   return subsets.map((x: any) => x?.name).filter((n): n is string => typeof n === 'string' && n !== '');
 }
 
+/**
+ * Envoy rejects a listener whose filter chains repeat a match. Server merging already drops
+ * repeated TLS hosts; hosts that differ only in their namespace part (`*` and `ns/*`) still meet
+ * here: the first chain keeps the match.
+ */
+function uniqueMatches(chains: Obj[]): Obj[] {
+  const seen = new Set<string>();
+  return chains.filter((c) => {
+    const m = (c['filter_chain_match'] ?? {}) as Obj;
+    const key = JSON.stringify([[...((m['server_names'] as string[] | undefined) ?? [])].sort(), m['application_protocols'] ?? [], m['prefix_ranges'] ?? []]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function listenerAddress(bind: string, port: number): Obj {
   if (bind.startsWith('unix://')) return { pipe: { path: bind.slice('unix://'.length) } };
   return { socket_address: { address: bind, port_value: port } };
@@ -178,6 +194,7 @@ export const gatewayListeners: Generator = (snap, ctx) => {
   }
   const out: Generated[] = [];
   for (const [name, l] of listeners) {
+    l.chains = uniqueMatches(l.chains);
     if (l.chains.length === 0) continue; // Istio omits a listener without filter chains
     const inspect = l.chains.some((c) => (c['filter_chain_match'] as Obj | undefined)?.['server_names'] || c['transport_socket']);
     out.push({

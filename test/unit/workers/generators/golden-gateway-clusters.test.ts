@@ -122,3 +122,20 @@ test('gateway merge conflicts: HTTP then HTTPS on a port, two TCP servers, a rep
 test('gateway merge conflicts: a real Envoy ACKs what is left', { skip: ENVOY_SKIP }, async () => {
   await assertEnvoyAcks(CONFLICTS);
 });
+
+const SAME_MATCH = [
+  gateway(`  - port: {number: \${PORT1}, name: https-a, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: SIMPLE, credentialName: a-cert}`, 'a-gw'),
+  gateway(`  - port: {number: \${PORT1}, name: https-b, protocol: HTTPS}
+    hosts: ["${NS}/*"]
+    tls: {mode: SIMPLE, credentialName: b-cert}`, 'b-gw'),
+].join('---\n');
+
+test('gateway listener: two TLS servers whose hosts differ only in the namespace part keep one chain (Envoy rejects repeated matches)', () => {
+  const set = generate(SAME_MATCH);
+  assertValid(set);
+  const l = listener(set, '0.0.0.0_18443');
+  assert.equal(l['filter_chains'].length, 1);
+  assert.match(JSON.stringify(l['filter_chains'][0]), /kubernetes:\/\/a-cert/);
+});
