@@ -15,7 +15,7 @@
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
-import { resolveHost } from './hosts';
+import { hostMatches, resolveHost } from './hosts';
 
 export const MESH_GATEWAY = 'mesh';
 
@@ -61,11 +61,27 @@ function isDelegate(vs: ConfigModel): boolean {
   return !Array.isArray(vs.spec?.hosts) || vs.spec.hosts.length === 0;
 }
 
-/** The first VirtualService (proxy namespace first, then by namespace/name) bound to `mesh` for `hostname`. */
+/**
+ * The VirtualService bound to `mesh` for `hostname`: among those naming the host exactly and the
+ * most specific wildcard ones (Istio's mostSpecificWildcardVsIndex: a wildcard VirtualService
+ * claims a service only if no more specific wildcard does), the proxy namespace's first, then by
+ * namespace/name.
+ */
 export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
   const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) =>
     !isDelegate(vs) && boundGateways(vs).includes(MESH_GATEWAY) && visibleFrom(snap, vs, namespace));
-  return pickByNamespace(candidates, namespace);
+  const specificity = (vs: ConfigModel): number => {
+    let best = -1;
+    for (const h of (Array.isArray(vs.spec?.hosts) ? vs.spec.hosts : []) as unknown[]) {
+      const host = resolveHost(String(h), vs.namespace);
+      if (host === hostname) return Number.MAX_SAFE_INTEGER;
+      if (host.startsWith('*') && hostMatches(host, hostname)) best = Math.max(best, host.length);
+    }
+    return best;
+  };
+  const scored = candidates.map((vs) => ({ vs, s: specificity(vs) }));
+  const wildcardBest = Math.max(-1, ...scored.filter((x) => x.s !== Number.MAX_SAFE_INTEGER).map((x) => x.s));
+  return pickByNamespace(scored.filter((x) => x.s === Number.MAX_SAFE_INTEGER || (x.s >= 0 && x.s === wildcardBest)).map((x) => x.vs), namespace);
 }
 
 /**

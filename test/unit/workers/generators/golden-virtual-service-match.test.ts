@@ -157,3 +157,20 @@ test('golden virtual-service/match: sourceLabels and sourceNamespace select clau
   assertGrpcJsAccepts(v1);
   assertGrpcJsAccepts(v2);
 });
+
+test('virtual-service selection: the most specific wildcard VirtualService claims a host; an exact one competes by namespace order', () => {
+  const vs = (name: string, ns: string, host: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: ["${host}"]
+  http:
+  - name: ${name}
+    route: [{destination: {host: ${REVIEWS}, subset: v1}}]
+`;
+  const broad = vs('a-broad', NS, '*.cluster.local'), narrow = vs('b-narrow', NS, `*.${NS}.svc.cluster.local`);
+  assert.deepEqual(vhostRoutes(generate(`${broad}---\n${narrow}`)).map((r) => r['name']), ['b-narrow']);
+  const exactElsewhere = vs('exact', 'aaa', REVIEWS);
+  assert.deepEqual(vhostRoutes(generate(`${broad}---\n${exactElsewhere}`)).map((r) => r['name']), ['a-broad'], 'the proxy namespace goes first');
+  assert.deepEqual(vhostRoutes(generate(`${vs('exact', NS, REVIEWS)}---\n${narrow}`)).map((r) => r['name']), ['b-narrow'], 'then namespace/name order');
+});
