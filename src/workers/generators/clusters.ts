@@ -2,7 +2,9 @@
  * Outbound clusters for a service port and its DestinationRule subsets, with the traffic policy
  * applied as Istio does (pilot/pkg/networking/core cluster_builder.go, cluster_traffic_policy.go,
  * cluster_tls.go): connection pool → circuit breakers and HttpProtocolOptions, h2 upgrade,
- * outlier detection, load balancer (simple, consistent hash, warmup, locality), upstream TLS.
+ * outlier detection, load balancer (simple, consistent hash, warmup, locality), upstream TLS,
+ * upstream PROXY protocol. Not emitted: Istio's telemetry metadata (filter_metadata.istio),
+ * alt_stat_name, the istio.metadata_exchange cluster filter (Istio's own Envoy build), `tunnel`.
  * Shared by the sidecar, gateway and proxyless gRPC generators.
  *
  * Proxyless gRPC (flavour.proxyless) keeps the subset of Istio's grpcgen that grpc-js-xds accepts
@@ -23,6 +25,8 @@ const MAX_UINT32 = 4294967295;
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const HTTP_PROTOCOL_OPTIONS_TYPE = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`;
 const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+const PROXY_PROTOCOL_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport';
+const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
 /** The agent's SDS cluster in the Envoy bootstrap (Istio pkg/model SDSClusterName). */
 export const SDS_CLUSTER = 'sds-grpc';
 /** grpc-js-xds rejects larger rings (REFERENCE §9). */
@@ -326,6 +330,16 @@ function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefin
   }
 }
 
+/** TrafficPolicy.proxyProtocol: wrap the transport socket (raw buffer when none) in the PROXY protocol (applyUpstreamProxyProtocol). */
+function applyProxyProtocol(cluster: Obj, proxyProtocol: any): void {
+  if (!proxyProtocol) return;
+  const inner = cluster['transport_socket'] ?? { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': RAW_BUFFER_TYPE } };
+  cluster['transport_socket'] = {
+    name: 'envoy.transport_sockets.upstream_proxy_protocol',
+    typed_config: { '@type': PROXY_PROTOCOL_TYPE, config: { version: proxyProtocol.version ?? 'V1' }, transport_socket: inner },
+  };
+}
+
 // ---------------------------------------------------------------- cluster
 
 export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subset: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, endpointsForDns?: Obj, extras: ClusterExtras = {}): Obj {
@@ -371,6 +385,7 @@ export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subse
   applyOutlierDetection(cluster, policy?.outlierDetection);
   applyLoadBalancer(cluster, policy, mesh);
   applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p);
+  applyProxyProtocol(cluster, policy?.proxyProtocol);
 
   if (p.opts) {
     // upstream protocol is required in HttpProtocolOptions: HTTP/1.1 unless something chose otherwise

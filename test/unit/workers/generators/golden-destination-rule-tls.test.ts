@@ -99,3 +99,20 @@ test('envoy accepts the SDS-based TLS clusters (CDS and EDS ACKed, nothing rejec
     clearInterval(keepAlive);
   }
 });
+
+const PROXY_SERVICES = service('proxy-plain', '', 90) + service('proxy-tls', '', 91);
+const PROXY_RULES = [
+  dr('proxy-plain', '    proxyProtocol: {version: V2}\n'),
+  dr('proxy-tls', '    proxyProtocol: {version: V1}\n    tls: {mode: SIMPLE, insecureSkipVerify: true, sni: api.example.com}\n'),
+].join('\n');
+
+test('golden destination-rule/proxy-protocol: the transport socket (raw buffer or TLS) wrapped in the upstream PROXY protocol', () => {
+  const set = generate(PROXY_SERVICES, PROXY_RULES);
+  assertGolden('destination-rule/proxy-protocol', clusters(set, [C('proxy-plain'), C('proxy-tls')]).map((c) => ({ name: c['name'], transport_socket: c['transport_socket'] })));
+  assertValid(set);
+});
+
+test('envoy ACKs destination-rule/proxy-protocol', { skip: ENVOY_SKIP }, async () => {
+  const active = await assertEnvoyAcks(PROXY_SERVICES, PROXY_RULES);
+  assert.equal(active.get(C('proxy-plain'))?.['transport_socket']?.['name'], 'envoy.transport_sockets.upstream_proxy_protocol');
+});
