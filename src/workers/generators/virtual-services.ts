@@ -8,10 +8,10 @@
  *   `delegate` is replaced by the delegate VirtualService's routes, each merged with the parent's
  *   match (a delegate match must fall inside one of the parent's, else it is dropped) and inheriting
  *   the parent's rewrite/timeout/retries/fault/mirror/cors/headers where it sets none;
- * - conflicts: for a sidecar (gateway `mesh`) one VirtualService per host — the proxy namespace's
- *   first, then the others; within a group Istio takes the oldest (creationTimestamp), which the
- *   snapshot does not carry, so namespace/name order stands in for age. Gateways merge every bound
- *   VirtualService of a host (virtualServicesForGateway returns them all, in the same order).
+ * - conflicts: for a sidecar (gateway `mesh`) one VirtualService per host, the first in Istio's
+ *   order — private to the proxy namespace, exported to it by name, public; then the oldest
+ *   (creationTimestamp, which the snapshot does not carry yet: name, then namespace, stand in).
+ *   Gateways merge every bound VirtualService of a host (virtualServicesForGateway, same order).
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
@@ -64,8 +64,7 @@ function isDelegate(vs: ConfigModel): boolean {
 /**
  * The VirtualService bound to `mesh` for `hostname`: among those naming the host exactly and the
  * most specific wildcard ones (Istio's mostSpecificWildcardVsIndex: a wildcard VirtualService
- * claims a service only if no more specific wildcard does), the proxy namespace's first, then by
- * namespace/name.
+ * claims a service only if no more specific wildcard does), the first in Istio's order (sortForProxy).
  */
 export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
   const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) =>
@@ -81,28 +80,39 @@ export function virtualServiceFor(snap: SnapshotView, namespace: string, hostnam
   };
   const scored = candidates.map((vs) => ({ vs, s: specificity(vs) }));
   const wildcardBest = Math.max(-1, ...scored.filter((x) => x.s !== Number.MAX_SAFE_INTEGER).map((x) => x.s));
-  return pickByNamespace(scored.filter((x) => x.s === Number.MAX_SAFE_INTEGER || (x.s >= 0 && x.s === wildcardBest)).map((x) => x.vs), namespace);
+  return sortForProxy(snap, scored.filter((x) => x.s === Number.MAX_SAFE_INTEGER || (x.s >= 0 && x.s === wildcardBest)).map((x) => x.vs), namespace)[0];
 }
 
 /**
  * Every VirtualService bound to `gateway` (`ns/name`) that is visible from the gateway proxy's
- * namespace, proxy namespace first then by namespace/name. Gateways merge all of them per host.
+ * namespace, in Istio's order (sortForProxy). Gateways merge all of them per host.
  */
 export function virtualServicesForGateway(snap: SnapshotView, gateway: string, namespace: string): ConfigModel[] {
   const list = (snap.configs('VirtualService') ?? []).filter((vs) =>
     !isDelegate(vs) && boundGateways(vs).includes(gateway) && visibleFrom(snap, vs, namespace));
-  return sortByNamespace(list, namespace);
+  return sortForProxy(snap, list, namespace);
 }
 
-export function pickByNamespace(list: readonly ConfigModel[], namespace: string): ConfigModel | undefined {
-  return list.length === 0 ? undefined : sortByNamespace(list, namespace)[0];
-}
-
-function sortByNamespace(list: readonly ConfigModel[], namespace: string): ConfigModel[] {
-  return [...list].sort((a, b) => {
-    const an = a.namespace === namespace ? 0 : 1, bn = b.namespace === namespace ? 0 : 1;
-    return an - bn || (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name);
-  });
+/**
+ * Istio's order of the VirtualServices a proxy in `namespace` sees (PushContext
+ * VirtualServicesForGateway / SelectVirtualServices): those private to the proxy's namespace
+ * (exportTo `.`), then those exported to it by name, then the public ones; within a group by
+ * creationTimestamp, then name, then namespace (sortConfigByCreationTime). The snapshot's
+ * ConfigModel carries no creationTimestamp today, so a `created` field is used when present and
+ * otherwise name/namespace decide.
+ */
+export function sortForProxy(snap: SnapshotView, list: readonly ConfigModel[], namespace: string): ConfigModel[] {
+  const group = (vs: ConfigModel): number => {
+    let exportTo: unknown = vs.spec?.exportTo;
+    if (!Array.isArray(exportTo) || exportTo.length === 0) exportTo = snap.mesh()?.['defaultVirtualServiceExportTo'];
+    const e: unknown[] = Array.isArray(exportTo) && exportTo.length > 0 ? exportTo : ['*'];
+    if (e.includes('.') && vs.namespace === namespace) return 0;
+    if (e.includes(namespace)) return 1;
+    return 2;
+  };
+  const created = (vs: ConfigModel): string => String((vs as { created?: unknown }).created ?? '~');
+  return [...list].sort((a, b) => group(a) - group(b) || created(a).localeCompare(created(b))
+    || a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace));
 }
 
 // ---------------------------------------------------------------- delegation

@@ -108,7 +108,7 @@ spec:
   assertGolden('virtual-service/default-route-sidecar', vhostRoutes(generate(gatewayOnly)));
 });
 
-test('golden virtual-service/match: the proxy-namespace VirtualService wins over another namespace\'s for the same host', () => {
+test('virtual-service selection: one VirtualService per host for a sidecar, in Istio\'s order (private to the namespace, then public by age, name, namespace)', () => {
   const other = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: aaa-reviews, namespace: aaa}
@@ -119,8 +119,11 @@ spec:
     route: [{destination: {host: ${REVIEWS}, subset: v2}}]
 `;
   const own = reviewsVs(`  - name: from-apps\n    route: [{destination: {host: reviews, subset: v1}}]\n`, 'zzz-reviews');
-  const routes = vhostRoutes(generate(`${other}---\n${own}`));
-  assert.deepEqual(routes.map((r) => r['name']), ['from-apps']);
+  // both public: name order
+  assert.deepEqual(vhostRoutes(generate(`${other}---\n${own}`)).map((r) => r['name']), ['from-aaa']);
+  // private to the proxy namespace goes first
+  const ownPrivate = reviewsVs(`  - name: from-apps\n    route: [{destination: {host: reviews, subset: v1}}]\n`, 'zzz-reviews', `  exportTo: ["."]\n`);
+  assert.deepEqual(vhostRoutes(generate(`${other}---\n${ownPrivate}`)).map((r) => r['name']), ['from-apps']);
 });
 
 // Proxyless gRPC clients send their labels, and grpc.ts passes them: sourceLabels and
@@ -171,6 +174,6 @@ spec:
   const broad = vs('a-broad', NS, '*.cluster.local'), narrow = vs('b-narrow', NS, `*.${NS}.svc.cluster.local`);
   assert.deepEqual(vhostRoutes(generate(`${broad}---\n${narrow}`)).map((r) => r['name']), ['b-narrow']);
   const exactElsewhere = vs('exact', 'aaa', REVIEWS);
-  assert.deepEqual(vhostRoutes(generate(`${broad}---\n${exactElsewhere}`)).map((r) => r['name']), ['a-broad'], 'the proxy namespace goes first');
+  assert.deepEqual(vhostRoutes(generate(`${broad}---\n${exactElsewhere}`)).map((r) => r['name']), ['a-broad'], 'both public: name order');
   assert.deepEqual(vhostRoutes(generate(`${vs('exact', NS, REVIEWS)}---\n${narrow}`)).map((r) => r['name']), ['b-narrow'], 'then namespace/name order');
 });
