@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { assertGolden } from '../../../helpers/golden';
+import { assertGolden, generateFor } from '../../../helpers/golden';
 import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
-import { assertEnvoyAcks, assertValid, generate, NS, reviewsVs, vhostRoutes } from './golden-virtual-service-common';
+import { assertEnvoyAcks, assertValid, baseMesh, generate, NODE_ID, NODE_META, NS, reviewsVs, vhostRoutes } from './golden-virtual-service-common';
 
 const DESTINATIONS = reviewsVs(`
   - name: weighted
@@ -131,4 +131,17 @@ test('golden virtual-service/actions: DestinationRule consistentHash → route h
 test('envoy ACKs virtual-service/hash-policy', { skip: ENVOY_SKIP }, async () => {
   const dump = await assertEnvoyAcks(HASHING);
   assert.match(dump, /"header_name":"x-user"/);
+});
+
+test('virtual-service actions: MeshConfig defaultHttpRetryPolicy replaces Istio\'s default where a route sets no retries', () => {
+  const vs = reviewsVs(`  - name: own\n    match: [{uri: {prefix: /own}}]\n    retries: {attempts: 1}\n    route: [{destination: {host: reviews}}]\n  - name: inherits\n    route: [{destination: {host: reviews}}]\n`);
+  const run = (policy: unknown) => generateFor(`${baseMesh()}\n---\n${vs}`, { id: NODE_ID, metadata: NODE_META }, { mesh: { defaultHttpRetryPolicy: policy } });
+  const off = vhostRoutes(run({ attempts: 0 }));
+  assert.equal(off[0]!['route']['retry_policy']['num_retries']['value'], 1, 'a route\'s own retries win');
+  assert.equal(off[1]!['route']['retry_policy'], undefined, 'attempts 0 in the mesh default turns retries off');
+  const five = vhostRoutes(run({ attempts: 5, retryOn: '5xx' }));
+  assert.deepEqual([five[1]!['route']['retry_policy']['num_retries']['value'], five[1]!['route']['retry_policy']['retry_on']], [5, '5xx']);
+  // the default route of a service without a VirtualService follows the mesh default too
+  const ratings = vhostRoutes(run({ attempts: 0 }), '9080', `ratings.${NS}.svc.cluster.local:9080`);
+  assert.equal(ratings[0]!['route']['retry_policy'], undefined);
 });
