@@ -86,6 +86,13 @@ function setH2(p: ProtocolOptions): void {
   if (!o['upstream_http_protocol_options']) { delete o['use_downstream_protocol_config']; o['explicit_http_config'] = { http2_protocol_options: {} }; }
 }
 
+/** clusterWrapper.build: marshal the options when set; the upstream protocol is required (HTTP/1.1 unless chosen). */
+function finishProtocolOptions(cluster: Obj, p: ProtocolOptions): void {
+  if (!p.opts) return;
+  if (!p.opts['explicit_http_config'] && !p.opts['use_downstream_protocol_config']) p.opts['explicit_http_config'] = { http_protocol_options: {} };
+  cluster['typed_extension_protocol_options'] = { [HTTP_PROTOCOL_OPTIONS]: { '@type': HTTP_PROTOCOL_OPTIONS_TYPE, ...p.opts } };
+}
+
 const isH2 = (p: ProtocolOptions): boolean => !!p.opts?.['explicit_http_config']?.['http2_protocol_options'];
 
 /** shouldH2Upgrade: the DR's h2UpgradePolicy, else the mesh's for HTTP ports. */
@@ -387,12 +394,27 @@ export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subse
   applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p);
   applyProxyProtocol(cluster, policy?.proxyProtocol);
 
-  if (p.opts) {
-    // upstream protocol is required in HttpProtocolOptions: HTTP/1.1 unless something chose otherwise
-    if (!p.opts['explicit_http_config'] && !p.opts['use_downstream_protocol_config']) p.opts['explicit_http_config'] = { http_protocol_options: {} };
-    cluster['typed_extension_protocol_options'] = { [HTTP_PROTOCOL_OPTIONS]: { '@type': HTTP_PROTOCOL_OPTIONS_TYPE, ...p.opts } };
-  }
+  finishProtocolOptions(cluster, p);
   return cluster;
+}
+
+/**
+ * Inbound clusters take only the connection pool of the service's DestinationRule (Istio
+ * buildInboundCluster: the catch-all rule of the service, its port-level policy for the port):
+ * circuit breakers (Istio's MaxUint32 defaults included), connect timeout, keepalive and HTTP
+ * protocol options. Returns the fields to set on an `inbound|port||` cluster; for the sidecar
+ * generator's inbound facet.
+ */
+export function inboundConnectionPool(snap: SnapshotView, svc: ServiceModel, port: ServicePort): Obj {
+  const dr = destinationRuleFor(snap, svc.namespace, svc);
+  const policy = trafficPolicyFor(dr, port.port, '');
+  const mesh = snap.mesh();
+  const out: Obj = { connect_timeout: duration(ms(mesh?.['connectTimeout']) ?? DEFAULT_CONNECT_TIMEOUT_MS) };
+  const p: ProtocolOptions = {};
+  if (port.protocol === 'HTTP2' || port.protocol === 'GRPC') setH2(p);
+  applyConnectionPool(out, policy?.connectionPool, mesh, p);
+  finishProtocolOptions(out, p);
+  return out;
 }
 
 /** SPIFFE identities of the service's endpoints, sorted (Istio PushContext.ServiceAccounts). */

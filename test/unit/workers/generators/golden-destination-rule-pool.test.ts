@@ -7,7 +7,11 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { assertGolden } from '../../../helpers/golden';
+import { assertGolden, parseMesh } from '../../../helpers/golden';
+import { publishSnapshot } from '../../../helpers/fixtures';
+import { ModelStore } from '../../../../src/main/model/store';
+import { Registry } from '../../../../src/main/model/registry';
+import { inboundConnectionPool } from '../../../../src/workers/generators/clusters';
 import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
 import { assertEnvoyAcks, assertValid, clusters, fqdn, generate, NS, service } from './golden-destination-rule-common';
 
@@ -84,4 +88,17 @@ test('envoy ACKs destination-rule/pool-outlier', { skip: ENVOY_SKIP }, async () 
   const active = await assertEnvoyAcks(SERVICES, RULES);
   assert.equal(active.get(C('outlier'))?.['outlier_detection']?.['consecutive_5xx'], 1);
   assert.equal(active.get(C('pool-tcp'))?.['connect_timeout'], '0.250s');
+});
+
+test('inbound clusters take the connection pool of the service rule, with Istio defaults otherwise', () => {
+  const store = new ModelStore();
+  store.replaceOrigin('t', parseMesh(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n${SERVICES}\n---\n${RULES}`));
+  const snap = publishSnapshot(new Registry(store, { domainSuffix: 'cluster.local', rootNamespace: 'istio-system', trustDomain: 'cluster.local', raw: {} }).build()).view;
+  const svc = (h: string) => snap.servicesByHost(fqdn(h))[0]!;
+  const tcp = inboundConnectionPool(snap, svc('pool-tcp'), svc('pool-tcp').ports[0]!);
+  assert.deepEqual(tcp['circuit_breakers'].thresholds[0].max_connections, { value: 50 });
+  assert.deepEqual(tcp['connect_timeout'], { seconds: 0, nanos: 250_000_000 });
+  const plain = inboundConnectionPool(snap, svc('client-protocol'), svc('client-protocol').ports[0]!);
+  assert.deepEqual(plain['circuit_breakers'].thresholds[0].max_requests, { value: 4294967295 }, 'Istio default thresholds');
+  assert.ok(plain['typed_extension_protocol_options'], 'useClientProtocol applies inbound too');
 });
