@@ -119,9 +119,9 @@ function exportedFrom(all: readonly ConfigModel[], owner: string, hostname: stri
 
 /** Every consolidated rule Istio would consider for the service from `namespace` (before picking by labels). */
 function candidatesFor(snap: SnapshotView, namespace: string, svc: ServiceModel): Consolidated[] {
-  const idx = indexOf(snap);
   const all = snap.configsForHost('DestinationRule', svc.hostname);
   if (all.length === 0) return [];
+  const idx = indexOf(snap);
   // 1. the proxy's namespace (for a proxy in the root namespace: its private rules only)
   const local = namespace !== idx.root
     ? all.filter((dr) => dr.namespace === namespace && isLocal(dr))
