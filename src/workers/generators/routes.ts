@@ -263,8 +263,11 @@ function redirectAction(r: any, port: number, tls: boolean): Obj | undefined {
   return out;
 }
 
-function directResponseAction(d: any): Obj {
-  const out: Obj = { status: Number(d.status) };
+/** Istio ApplyDirectResponse; undefined for a status Envoy rejects (outside 200–599). */
+function directResponseAction(d: any): Obj | undefined {
+  const status = Number(d?.status);
+  if (!Number.isInteger(status) || status < 200 || status > 599) return undefined;
+  const out: Obj = { status };
   if (typeof d.body?.string === 'string') out['body'] = { inline_string: d.body.string };
   else if (typeof d.body?.bytes === 'string') out['body'] = { inline_bytes: d.body.bytes };
   return out;
@@ -325,9 +328,10 @@ function routeAction(snap: SnapshotView, namespace: string, vs: ConfigModel, htt
     if (hp) hashes.push(hp);
     consistentHash = !!ch;
   } else {
-    const kept = resolved.filter((x) => Number(x.d?.weight ?? NaN) !== 0);
+    // Istio ignores weight-0 destinations when there are several
+    const kept = resolved.filter((x) => destinationWeight(x.d) !== 0);
     if (kept.length === 0) return undefined;
-    const weights = normaliseWeights(kept.map((x) => (x.d?.weight === undefined ? undefined : Number(x.d.weight))));
+    const weights = normaliseWeights(kept.map((x) => destinationWeight(x.d)));
     action['weighted_clusters'] = {
       clusters: kept.map(({ d, r, ch }, i) => {
         const cw: Obj = { name: r.svc ? r.cluster : BLACKHOLE_CLUSTER, weight: { value: weights[i] } };
@@ -346,6 +350,14 @@ function routeAction(snap: SnapshotView, namespace: string, vs: ConfigModel, htt
   const retry = retryPolicy(http.retries ?? meshRetryPolicy(snap), consistentHash, proxyless);
   if (retry) action['retry_policy'] = retry;
   return action;
+}
+
+/** A destination's weight; undefined when unset or not a usable number. */
+export function destinationWeight(d: any): number | undefined {
+  const w = d?.weight;
+  if (w === undefined || w === null) return undefined;
+  const n = Number(w);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 /** Missing weights share what is left; the result is integers summing to exactly 100. */
@@ -385,7 +397,9 @@ function translateRoute(snap: SnapshotView, namespace: string, vs: ConfigModel, 
     route['redirect'] = r;
   } else if (http.directResponse) {
     if (proxyless) return undefined;
-    route['direct_response'] = directResponseAction(http.directResponse);
+    const d = directResponseAction(http.directResponse);
+    if (!d) return undefined;
+    route['direct_response'] = d;
   } else {
     const action = routeAction(snap, namespace, vs, http, port, opts, route, ops?.authority ?? '');
     if (!action) return undefined;

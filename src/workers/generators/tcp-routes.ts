@@ -16,7 +16,7 @@
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
-import { BLACKHOLE_CLUSTER, destinationClusterName, normaliseWeights, RouteOptions } from './routes';
+import { BLACKHOLE_CLUSTER, destinationClusterName, destinationWeight, normaliseWeights, RouteOptions } from './routes';
 import { matchGatewaysAdmit } from './virtual-services';
 
 export interface L4Target {
@@ -40,9 +40,9 @@ function l4Clusters(snap: SnapshotView, namespace: string, vs: ConfigModel, rout
   const dests = (Array.isArray(route) ? route : []) as any[];
   if (dests.length === 0) return [];
   if (dests.length === 1) return [{ name: destinationClusterName(snap, namespace, vs.namespace, dests[0]?.destination, port), weight: 100 }];
-  const kept = dests.filter((d) => Number(d?.weight ?? NaN) !== 0);
+  const kept = dests.filter((d) => destinationWeight(d) !== 0);
   if (kept.length === 0) return [];
-  const weights = normaliseWeights(kept.map((d) => (d?.weight === undefined ? undefined : Number(d.weight))));
+  const weights = normaliseWeights(kept.map(destinationWeight));
   return kept.map((d, i) => ({ name: destinationClusterName(snap, namespace, vs.namespace, d?.destination, port), weight: weights[i]! }));
 }
 
