@@ -8,10 +8,12 @@
  * services keep their model objects and the snapshot writer reuses their segments.
  */
 import { K8sObject, splitApiVersion } from '../../shared/model/objects';
-import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, Resolution } from '../../shared/model/service';
+import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, Resolution, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
 import { GenContext, InboundPort } from '../../shared/generation';
 import { ProxyView } from '../../shared/model/proxy';
 import { ModelStore } from './store';
+import { hostMatches } from '../../shared/istio/hosts';
+
 
 const CONFIG_KINDS = ['VirtualService', 'DestinationRule', 'Sidecar', 'Gateway'];
 const SE_RESOLUTION: Record<string, Resolution> = { STATIC: 'eds', NONE: 'passthrough', DNS: 'dns', DYNAMIC_DNS: 'dns', DNS_ROUND_ROBIN: 'dns-round-robin' };
@@ -112,6 +114,7 @@ export class Registry {
   private selectorKeys: readonly string[] = [];
   private last?: SnapshotInput;
   private conflictList: readonly ConfigConflict[] = [];
+  private servicelessHosts?: ConfigModel;
   /** WorkloadGroup resources as of the last build (templates for auto-registered WorkloadEntries). */
   private workloadGroupObjs: readonly K8sObject[] = [];
 
@@ -199,6 +202,7 @@ export class Registry {
         configs.push(model);
       }
     }
+    configs.push(this.servicelessHostsConfig(configs, services));
     configs.sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
     this.configs = nextConfigs;
 
@@ -270,6 +274,29 @@ export class Registry {
       ?? inNs.find((s) => !s.spec?.workloadSelector)
       ?? sidecars.find((s) => s.metadata.namespace === this.mesh.rootNamespace && !s.spec?.workloadSelector);
     return selected ? `${selected.metadata.namespace}/${selected.metadata.name}` : '';
+  }
+
+  /** The derived list of service-less mesh VirtualService hosts (see SERVICELESS_HOSTS_KIND), reused while equal. */
+  private servicelessHostsConfig(configs: readonly ConfigModel[], services: readonly ServiceEntryInput[]): ConfigModel {
+    const hosts: ServicelessHost[] = [];
+    for (const vs of configs) {
+      if (vs.kind !== 'VirtualService') continue;
+      const gateways = (Array.isArray(vs.spec?.gateways) ? vs.spec.gateways : []) as unknown[];
+      if (gateways.length > 0 && !gateways.includes('mesh')) continue;
+      const list = (Array.isArray(vs.spec?.hosts) ? vs.spec.hosts : []) as unknown[];
+      for (const raw of new Set(list.filter((h): h is string => typeof h === 'string'))) {
+        const host = raw === '*' || raw.includes('.') || raw.startsWith('*') ? raw : `${raw}.${vs.namespace}.svc.${this.mesh.domainSuffix}`;
+        if (services.some((e) => hostMatches(host, e.service.hostname) || hostMatches(e.service.hostname, host))) continue;
+        hosts.push({ namespace: vs.namespace, name: vs.name, host });
+      }
+    }
+    hosts.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+    const prev = this.servicelessHosts;
+    if (prev && JSON.stringify(prev.spec.hosts) === JSON.stringify(hosts)) return prev;
+    this.servicelessHosts = Object.freeze({
+      group: SERVICELESS_HOSTS_GROUP, kind: SERVICELESS_HOSTS_KIND, namespace: '', name: 'mesh', revision: '', labels: {}, spec: Object.freeze({ hosts }),
+    });
+    return this.servicelessHosts;
   }
 
   /**

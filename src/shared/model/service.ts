@@ -61,6 +61,16 @@ export interface ServiceEntryInput {
   readonly endpoints: readonly EndpointModel[];
 }
 
+/**
+ * A derived config the registry adds to every snapshot: the hosts of mesh VirtualServices that no
+ * service in the registry answers for (Istio gives them virtual hosts on port 80). Generators read
+ * this one small object instead of scanning every VirtualService, so an unrelated VirtualService edit
+ * does not regenerate every proxy's port-80 routes. Reused while unchanged (identity = no change).
+ */
+export const SERVICELESS_HOSTS_KIND = 'ServicelessVirtualServiceHosts';
+export const SERVICELESS_HOSTS_GROUP = 'istiod-ts.internal';
+export interface ServicelessHost { readonly namespace: string; readonly name: string; readonly host: string }
+
 /** Everything one snapshot version holds. Reused sub-objects mean reused segments. */
 export interface SnapshotInput {
   readonly services: readonly ServiceEntryInput[];

@@ -24,13 +24,13 @@
  * mTLS is not generated (no PeerAuthentication support): inbound chains are the plaintext variants.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
-import { ConfigModel, EndpointModel, ServiceModel, ServicePort } from '../../shared/model/service';
+import { ConfigModel, EndpointModel, ServiceModel, ServicePort, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
 import { parseGoDuration } from '../../shared/duration';
 import { hostMatches, inboundClusterName, outboundClusterName, resolveHost } from './hosts';
 import { buildRoutes, virtualServiceRoutes } from './routes';
 import { outboundClustersFor, DEFAULT_CONNECT_TIMEOUT_MS } from './clusters';
 import { EgressListener, egressListenersOf, egressMatches, serviceFor, sidecarConfig, visibleServices } from './scope';
-import { boundGateways, MESH_GATEWAY, virtualServiceFor } from './virtual-services';
+import { virtualServiceFor } from './virtual-services';
 import { tcpTargets, tlsTargets, L4Target } from './tcp-routes';
 import { destinationRuleFor } from './destination-rules';
 import { ADS_CONFIG_SOURCE, DEFAULT_DOMAIN_SUFFIX, duration, Generated, Generator } from './types';
@@ -547,25 +547,25 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
   return out;
 };
 
-/** Virtual hosts for hosts of mesh VirtualServices (imported by the egress listener) that match no visible service. */
+/**
+ * Virtual hosts for hosts of mesh VirtualServices (imported by the egress listener) that match no
+ * service. The registry lists them (SERVICELESS_HOSTS_KIND), so this reads that one object plus the
+ * VirtualServices of those hosts, not every VirtualService.
+ */
 function serviceLessVirtualHosts(snap: SnapshotView, namespace: string, sidecar: ConfigModel | undefined, eg: EgressListener, used: Set<string>, labels: GenContext['labels'] | undefined): Obj[] {
+  const entries = (snap.config(SERVICELESS_HOSTS_KIND, '', 'mesh')?.spec?.hosts ?? []) as ServicelessHost[];
+  if (entries.length === 0) return [];
   const services = visibleServices(snap, namespace, sidecar);
   const out: Obj[] = [];
-  for (const vs of snap.configs('VirtualService')) {
-    const hosts = (Array.isArray(vs.spec?.hosts) ? vs.spec.hosts : []) as unknown[];
-    if (hosts.length === 0 || !boundGateways(vs).includes(MESH_GATEWAY)) continue;
-    for (const raw of hosts) {
-      if (typeof raw !== 'string') continue;
-      const host = resolveHost(raw, vs.namespace);
-      if (services.some((s) => hostMatches(host, s.hostname) || hostMatches(s.hostname, host))) continue;
-      if (!egressMatches(eg.hosts ?? [], namespace, vs.namespace, host)) continue;
-      const chosen = virtualServiceFor(snap, namespace, host);
-      if (!chosen || chosen.namespace !== vs.namespace || chosen.name !== vs.name) continue;
-      const routes = virtualServiceRoutes(snap, namespace, vs, 80, { labels });
-      const domains = [host, `${host}:80`].filter((d) => !used.has(d) && (used.add(d), true));
-      if (routes.length === 0 || domains.length === 0) continue;
-      out.push({ name: `${host}:80`, domains, routes });
-    }
+  for (const { namespace: vsNs, name, host } of entries) {
+    if (services.some((s) => hostMatches(host, s.hostname) || hostMatches(s.hostname, host))) continue;
+    if (!egressMatches(eg.hosts ?? [], namespace, vsNs, host)) continue;
+    const vs = virtualServiceFor(snap, namespace, host);
+    if (!vs || vs.namespace !== vsNs || vs.name !== name) continue;
+    const routes = virtualServiceRoutes(snap, namespace, vs, 80, { labels });
+    const domains = [host, `${host}:80`].filter((d) => !used.has(d) && (used.add(d), true));
+    if (routes.length === 0 || domains.length === 0) continue;
+    out.push({ name: `${host}:80`, domains, routes });
   }
   return out;
 }
