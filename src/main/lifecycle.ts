@@ -124,12 +124,14 @@ export interface ShutdownSteps {
   log: Logger;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => { const t = setTimeout(r, ms); t.unref(); });
+// Timers here are deliberately NOT unref'd: they are what keeps the event loop alive while the
+// shutdown waits (every socket may already be closed), and every wait is bounded.
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Resolve with true when `p` settles within `ms`, false otherwise. */
 async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); timer.unref(); });
+  const timeout = new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); });
   try { return await Promise.race([p.then(() => true), timeout]); } finally { clearTimeout(timer); }
 }
 

@@ -110,3 +110,37 @@ test('debug endpoints: non-local callers need a token the CA accepts (ENABLE_DEB
   onClose(() => closed.close());
   assert.equal((await httpGet(`http://${ip}:${closed.discovery.ports.http}/debug/syncz`, { authorization: 'Bearer x' })).status, 401, 'no CA: nothing can verify a token');
 });
+
+test('lifecycle state machine: forward only, Running ⇄ Degraded, one metric sample at 1', async () => {
+  const { Lifecycle } = await import('../../src/main/lifecycle');
+  const client = await import('prom-client');
+  const l = new Lifecycle();
+  const registry = new client.Registry();
+  l.registerMetric(registry);
+  const states: string[] = [];
+  l.onChange((s) => states.push(s));
+  let reasons: string[] = [];
+  l.watchDegraded(() => reasons);
+  assert.equal(l.report().ready, false);
+  l.mark('poolsStarted');
+  l.mark('xdsListening');
+  assert.equal(l.state, 'Initializing', 'sources not synced yet');
+  l.mark('sourcesSynced');
+  assert.equal(l.state, 'Running');
+  reasons = ['something'];
+  assert.deepEqual(l.report(), { ...l.report(), ready: true, state: 'Degraded', degraded: ['something'] });
+  reasons = [];
+  l.evaluate();
+  assert.equal(l.state, 'Running');
+  l.stopping();
+  l.mark('sourcesSynced');
+  reasons = ['late'];
+  l.evaluate();
+  assert.equal(l.state, 'Stopping', 'no way back from Stopping');
+  assert.equal(l.report().ready, false);
+  l.stopped();
+  assert.deepEqual(states, ['Starting', 'Running', 'Degraded', 'Running', 'Stopping', 'Stopped']);
+  const text = await registry.metrics();
+  assert.match(text, /istiod_ts_lifecycle_state\{state="Stopped"\} 1/);
+  assert.equal((text.match(/ 1$/gm) ?? []).length, 1);
+});
