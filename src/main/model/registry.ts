@@ -33,9 +33,10 @@ export interface ConfigConflict {
    * DuplicateServiceHost: two Services/ServiceEntries with one hostname in one namespace;
    * VirtualServiceHost: several mesh VirtualServices for one host; OutboundListener: one
    * listener address:port wanted with different protocols (or twice by TCP services);
-   * InboundListener: two services of one workload on one target port with different protocols.
+   * InboundListener: two services of one workload on one target port with different protocols;
+   * Sidecar: several Sidecars without workloadSelector in one namespace (the oldest applies).
    */
-  readonly kind: 'DuplicateServiceHost' | 'VirtualServiceHost' | 'OutboundListener' | 'InboundListener';
+  readonly kind: 'DuplicateServiceHost' | 'VirtualServiceHost' | 'OutboundListener' | 'InboundListener' | 'Sidecar';
   /** the listener, host or port the conflict is about */
   readonly key: string;
   /** the objects involved, `Kind namespace/name` (or hostnames for listeners), the winner first */
@@ -220,7 +221,10 @@ export class Registry {
     }
     for (const list of this.inboundByIp.values()) list.sort((a, b) => a.port - b.port || a.hostname.localeCompare(b.hostname));
 
-    this.sidecars = this.store.list('Sidecar', 'networking.istio.io').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    // Oldest first (Istio sorts Sidecars by creation time): the first match is the oldest.
+    this.sidecars = this.store.list('Sidecar', 'networking.istio.io')
+      .sort((a, b) => createdOf(a).localeCompare(createdOf(b)) || a.metadata.name.localeCompare(b.metadata.name));
+    this.sidecarConflicts(conflicts);
     this.gatewayObjs = this.store.list('Gateway', 'networking.istio.io')
       .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
     this.selectorKeys = selectorKeysOf(configs);
@@ -333,6 +337,25 @@ export class Registry {
     }
     kept.sort((a, b) => a.entry.service.hostname.localeCompare(b.entry.service.hostname) || byCreation(a, b));
     return kept.map((c) => c.entry);
+  }
+
+  /** Several Sidecars without workloadSelector in one namespace: every proxy there gets the oldest. */
+  private sidecarConflicts(conflicts: ConfigConflict[]): void {
+    const byNs = new Map<string, K8sObject[]>();
+    for (const sc of this.sidecars) {
+      if (sc.spec?.workloadSelector) continue;
+      const ns = sc.metadata.namespace ?? 'default';
+      const list = byNs.get(ns);
+      if (list) list.push(sc); else byNs.set(ns, [sc]);
+    }
+    for (const ns of [...byNs.keys()].sort()) {
+      const list = byNs.get(ns)!;
+      if (list.length < 2) continue;
+      conflicts.push({
+        kind: 'Sidecar', key: ns, objects: list.map(describe),
+        reason: `${list.length} Sidecars without workloadSelector in namespace ${ns}; its proxies use the oldest (${describe(list[0]!)})`,
+      });
+    }
   }
 
   /** Several mesh-bound VirtualServices for one host: sidecars use the oldest (Istio does not merge them for sidecars). */

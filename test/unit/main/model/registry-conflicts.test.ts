@@ -12,6 +12,7 @@ import * as YAML from 'yaml';
 import { ModelStore } from '../../../../src/main/model/store';
 import { Registry, MeshSettings } from '../../../../src/main/model/registry';
 import { K8sObject } from '../../../../src/shared/model/objects';
+import { parseProxy } from '../../../../src/shared/model/proxy';
 
 const MESH: MeshSettings = { domainSuffix: 'cluster.local', rootNamespace: 'istio-system', trustDomain: 'cluster.local', raw: {} };
 
@@ -122,6 +123,21 @@ spec: {address: 10.1.0.5, labels: {app: web}}
   assert.equal(c.length, 1);
   assert.equal(c[0]!.key, '10.1.0.5:8080');
   assert.match(c[0]!.reason, /Conflicting inbound listener:8080/);
+});
+
+test('two Sidecars without workloadSelector in one namespace: recorded, the oldest applies', () => {
+  const sc = (name: string, created: string) => `
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: ${name}, namespace: a, creationTimestamp: "${created}"}
+spec: {egress: [{hosts: ["./*"]}]}
+---`;
+  const r = registryOf(`${sc('a-new', '2024-05-01T00:00:00Z')}\n${sc('b-old', '2024-01-01T00:00:00Z')}`);
+  const c = r.conflicts().filter((x) => x.kind === 'Sidecar');
+  assert.deepEqual(c.map((x) => [x.key, ...x.objects]), [['a', 'Sidecar a/b-old', 'Sidecar a/a-new']]);
+  const proxy = parseProxy({ id: 'sidecar~10.0.0.1~p.a~a.svc.cluster.local' });
+  assert.ok(proxy.ok);
+  assert.equal(r.contextFor(proxy.value).sidecar, 'a/b-old');
 });
 
 test('ServiceEntry workloadSelector selects WorkloadEntries and Pods of its namespace', () => {
