@@ -16,6 +16,13 @@ export function exportedTo(exportTo: readonly string[] | undefined, ownerNs: str
   return false;
 }
 
+/** A service's exportTo, or MeshConfig.defaultServiceExportTo when it sets none (Istio). */
+export function serviceExportedTo(snap: SnapshotView, svc: ServiceModel, namespace: string): boolean {
+  if (svc.exportTo.length > 0) return exportedTo(svc.exportTo, svc.namespace, namespace);
+  const dflt = snap.mesh()?.['defaultServiceExportTo'];
+  return exportedTo(Array.isArray(dflt) ? dflt.map(String) : undefined, svc.namespace, namespace);
+}
+
 export interface EgressListener {
   port?: { number: number; protocol?: string; name?: string };
   bind?: string;
@@ -69,7 +76,7 @@ export function visibleServices(snap: SnapshotView, namespace: string, sidecar: 
   const index = new Map<string, number>();
   const listeners: EgressListener[] = egress ? [egress] : egressListenersOf(sidecar);
   for (const svc of snap.services()) {
-    if (!exportedTo(svc.exportTo, svc.namespace, namespace)) continue;
+    if (!serviceExportedTo(snap, svc, namespace)) continue;
     if (!listeners.some((l) => egressMatches(l.hosts ?? [], namespace, svc.namespace, svc.hostname))) continue;
     const at = index.get(svc.hostname);
     if (at === undefined) { index.set(svc.hostname, out.length); out.push(svc); continue; }
@@ -80,6 +87,6 @@ export function visibleServices(snap: SnapshotView, namespace: string, sidecar: 
 
 /** Service with `hostname` visible from `namespace` (own namespace preferred). */
 export function serviceFor(snap: SnapshotView, namespace: string, hostname: string): ServiceModel | undefined {
-  const list = snap.servicesByHost(hostname).filter((s) => exportedTo(s.exportTo, s.namespace, namespace));
+  const list = snap.servicesByHost(hostname).filter((s) => serviceExportedTo(snap, s, namespace));
   return list.find((s) => s.namespace === namespace) ?? list[0];
 }

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { GeneratedSet, assertGolden } from '../../../helpers/golden';
 import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
-import { REGISTRY_ONLY, SCOPE_CANARY, SCOPE_FRONTEND, SCOPE_LEGACY } from './golden-sidecar-scenes';
+import { REGISTRY_ONLY, SCOPE_CANARY, SCOPE_FRONTEND, SCOPE_LEGACY, SCOPE_YAML } from './golden-sidecar-scenes';
 import { Scene, assertEnvoyAcks, assertValid, dumpNames, generate, listener, names, route, withoutHttpFilters } from './golden-sidecar-common';
 
 /** What a scope decides: which Sidecar, which listeners, clusters and virtual hosts, where unknown traffic goes. */
@@ -68,3 +68,24 @@ for (const [label, scene] of Object.entries({ ...SCENES, registryOnly: REGISTRY_
     assert.ok(dumpNames(dump, 'ListenersConfigDump', 'dynamic_listeners').includes('virtualOutbound'));
   });
 }
+
+test('sidecar scope: exportTo, and MeshConfig defaultServiceExportTo for services that set none', () => {
+  const yaml = `${SCOPE_YAML}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: hidden, namespace: backend}
+spec: {hosts: [hidden.example.com], exportTo: ["~"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: shared, namespace: backend}
+spec: {hosts: [shared.example.com], exportTo: ["*"], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+`;
+  const canary = (mesh?: Record<string, unknown>) => names(generate({ ...SCOPE_CANARY, yaml, mesh }).clusters).filter((n) => n.startsWith('outbound|'));
+  const all = canary();
+  assert.ok(!all.includes('outbound|80||hidden.example.com'), 'exportTo ~ hides a service from everyone');
+  assert.ok(all.includes('outbound|8080||old.legacy.svc.cluster.local'));
+  // only services without exportTo fall back to the mesh default ('.': own namespace)
+  assert.deepEqual(canary({ defaultServiceExportTo: ['.'] }), ['outbound|80||shared.example.com', 'outbound|8080||web.frontend.svc.cluster.local']);
+});
