@@ -388,6 +388,7 @@ function translateRoute(snap: SnapshotView, namespace: string, vs: ConfigModel, 
   const match = routeMatch(m);
   const name = http.name ? (m?.name ? `${http.name}.${m.name}` : String(http.name)) : undefined;
   const route: Obj = { ...(name ? { name } : {}), match };
+  if (!proxyless && typeof m?.statPrefix === 'string' && m.statPrefix !== '') route['stat_prefix'] = m.statPrefix;
   const ops = http.headers && !proxyless ? headerOps(http.headers) : undefined;
   if (ops) putHeaderOps(route, ops);
   if (http.redirect) {

@@ -37,7 +37,7 @@ const MATCHES = reviewsVs(`
     route: [{destination: {host: reviews, subset: v2}}]
   - name: ports
     match:
-    - {name: this-port, port: 9080, uri: {prefix: /p}}
+    - {name: this-port, port: 9080, uri: {prefix: /p}, statPrefix: reviews-p}
     - {name: other-port, port: 9999, uri: {prefix: /q}}
     route: [{destination: {host: reviews, subset: v1}}]
   - match:
