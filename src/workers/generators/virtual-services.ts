@@ -11,7 +11,7 @@
  * - conflicts: for a sidecar (gateway `mesh`) one VirtualService per host, the first in Istio's
  *   order — private to the proxy namespace, exported to it by name, public; then the oldest
  *   (creationTimestamp, which the snapshot does not carry yet: name, then namespace, stand in).
- *   Gateways merge every bound VirtualService of a host (virtualServicesForGateway, same order).
+ *   Gateways merge every bound VirtualService of a host (in the same order: sortForProxy).
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
@@ -81,16 +81,6 @@ export function virtualServiceFor(snap: SnapshotView, namespace: string, hostnam
   const scored = candidates.map((vs) => ({ vs, s: specificity(vs) }));
   const wildcardBest = Math.max(-1, ...scored.filter((x) => x.s !== Number.MAX_SAFE_INTEGER).map((x) => x.s));
   return sortForProxy(snap, scored.filter((x) => x.s === Number.MAX_SAFE_INTEGER || (x.s >= 0 && x.s === wildcardBest)).map((x) => x.vs), namespace)[0];
-}
-
-/**
- * Every VirtualService bound to `gateway` (`ns/name`) that is visible from the gateway proxy's
- * namespace, in Istio's order (sortForProxy). Gateways merge all of them per host.
- */
-export function virtualServicesForGateway(snap: SnapshotView, gateway: string, namespace: string): ConfigModel[] {
-  const list = (snap.configs('VirtualService') ?? []).filter((vs) =>
-    !isDelegate(vs) && boundGateways(vs).includes(gateway) && visibleFrom(snap, vs, namespace));
-  return sortForProxy(snap, list, namespace);
 }
 
 /**
