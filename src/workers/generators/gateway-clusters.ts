@@ -61,16 +61,19 @@ export const gatewayClusters: Generator = (snap, ctx) => {
   const out: Generated[] = [];
   const seen = new Set<string>();
   const add = (g: Generated) => { if (!seen.has(g.name)) { seen.add(g.name); out.push(g); } };
+  // gateway: DestinationRule credentialName applies to gateways (Istio); labels: workload-selected DestinationRules
+  const flavour = { proxyless: false, gateway: true, labels: ctx.labels ?? {} };
   const isDns = (svc: ServiceModel) => svc.resolution === 'dns' || svc.resolution === 'dns-round-robin';
   for (const svc of services) {
-    for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false })) add(isDns(svc) ? withDnsEndpoints(snap, svc, c.name, c) : c);
+    for (const c of outboundClustersFor(snap, namespace, svc, flavour)) add(isDns(svc) ? withDnsEndpoints(snap, svc, c.name, c) : c);
   }
   add({ name: BLACKHOLE, resource: { name: BLACKHOLE, type: 'STATIC', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS) } });
   if (merged.autoPassthrough) {
     // SNI-DNAT clusters: every in-mesh service (Istio buildOutboundSniDnatClusters uses the full scope, not the filtered one)
     for (const svc of visibleServices(snap, namespace, undefined)) {
       if (svc.meshExternal) continue;
-      for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false })) {
+      // without the proxy labels: the same DestinationRule (and subsets) LDS's SNI chains were built from
+      for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false, gateway: true })) {
         const parsed = parseClusterName(c.name);
         const port = svc.ports.find((p) => p.port === parsed?.port);
         if (!parsed || !port || port.protocol.toUpperCase() === 'UDP') continue;

@@ -63,7 +63,8 @@ function buildRouteConfig(snap: SnapshotView, ctx: Partial<GenContext>, merged: 
         }
       }
     }
-    // httpsRedirect applies to every host of the server, with or without a VirtualService
+    // httpsRedirect applies to every host of the server, with or without a VirtualService. (Istio
+    // keeps a `ns/` prefix in such a domain, which no Host header can match; we drop it.)
     if (server.tls?.['httpsRedirect']) {
       for (const raw of server.hosts) {
         const hostname = (raw.includes('/') ? raw.slice(raw.indexOf('/') + 1) : raw).toLowerCase();

@@ -139,3 +139,27 @@ test('gateway listener: two TLS servers whose hosts differ only in the namespace
   assert.equal(l['filter_chains'].length, 1);
   assert.match(JSON.stringify(l['filter_chains'][0]), /kubernetes:\/\/a-cert/);
 });
+
+const EGRESS_TLS = `${gateway(`  - port: {number: \${PORT0}, name: http, protocol: HTTP}
+    hosts: [api.example.com]`, 'egress-gw')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api-tls, namespace: ${GW_NS}}
+spec:
+  host: api.example.com
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: api-client-cert, sni: api.example.com}
+`;
+
+test('gateway CDS: a DestinationRule credentialName originates TLS from the gateway (SDS over ADS), as Istio allows for gateways', () => {
+  const set = generate(EGRESS_TLS);
+  assertValid(set);
+  const c = set.clusters.find((x) => x['name'] === 'outbound|443||api.example.com')!;
+  const text = JSON.stringify(c['transport_socket'] ?? c['transport_socket_matches'] ?? null);
+  assert.match(text, /kubernetes:\/\/api-client-cert/, text);
+  assert.match(text, /api\.example\.com/);
+});
+
+test('gateway CDS: egress TLS origination, a real Envoy ACKs it', { skip: ENVOY_SKIP }, async () => {
+  await assertEnvoyAcks(EGRESS_TLS);
+});
