@@ -8,9 +8,11 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { assertGolden } from '../../../helpers/golden';
+import { assertGolden, generateFor } from '../../../helpers/golden';
+import { GENERATOR_INPUTS } from '../../../../src/shared/generation';
+import { ENDPOINT_TYPE_URL } from '../../../../src/shared/resources';
 import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
-import { assertEnvoyAcks, assertValid, assignments, clusters, fqdn, generate, NS, service } from './golden-destination-rule-common';
+import { assertEnvoyAcks, assertValid, assignments, baseMesh, clusters, fqdn, generate, NODE_ID, NODE_META, NS, service } from './golden-destination-rule-common';
 
 const dr = (host: string, policy: string) => `---
 apiVersion: networking.istio.io/v1
@@ -100,4 +102,16 @@ test('lb-locality: the mesh-wide localityLbSetting applies when the rule has non
 test('envoy ACKs destination-rule/lb-locality', { skip: ENVOY_SKIP }, async () => {
   const active = await assertEnvoyAcks(LOCALITY_SERVICES, LOCALITY_RULES);
   assert.ok(active.get(C('distribute'))?.['common_lb_config']?.['locality_weighted_lb_config'] !== undefined);
+});
+
+test('lb-locality: EDS follows the proxy locality (GenContext.locality is an EDS input)', () => {
+  const yaml = `${baseMesh(LOCALITY_SERVICES)}\n---\n${LOCALITY_RULES}`;
+  const eu = generateFor(yaml, { id: NODE_ID, metadata: NODE_META, locality: { region: 'eu-west', zone: 'eu-west-1a' } });
+  assert.equal(eu.context.locality, 'eu-west/eu-west-1a/');
+  const cla = eu.endpoints.find((e) => e['cluster_name'] === C('failover-default'))!;
+  assert.deepEqual(cla['endpoints'].map((e: any) => [e.locality.region, e.locality.zone, e.priority ?? 0]), [['eu-west', 'eu-west-1a', 0], ['us-east', 'us-east-1a', 1], ['us-east', 'us-east-1b', 1]]);
+  // distribute applies only to proxies in a `from` locality: eu-west sends everything to eu-west
+  const dist = eu.endpoints.find((e) => e['cluster_name'] === C('distribute'))!;
+  assert.deepEqual(dist['endpoints'].map((e: any) => [e.locality.region, e.lb_endpoints?.length ?? 0, e.load_balancing_weight.value]), [['eu-west', 1, 100], ['us-east', 0, 1], ['us-east', 0, 1]]);
+  assert.ok(GENERATOR_INPUTS.sidecar[ENDPOINT_TYPE_URL]!.includes('locality'));
 });
