@@ -282,7 +282,7 @@ export function istioMtlsSni(port: number, subset: string, host: string): string
 }
 
 /** SIMPLE / MUTUAL (constructUpstreamTLS); undefined when a sidecar may not use the credential. */
-function userTls(tls: any, http2: boolean, mesh: Readonly<Record<string, any>> | undefined, p: ProtocolOptions): Obj | undefined {
+function userTls(tls: any, http2: boolean, mesh: Readonly<Record<string, any>> | undefined, p: ProtocolOptions, externalSans?: readonly string[]): Obj | undefined {
   const mutual = tls.mode === 'MUTUAL';
   const common: Obj = { tls_params: tlsParams(mesh, true) };
   const insecure = tls.insecureSkipVerify === true;
@@ -293,6 +293,8 @@ function userTls(tls: any, http2: boolean, mesh: Readonly<Record<string, any>> |
     up['auto_sni'] = true;
     if (!tls.subjectAltNames?.length && !insecure) up['auto_san_validation'] = true;
   }
+  // a ServiceEntry's identities stand in for subjectAltNames the rule leaves out (after auto SAN was decided)
+  if (!tls.subjectAltNames?.length && externalSans?.length) tls = { ...tls, subjectAltNames: externalSans };
   if (tls.credentialName) {
     if (mutual) common['tls_certificate_sds_secret_configs'] = [credentialSdsSecret(tls.credentialName)];
     if (!insecure) {
@@ -315,7 +317,7 @@ function userTls(tls: any, http2: boolean, mesh: Readonly<Record<string, any>> |
   return { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UPSTREAM_TLS_TYPE, common_tls_context: common, ...(tls.sni ? { sni: tls.sni } : {}) } };
 }
 
-function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, extras: ClusterExtras, p: ProtocolOptions): void {
+function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, extras: ClusterExtras, p: ProtocolOptions, external: boolean): void {
   if (!tls) {
     // Auto mTLS hook (security issue): with no DR tls, Istio sends ISTIO_MUTUAL to endpoints
     // labelled tlsMode=istio through transport_socket_matches (istioMutualTls above).
@@ -329,7 +331,7 @@ function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefin
     case 'MUTUAL': {
       const privileged = typeof tls.credentialName === 'string' && tls.credentialName !== '' && !tls.credentialName.startsWith('configmap://');
       if (privileged && !flavour.gateway && !dr?.spec?.workloadSelector) return;
-      const socket = userTls(tls, isH2(p), extras.mesh, p);
+      const socket = userTls(tls, isH2(p), extras.mesh, p, external ? extras.serviceAccounts : undefined);
       if (socket) cluster['transport_socket'] = socket;
       return;
     }
@@ -391,7 +393,7 @@ export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subse
   if (shouldH2Upgrade(port, mesh, policy?.connectionPool)) setH2(p);
   applyOutlierDetection(cluster, policy?.outlierDetection);
   applyLoadBalancer(cluster, policy, mesh);
-  applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p);
+  applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p, svc.source === 'serviceentry');
   applyProxyProtocol(cluster, policy?.proxyProtocol);
 
   finishProtocolOptions(cluster, p);
@@ -422,16 +424,20 @@ function serviceAccountsOf(snap: SnapshotView, svc: ServiceModel): string[] {
   return [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((e) => e.serviceAccount).filter((s) => s !== ''))].sort();
 }
 
-function usesIstioMutual(dr: ConfigModel | undefined): boolean {
-  return !!dr && JSON.stringify([dr.spec?.trafficPolicy, ((dr.spec?.subsets ?? []) as any[]).map((s) => s?.trafficPolicy)]).includes('"ISTIO_MUTUAL"');
+/** Does any policy of the rule use one of the TLS modes? (only then do clusters read the endpoints' identities) */
+function usesTlsMode(dr: ConfigModel | undefined, modes: readonly string[]): boolean {
+  if (!dr) return false;
+  const text = JSON.stringify([dr.spec?.trafficPolicy, ((dr.spec?.subsets ?? []) as any[]).map((s) => s?.trafficPolicy)]);
+  return modes.some((m) => text.includes(`"${m}"`));
 }
 
 /** Every outbound cluster (default + one per DR subset) for the service's ports. */
 export function outboundClustersFor(snap: SnapshotView, namespace: string, svc: ServiceModel, flavour: ClusterFlavour, portFilter?: number): Array<{ name: string; resource: Obj }> {
   const dr = destinationRuleFor(snap, namespace, svc, flavour.labels);
   const extras: ClusterExtras = flavour.proxyless ? {} : { mesh: snap.mesh() };
-  // Only ISTIO_MUTUAL reads the endpoints (their identities); other clusters stay independent of pod churn.
-  if (!flavour.proxyless && usesIstioMutual(dr)) extras.serviceAccounts = serviceAccountsOf(snap, svc);
+  // Only TLS clusters that need identities read the endpoints; others stay independent of pod churn.
+  // ISTIO_MUTUAL SANs default to them; for a ServiceEntry, SIMPLE/MUTUAL ones too (Istio: the registry is External)
+  if (!flavour.proxyless && usesTlsMode(dr, svc.source === 'serviceentry' ? ['ISTIO_MUTUAL', 'SIMPLE', 'MUTUAL'] : ['ISTIO_MUTUAL'])) extras.serviceAccounts = serviceAccountsOf(snap, svc);
   const subsets: string[] = ['', ...((dr?.spec?.subsets ?? []) as any[]).map((s) => String(s.name))];
   const out: Array<{ name: string; resource: Obj }> = [];
   for (const port of svc.ports) {

@@ -116,3 +116,22 @@ test('envoy ACKs destination-rule/proxy-protocol', { skip: ENVOY_SKIP }, async (
   const active = await assertEnvoyAcks(PROXY_SERVICES, PROXY_RULES);
   assert.equal(active.get(C('proxy-plain'))?.['transport_socket']?.['name'], 'envoy.transport_sockets.upstream_proxy_protocol');
 });
+
+test('tls: for a ServiceEntry, the endpoints\' identities stand in for SIMPLE subjectAltNames the rule leaves out', () => {
+  const se = `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner, namespace: ${NS}}
+spec:
+  hosts: [api.partner.example]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: STATIC
+  location: MESH_EXTERNAL
+  endpoints: [{address: 10.9.9.9, serviceAccount: partner}]
+`;
+  const set = generate(se, dr('api.partner.example', '    tls: {mode: SIMPLE}\n').replace('name: api.partner.example', 'name: partner'));
+  const [c] = clusters(set, ['outbound|443||api.partner.example']);
+  const ctx = c!['transport_socket']['typed_config']['common_tls_context'];
+  assert.deepEqual(ctx['combined_validation_context']['default_validation_context']['match_subject_alt_names'], [{ exact: `spiffe://cluster.local/ns/${NS}/sa/partner` }]);
+  assert.deepEqual(c!['typed_extension_protocol_options']['envoy.extensions.upstreams.http.v3.HttpProtocolOptions']['upstream_http_protocol_options'], { auto_sni: true, auto_san_validation: true });
+});
