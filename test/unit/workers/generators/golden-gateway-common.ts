@@ -13,6 +13,7 @@ import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { GeneratedSet, generateFor } from '../../../helpers/golden';
 import { serveToEnvoy } from '../../../helpers/envoy-ack';
+import { AdsApiType } from '../../../helpers/envoy';
 import { validateResources } from '../../../../src/shared/envoy/validate';
 
 export const NS = 'apps';
@@ -139,10 +140,10 @@ export async function freePort(): Promise<number> {
  * Serve the same scene to a real Envoy as the gateway (free ports substituted) and require an ACK
  * of every type. Returns the config dump's JSON text.
  */
-export async function assertEnvoyAcks(extra: string, env?: Record<string, string>): Promise<string> {
+export async function assertEnvoyAcks(extra: string, env?: Record<string, string>, apiType?: AdsApiType): Promise<string> {
   const ports: number[] = [];
   for (let i = 0; i < GOLDEN_PORTS.length; i++) ports.push(await freePort());
-  const ok = await serveToEnvoy({ 'mesh.yaml': `${baseMesh()}\n---\n${withPorts(extra, ports)}` }, { nodeId: NODE_ID, metadata: NODE_META, env });
+  const ok = await serveToEnvoy({ 'mesh.yaml': `${baseMesh()}\n---\n${withPorts(extra, ports)}` }, { nodeId: NODE_ID, metadata: NODE_META, env, apiType });
   try {
     return JSON.stringify(ok.dump);
   } finally {

@@ -49,8 +49,9 @@ test('gateway HTTPS credentialName: SNI chains with SDS kubernetes://<name> (MUT
   assertGolden('gateway/https-credential-routes', focusRoutes(routeConfig(set, `https.18443.https.public-gw.${GW_NS}`)));
 });
 
-test('gateway HTTPS credentialName: a real Envoy ACKs it (the listener waits for the secrets over SDS)', { skip: ENVOY_SKIP }, async () => {
+test('gateway HTTPS credentialName: a real Envoy ACKs it (the listener waits for the secrets over SDS), over SotW and Delta ADS', { skip: ENVOY_SKIP }, async () => {
   await assertEnvoyAcks(CREDENTIALS);
+  await assertEnvoyAcks(CREDENTIALS, undefined, 'DELTA_GRPC');
 });
 
 const FILES = `${gateway(`  - port: {number: \${PORT1}, name: https, protocol: HTTPS}
