@@ -139,10 +139,11 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
  * SIGTERM/SIGINT (Istio: GracefulStop, then Stop after the shutdown duration):
  *  1. Stopping: /ready answers 503, so load balancers stop sending new proxies here.
  *  2. Sources and debouncer stop: no new push starts.
- *  3. In-flight pushes finish (the push queue drains), for at most half of `timeoutMs`.
- *  4. GOAWAY: grpc-js `tryShutdown` closes the listeners and calls `session.close()` on every
- *     HTTP/2 session, which sends GOAWAY(NO_ERROR): clients open no new stream on it.
- *  5. After `settleMs` (the GOAWAY precedes the trailers on the same TCP connection anyway),
+ *  3. GOAWAY: grpc-js `tryShutdown` closes the listeners and calls `session.close()` on every
+ *     HTTP/2 session, which sends GOAWAY(NO_ERROR): no new stream is admitted from here on.
+ *  4. In-flight pushes finish on their streams (the push queue drains), for at most half of
+ *     `timeoutMs`.
+ *  5. At least `settleMs` after the GOAWAY (which precedes the trailers on the same TCP connection),
  *     every ADS stream ends with UNAVAILABLE, so proxies reconnect, on a new connection that
  *     the Service routes to another replica.
  *  6. Once the sessions have closed (bounded), `forceShutdown` destroys what is left; HTTP
@@ -156,12 +157,15 @@ export async function gracefulShutdown(s: ShutdownSteps, opts: { timeoutMs: numb
   const t0 = Date.now();
   s.lifecycle.stopping();
   await s.stopSources();
+  // GOAWAY first: from here no stream is admitted (listeners closed; clients open no new stream
+  // on a session that sent GOAWAY), while pushes already under way finish on their streams.
+  const sessionsClosed = Promise.all([s.ads.server, s.ads.secureServer].map((server) =>
+    server ? new Promise<void>((resolve) => server.tryShutdown(() => resolve())) : undefined));
+  const goawayAt = Date.now();
   const drained = await within(s.ads.queue.idle(), left() / 2);
   if (!drained) s.log.warn('shutdown: in-flight pushes did not finish in time', { pending: s.ads.queue.pendingSize, processing: s.ads.queue.processingSize });
   const streams = s.ads.connections.size;
-  const sessionsClosed = Promise.all([s.ads.server, s.ads.secureServer].map((server) =>
-    server ? new Promise<void>((resolve) => server.tryShutdown(() => resolve())) : undefined));
-  await sleep(Math.min(opts.settleMs ?? 100, left()));
+  await sleep(Math.max(0, Math.min((opts.settleMs ?? 100) - (Date.now() - goawayAt), left())));
   for (const c of s.ads.connections.values()) {
     // End the stream with a status (XdsConnection keeps its call protected: this is the one
     // place outside xds/ that needs it, to say why the stream ends).

@@ -144,3 +144,38 @@ test('lifecycle state machine: forward only, Running ⇄ Degraded, one metric sa
   assert.match(text, /istiod_ts_lifecycle_state\{state="Stopped"\} 1/);
   assert.equal((text.match(/ 1$/gm) ?? []).length, 1);
 });
+
+test('shutdown lets a push already under way finish before the streams end', async (t) => {
+  const onClose = teardown(t);
+  let slow = false;
+  const srv = await startOpsServer({
+    start: { wrapPool: (pool) => ({ ...pool, run: async (msg, signal) => { if (slow) await new Promise((r) => setTimeout(r, 300)); return pool.run(msg, signal); } }) },
+  });
+  let closed = false;
+  onClose(() => (closed ? undefined : srv.close()));
+  const events: string[] = [];
+  let changed = false;
+  const sims = new SimProxies(srv.grpcTarget, 2, {
+    hooks: {
+      accepted: (s) => { if (changed) events.push(`accepted ${s.spec.podName}`); },
+      streamEnded: (s, _g, code) => events.push(`ended ${s.spec.podName} ${code}`),
+    },
+  }).start();
+  onClose(() => sims.stop());
+  await waitFor(() => srv.discovery.ads.connections.size === 2 && [...srv.discovery.ads.connections.values()].every((c) => c.watches.size === 4), 10_000, 'two proxies watching four types');
+  await new Promise((r) => setTimeout(r, 300));
+  slow = true;
+  changed = true;
+  fs.writeFileSync(path.join(srv.configDir, 'late.yaml'), 'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: late, namespace: bookinfo}\n' +
+    'spec: {hosts: [late.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS, location: MESH_EXTERNAL}\n');
+  await waitFor(() => srv.discovery.ads.activePushes > 0, 5000, 'a push under way');
+  closed = true;
+  await srv.close();
+  const trace = srv.discovery.pushTrace.list(1)[0]!;
+  assert.ok(trace.done && !trace.error && trace.proxies.length === 2, JSON.stringify(trace));
+  for (const pod of ['sim-0', 'sim-1']) {
+    const accepted = events.indexOf(`accepted ${pod}`);
+    const ended = events.indexOf(`ended ${pod} 14`);
+    assert.ok(accepted >= 0 && ended > accepted, `${pod}: the push arrived, then UNAVAILABLE: ${events.join(', ')}`);
+  }
+});
