@@ -81,6 +81,17 @@ function parseLogLevels(spec: string): void {
 }
 
 export async function startDiscovery(config: Config, opts: StartOptions = {}): Promise<Discovery> {
+  // What started before a startup failure is closed again (the ops HTTP servers start first).
+  const undo: Array<() => void> = [];
+  try {
+    return await buildDiscovery(config, opts, undo);
+  } catch (e) {
+    for (const f of undo.reverse()) f();
+    throw e;
+  }
+}
+
+async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<() => void>): Promise<Discovery> {
   parseLogLevels(config.logOutputLevel);
   const loadedMesh = loadMeshConfig(config.meshConfigFile);
   // Generators read feature flags only from the snapshot: the mesh object carries them (`features`).
@@ -94,8 +105,10 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
   const discoveryRef: { d?: Discovery } = {};
   const ports = { grpc: 0, http: 0, monitoring: 0, secureGrpc: 0 };
   const ops = await startOpsServers({ config, version: VERSION, lifecycle, pushTrace, metrics, discovery: () => discoveryRef.d, ports });
+  undo.push(() => ops.close());
 
   const fileSource = config.configDir ? new FileSource({ dir: config.configDir, store }) : undefined;
+  undo.push(() => void fileSource?.stop());
   await opts.beforeSourcesSync?.();
   if (fileSource) await fileSource.start();
   lifecycle.mark('sourcesSynced');
@@ -119,6 +132,7 @@ export async function startDiscovery(config: Config, opts: StartOptions = {}): P
   };
 
   const realPool = createConfigPool(arena.sab, config.configWorkers);
+  undo.push(() => void realPool.close());
   const pool = opts.wrapPool ? opts.wrapPool(realPool) : realPool;
   const generation = new GenerationService(pool, writer, {
     timeoutMs: config.generationTimeoutMs, retries: 2, maxEntries: config.xdsCacheSize,

@@ -179,3 +179,20 @@ test('shutdown lets a push already under way finish before the streams end', asy
     assert.ok(accepted >= 0 && ended > accepted, `${pod}: the push arrived, then UNAVAILABLE: ${events.join(', ')}`);
   }
 });
+
+test('a failed start closes the HTTP servers it had already opened', async (t) => {
+  const onClose = teardown(t);
+  const dir = tempDir();
+  writeFiles(dir, exampleMeshFiles());
+  onClose(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const net = await import('node:net');
+  const busy = net.createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  onClose(() => new Promise<void>((r) => busy.close(() => r())));
+  const grpcPort = (busy.address() as import('node:net').AddressInfo).port;
+  const httpPort = await freePort();
+  const config = loadConfig(['--configDir', dir, '--grpcAddr', `127.0.0.1:${grpcPort}`, '--secureGRPCAddr', '', '--httpsAddr', '', '--monitoringAddr', '',
+    '--httpAddr', `127.0.0.1:${httpPort}`, '--log_output_level', 'default:none'], { ISTIOD_CONFIG_WORKERS: '1' });
+  await assert.rejects(startDiscovery(config), /No address added out of total 1 resolved|EADDRINUSE|address/i);
+  await assert.rejects(httpGet(`http://127.0.0.1:${httpPort}/ready`), 'the HTTP server was closed');
+});
