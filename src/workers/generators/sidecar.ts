@@ -280,6 +280,8 @@ function listenerFromEntry(snap: SnapshotView, e: ListenerEntry, egress: Egress)
 
 const TLS_INSPECTOR: Obj = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
 const HTTP_INSPECTOR: Obj = { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } };
+/** TPROXY keeps the client's source address toward the app (Istio xdsfilters.OriginalSrc, mark 1337). */
+const ORIGINAL_SRC: Obj = { name: 'envoy.filters.listener.original_src', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc', mark: 1337 } };
 const ORIGINAL_DST: Obj = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
 
 /** Valid IPv4/IPv6 literal (endpoint addresses of NONE ServiceEntries may be hostnames). */
@@ -474,7 +476,7 @@ export const sidecarInboundListeners: Generator = (snap, ctx) => {
   out.push({ name: 'virtualInbound', resource: {
     name: 'virtualInbound', address: address(WILDCARD, inboundPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
     ...(ctx.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
-    listener_filters: [ORIGINAL_DST, { ...HTTP_INSPECTOR, filter_disabled: disabledOnPorts(noHttp) }],
+    listener_filters: [ORIGINAL_DST, ...(ctx.interceptionMode === 'TPROXY' ? [ORIGINAL_SRC] : []), { ...HTTP_INSPECTOR, filter_disabled: disabledOnPorts(noHttp) }],
     listener_filters_timeout: filtersTimeout,
     filter_chains: [blackhole, passthroughHttp, passthroughTcp, ...serviceChains.map(inboundFilterChain)],
   } });

@@ -24,6 +24,17 @@ test('golden sidecar/inbound: virtualInbound chains per target port and the inbo
   assertGolden('sidecar/inbound', withoutHttpFilters({ listener: listener(set, 'virtualInbound'), clusters: INBOUND_CLUSTERS.map((n) => cluster(set, n)) }));
 });
 
+test('sidecar inbound with TPROXY: transparent virtual listeners and original_src after original_dst', () => {
+  const set = generate({ ...INBOUND, metadata: { INTERCEPTION_MODE: 'TPROXY' } });
+  assertValid(set);
+  assert.equal(set.context.interceptionMode, 'TPROXY');
+  const vi = listener(set, 'virtualInbound');
+  assert.deepEqual(vi['transparent'], { value: true });
+  assert.deepEqual(vi['listener_filters'].map((f: any) => f.name), ['envoy.filters.listener.original_dst', 'envoy.filters.listener.original_src', 'envoy.filters.listener.http_inspector']);
+  assert.equal(vi['listener_filters'][1].typed_config.mark, 1337);
+  assert.deepEqual(listener(set, 'virtualOutbound')['transparent'], { value: true });
+});
+
 test('golden sidecar/ingress: Sidecar ingress listeners replace the service ports (defaultEndpoint, bind, captureMode NONE)', () => {
   const set = generate(INGRESS);
   assertValid(set);
