@@ -60,6 +60,14 @@ function createdOf(obj: K8sObject | undefined): string {
   return Number.isNaN(ms) ? '~' : new Date(ms).toISOString();
 }
 
+/** A Pod serves traffic unless it has ended or reports Ready=False (Istio uses pod readiness for selected pods). */
+function podReady(pod: K8sObject): boolean {
+  const status = (pod as any).status ?? {};
+  if (status.phase === 'Failed' || status.phase === 'Succeeded') return false;
+  const ready = ((status.conditions ?? []) as any[]).find((c) => c?.type === 'Ready');
+  return !ready || ready.status !== 'False';
+}
+
 const describe = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 
 function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
@@ -495,7 +503,7 @@ export class Registry {
     for (const pod of selPods) {
       const ps = (pod as any).spec ?? {};
       endpoints.push(this.endpoint(String((pod as any).status.podIP), {}, pod.metadata.labels ?? {}, '', 1, '',
-        this.spiffe(ns, ps.serviceAccountName ?? 'default'), (pod as any).status?.phase !== 'Failed'));
+        this.spiffe(ns, ps.serviceAccountName ?? 'default'), podReady(pod)));
     }
     return Object.freeze({ service, endpoints: Object.freeze(endpoints) });
   }

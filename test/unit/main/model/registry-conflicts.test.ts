@@ -158,9 +158,15 @@ apiVersion: v1
 kind: Pod
 metadata: {name: inv-other-ns, namespace: other, labels: {app: inv}}
 status: {podIP: 10.3.0.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: inv-starting, namespace: shop, labels: {app: inv}}
+status: {podIP: 10.3.0.4, conditions: [{type: Ready, status: "False"}]}
 `);
   const entry = r.current!.services.find((s) => s.service.hostname === 'inv.shop.internal')!;
-  assert.deepEqual(entry.endpoints.map((e) => e.address).sort(), ['10.3.0.1', '10.3.0.2']);
+  assert.deepEqual(entry.endpoints.map((e) => e.address).sort(), ['10.3.0.1', '10.3.0.2', '10.3.0.4']);
+  assert.deepEqual(entry.endpoints.filter((e) => !e.healthy).map((e) => e.address), ['10.3.0.4'], 'a not-ready pod is an unhealthy endpoint');
   assert.equal(entry.endpoints.find((e) => e.address === '10.3.0.2')!.serviceAccount, 'spiffe://cluster.local/ns/shop/sa/inv');
   assert.deepEqual(r.conflicts(), []);
 });
