@@ -106,7 +106,7 @@ function shouldH2Upgrade(port: ServicePort, mesh: Readonly<Record<string, any>> 
 
 // ---------------------------------------------------------------- connection pool
 
-function applyConnectionPool(cluster: Obj, pool: any, mesh: Readonly<Record<string, any>> | undefined, p: ProtocolOptions): void {
+function applyConnectionPool(cluster: Obj, pool: any, mesh: Readonly<Record<string, any>> | undefined, p: ProtocolOptions, retryBudget?: any): void {
   const t: Obj = { max_connections: { value: MAX_UINT32 }, max_pending_requests: { value: MAX_UINT32 }, max_requests: { value: MAX_UINT32 }, max_retries: { value: MAX_UINT32 }, track_remaining: true };
   const http = pool?.http, tcp = pool?.tcp;
   if (http?.http2MaxRequests > 0) t['max_requests'] = { value: http.http2MaxRequests };
@@ -114,6 +114,13 @@ function applyConnectionPool(cluster: Obj, pool: any, mesh: Readonly<Record<stri
   if (http?.maxRetries > 0) t['max_retries'] = { value: http.maxRetries };
   if (tcp?.maxConnections > 0) t['max_connections'] = { value: tcp.maxConnections };
   if (tcp?.connectTimeout !== undefined) cluster['connect_timeout'] = dur(tcp.connectTimeout) ?? cluster['connect_timeout'];
+  if (retryBudget) {
+    // applyRetryBudget, with Istio's defaults (Percent 0.2, minimum retry concurrency 3)
+    t['retry_budget'] = {
+      budget_percent: { value: typeof retryBudget.percent === 'number' ? retryBudget.percent : 0.2 },
+      min_retry_concurrency: { value: retryBudget.minRetryConcurrency > 0 ? retryBudget.minRetryConcurrency : 3 },
+    };
+  }
   cluster['circuit_breakers'] = { thresholds: [t] };
 
   // TCP keepalive: the mesh's, then the DR's fields over it (seconds)
@@ -389,7 +396,7 @@ export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subse
 
   const p: ProtocolOptions = {};
   if (port.protocol === 'HTTP2' || port.protocol === 'GRPC') setH2(p); // setUpstreamProtocol
-  applyConnectionPool(cluster, policy?.connectionPool, mesh, p);
+  applyConnectionPool(cluster, policy?.connectionPool, mesh, p, policy?.retryBudget);
   if (shouldH2Upgrade(port, mesh, policy?.connectionPool)) setH2(p);
   applyOutlierDetection(cluster, policy?.outlierDetection);
   applyLoadBalancer(cluster, policy, mesh);

@@ -160,6 +160,7 @@ export interface TrafficPolicy {
   tls?: any;
   tunnel?: any;
   proxyProtocol?: any;
+  retryBudget?: any;
 }
 
 /**
@@ -185,10 +186,11 @@ export function trafficPolicyFor(dr: ConfigModel | undefined, port: number, subs
   if (!subsetPolicy) return top;
   const { policy: sp, hasPortLevel } = portLevel(subsetPolicy, port);
   if (!top) return sp;
-  const merged: TrafficPolicy = { loadBalancer: top.loadBalancer, connectionPool: top.connectionPool, outlierDetection: top.outlierDetection, tls: top.tls, tunnel: top.tunnel, proxyProtocol: top.proxyProtocol };
+  const merged: TrafficPolicy = { loadBalancer: top.loadBalancer, connectionPool: top.connectionPool, outlierDetection: top.outlierDetection, tls: top.tls, tunnel: top.tunnel, proxyProtocol: top.proxyProtocol, retryBudget: top.retryBudget };
   for (const f of ['connectionPool', 'outlierDetection', 'loadBalancer', 'tls'] as const) if (sp?.[f] !== undefined || hasPortLevel) merged[f] = sp?.[f];
   if (sp?.tunnel !== undefined) merged.tunnel = sp.tunnel;
   if (sp?.proxyProtocol !== undefined) merged.proxyProtocol = sp.proxyProtocol;
+  if (sp?.retryBudget !== undefined) merged.retryBudget = sp.retryBudget;
   return merged;
 }
 

@@ -29,6 +29,7 @@ const SERVICES = [
   service('pool-tcp', '', 60), service('pool-http', '', 61),
   service('pool-h2', '  - {name: grpc, port: 9090, targetPort: 9090}\n', 62),
   service('client-protocol', '', 63), service('upgrade', '', 64), service('outlier', '', 65), service('outlier-local', '', 66),
+  service('budget', '', 67),
 ].join('');
 const RULES = [
   dr('pool-tcp', `    connectionPool:
@@ -64,6 +65,7 @@ const RULES = [
       consecutiveLocalOriginFailures: 2
       consecutiveGatewayErrors: 3
 `),
+  dr('budget', '    connectionPool: {http: {maxRetries: 5}}\n    retryBudget: {percent: 25, minRetryConcurrency: 4}\n'),
 ].join('\n');
 const C = (host: string, port = 8080) => `outbound|${port}||${fqdn(host)}`;
 
@@ -88,6 +90,7 @@ test('envoy ACKs destination-rule/pool-outlier', { skip: ENVOY_SKIP }, async () 
   const active = await assertEnvoyAcks(SERVICES, RULES);
   assert.equal(active.get(C('outlier'))?.['outlier_detection']?.['consecutive_5xx'], 1);
   assert.equal(active.get(C('pool-tcp'))?.['connect_timeout'], '0.250s');
+  assert.equal(active.get(C('budget'))?.['circuit_breakers']?.['thresholds']?.[0]?.['retry_budget']?.['budget_percent']?.['value'], 25);
 });
 
 test('inbound clusters take the connection pool of the service rule, with Istio defaults otherwise', () => {
@@ -101,4 +104,14 @@ test('inbound clusters take the connection pool of the service rule, with Istio 
   const plain = inboundConnectionPool(snap, svc('client-protocol'), svc('client-protocol').ports[0]!);
   assert.deepEqual(plain['circuit_breakers'].thresholds[0].max_requests, { value: 4294967295 }, 'Istio default thresholds');
   assert.ok(plain['typed_extension_protocol_options'], 'useClientProtocol applies inbound too');
+});
+
+test('retryBudget → the circuit breaker retry budget, with Istio defaults for unset fields', () => {
+  const services = SERVICES + service('budget-default', '', 68);
+  const rules = `${RULES}\n${dr('budget-default', '    connectionPool: {http: {maxRetries: 5}}\n    retryBudget: {}\n')}`;
+  const set = generate(services, rules);
+  const [a, b] = clusters(set, [C('budget'), C('budget-default')]);
+  assert.deepEqual(a!['circuit_breakers'].thresholds[0].retry_budget, { budget_percent: { value: 25 }, min_retry_concurrency: { value: 4 } });
+  assert.deepEqual(b!['circuit_breakers'].thresholds[0].retry_budget, { budget_percent: { value: 0.2 }, min_retry_concurrency: { value: 3 } });
+  assertValid(set);
 });
