@@ -13,7 +13,7 @@ import { ModelStore } from '../../../../src/main/model/store';
 import { Registry } from '../../../../src/main/model/registry';
 import { DEFAULT_MESH } from '../../../../src/main/mesh-config';
 import { destinationRuleFor, destinationRuleWithSubset, trafficPolicyFor } from '../../../../src/workers/generators/destination-rules';
-import { buildOutboundCluster } from '../../../../src/workers/generators/clusters';
+import { buildOutboundCluster, outboundClustersFor } from '../../../../src/workers/generators/clusters';
 import { SnapshotView } from '../../../../src/shared/snapshot/snapshot-view';
 
 function snapshot(yaml: string): SnapshotView {
@@ -155,4 +155,21 @@ test('golden destination-rule/proxyless: gRPC clients keep ROUND_ROBIN / RING_HA
   const byName = ['outbound|7070||echo.a.svc.cluster.local'].map(c);
   assert.ok(byName[0], `default cluster generated (have ${set.clusters.map((x) => x['name']).join(', ')})`);
   assertGolden('destination-rule/proxyless', byName);
+});
+
+test('proxyless: a subset consistentHash becomes RING_HASH (xxHash, ring size clamped to grpc-js-xds limit); MAGLEV is never sent', () => {
+  const snap = snapshot(names + svc('echo', 'a') + rule('echo', 'a', 'echo', `  trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user, maglev: {tableSize: 65537}}}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 99999999}}}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
+`));
+  const s = snap.servicesByHost('echo.a.svc.cluster.local')[0]!;
+  const byName = new Map(outboundClustersFor(snap, 'a', s, { proxyless: true }).map((c) => [c.name, c.resource]));
+  assert.deepEqual(byName.get('outbound|80|v1|echo.a.svc.cluster.local')?.['ring_hash_lb_config'], { hash_function: 'XX_HASH', minimum_ring_size: { value: 8_388_608 } });
+  assert.equal(byName.get('outbound|80||echo.a.svc.cluster.local')?.['lb_policy'], 'RING_HASH', 'maglev falls back to RING_HASH for gRPC');
+  assert.equal(byName.get('outbound|80|v2|echo.a.svc.cluster.local')?.['lb_policy'], 'ROUND_ROBIN', 'LEAST_REQUEST stays ROUND_ROBIN (grpc-js-xds NACKs it)');
 });
