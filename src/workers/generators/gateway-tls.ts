@@ -4,7 +4,8 @@
  *
  * - `credentialName` → SDS over ADS: `kubernetes://<name>` for the key pair and, for MUTUAL /
  *   OPTIONAL_MUTUAL, `kubernetes://<name>-cacert` as the validation context (Istio's SdsCaSuffix).
- *   Names already carrying a scheme (`kubernetes://`, `sds://`, `file-cert:`…) are kept as written.
+ *   Names already carrying a scheme (`kubernetes://`, `sds://`, `file-cert:`…) are kept as written;
+ *   `builtin://` is the gateway's own workload certificate (`default` / `ROOTCA` from the agent).
  * - ISTIO_MUTUAL → the workload certificate `default` and root `ROOTCA` from the `sds-grpc` cluster
  *   (served by the istio-agent next to the gateway), client certificate required.
  * - `serverCertificate` / `privateKey` / `caCertificates` files → inline file names in
@@ -32,7 +33,12 @@ export function credentialResourceName(name: string): string {
   return /^[a-z][a-z0-9+.-]*:/i.test(name) ? name : `kubernetes://${name}`;
 }
 
+/** Istio BuiltinGatewaySecretTypeURI: the gateway's own workload certificate from the agent. */
+const BUILTIN_CREDENTIAL = 'builtin://';
+
 function credentialSds(name: string): Obj {
+  if (name === BUILTIN_CREDENTIAL) return agentSds('default');
+  if (name === BUILTIN_CREDENTIAL + CA_SUFFIX) return agentSds('ROOTCA');
   return { name: credentialResourceName(name), sds_config: ADS_CONFIG_SOURCE };
 }
 

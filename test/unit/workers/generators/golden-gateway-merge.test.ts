@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import {
   gatewayRouteName, hostSubsetOf, intersectHosts, resolveGatewayName, sanitizeServerHosts, serverHostsForNamespace,
 } from '../../../../src/workers/generators/gateway-merge';
-import { credentialResourceName } from '../../../../src/workers/generators/gateway-tls';
+import { credentialResourceName, downstreamTlsContext } from '../../../../src/workers/generators/gateway-tls';
 import { sniDnatClusterName } from '../../../../src/workers/generators/gateway';
 
 test('sanitizeServerHosts: ./ → gateway namespace, */host → host, */* → everything', () => {
@@ -59,4 +59,12 @@ test('credential resource names and SNI-DNAT cluster names', () => {
   assert.equal(credentialResourceName('kubernetes://other-ns/my-cert'), 'kubernetes://other-ns/my-cert');
   assert.equal(sniDnatClusterName(9080, '', 'reviews.apps.svc.cluster.local'), 'outbound_.9080_._.reviews.apps.svc.cluster.local');
   assert.equal(sniDnatClusterName(9080, 'v1', 'reviews.apps.svc.cluster.local'), 'outbound_.9080_.v1_.reviews.apps.svc.cluster.local');
+});
+
+test('credentialName builtin:// is the workload certificate and root from the agent', () => {
+  const ctx = downstreamTlsContext({ mode: 'MUTUAL', credentialName: 'builtin://' }, false) as any;
+  assert.equal(ctx.common_tls_context.tls_certificate_sds_secret_configs[0].name, 'default');
+  assert.equal(ctx.common_tls_context.tls_certificate_sds_secret_configs[0].sds_config.api_config_source.grpc_services[0].envoy_grpc.cluster_name, 'sds-grpc');
+  assert.equal(ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name, 'ROOTCA');
+  assert.equal(downstreamTlsContext({ mode: 'PASSTHROUGH' }, false), undefined);
 });
