@@ -68,3 +68,11 @@ test('credentialName builtin:// is the workload certificate and root from the ag
   assert.equal(ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name, 'ROOTCA');
   assert.equal(downstreamTlsContext({ mode: 'PASSTHROUGH' }, false), undefined);
 });
+
+test('OPTIONAL_MUTUAL: client certificate validated when sent, not required', () => {
+  const ctx = downstreamTlsContext({ mode: 'OPTIONAL_MUTUAL', credentialName: 'opt-cert' }, false) as any;
+  assert.deepEqual(ctx.require_client_certificate, { value: false });
+  assert.equal(ctx.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name, 'kubernetes://opt-cert-cacert');
+  const files = downstreamTlsContext({ mode: 'OPTIONAL_MUTUAL', serverCertificate: '/c.pem', privateKey: '/k.pem', caCertificates: '/ca.pem' }, false) as any;
+  assert.deepEqual(files.common_tls_context.validation_context, { trusted_ca: { filename: '/ca.pem' } });
+});
