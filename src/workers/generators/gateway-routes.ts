@@ -31,7 +31,7 @@ function sortRoutes(routes: Obj[]): Obj[] {
   return [...routes.filter((r) => !isCatchAll(r)), ...routes.filter(isCatchAll)];
 }
 
-interface VHost { name: string; domains: string[]; routes: Obj[]; requireTls: boolean }
+interface VHost { name: string; domains: string[]; routes: Obj[]; requireTls: boolean; from: Set<string> }
 
 function buildRouteConfig(snap: SnapshotView, ctx: Partial<GenContext>, merged: MergedGateway, routeName: string): Obj {
   const namespace = ctx.namespace ?? 'default';
@@ -56,10 +56,13 @@ function buildRouteConfig(snap: SnapshotView, ctx: Partial<GenContext>, merged: 
         const hostname = h.toLowerCase();
         const existing = vhosts.get(hostname);
         if (existing) {
-          existing.routes.push(...routes);
+          // another VirtualService for the host adds its routes; the same one (met again through a
+          // second server of its Gateway) would only repeat them
+          if (!existing.from.has(key)) existing.routes.push(...routes);
+          existing.from.add(key);
           if (server.tls?.['httpsRedirect']) existing.requireTls = true;
         } else {
-          vhosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], routes: [...routes], requireTls: Boolean(server.tls?.['httpsRedirect']) });
+          vhosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], routes: [...routes], requireTls: Boolean(server.tls?.['httpsRedirect']), from: new Set([key]) });
         }
       }
     }
@@ -70,7 +73,7 @@ function buildRouteConfig(snap: SnapshotView, ctx: Partial<GenContext>, merged: 
         const hostname = (raw.includes('/') ? raw.slice(raw.indexOf('/') + 1) : raw).toLowerCase();
         const existing = vhosts.get(hostname);
         if (existing) existing.requireTls = true;
-        else vhosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], routes: [], requireTls: true });
+        else vhosts.set(hostname, { name: `${hostname}:${port}`, domains: [hostname], routes: [], requireTls: true, from: new Set() });
       }
     }
   }
@@ -78,7 +81,7 @@ function buildRouteConfig(snap: SnapshotView, ctx: Partial<GenContext>, merged: 
   if (vhosts.size === 0) {
     const port = servers[0]!.port.number;
     // no routes: Envoy answers 404 (NR) for everything
-    list = [{ name: `blackhole:${port}`, domains: ['*'], routes: [], requireTls: false }];
+    list = [{ name: `blackhole:${port}`, domains: ['*'], routes: [], requireTls: false, from: new Set() }];
   } else {
     list = collapse(vhosts);
     for (const v of list) v.routes = sortRoutes(v.routes);
@@ -101,7 +104,7 @@ function collapse(vhosts: Map<string, VHost>): VHost[] {
     const v = vhosts.get(host)!;
     const key = `${v.requireTls}|${JSON.stringify(v.routes)}`;
     const primary = byRoutes.get(key);
-    if (primary && v.routes.length > 0) primary.domains.push(...v.domains);
+    if (primary) primary.domains.push(...v.domains);
     else { byRoutes.set(key, v); out.push(v); }
   }
   return out;

@@ -121,3 +121,13 @@ test('gateway HTTP: HTTP servers of two Gateways on one port share the listener 
 test('gateway HTTP: two Gateways on one port, a real Envoy ACKs it', { skip: ENVOY_SKIP }, async () => {
   await assertEnvoyAcks(TWO_GATEWAYS);
 });
+
+test('gateway HTTP: a VirtualService met through two servers of its Gateway on one port contributes its routes once', () => {
+  const set = generate(`${gateway(`  - port: {number: \${PORT0}, name: http, protocol: HTTP}
+    hosts: ["*"]
+  - port: {number: \${PORT0}, name: http-bookinfo, protocol: HTTP}
+    hosts: [bookinfo.example.com]`)}---\n${BOOKINFO_VS}`);
+  assertValid(set);
+  const rc = focusRoutes(routeConfig(set, 'http.18080'));
+  assert.deepEqual(rc['virtual_hosts'].map((v: any) => [v.name, v.routes.length]), [['bookinfo.example.com:18080', 2]]);
+});
