@@ -28,7 +28,7 @@ import * as tls from 'node:tls';
 import { setLogSink } from '../../src/main/log';
 import { startTestServer, TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
-import { Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
+import { AdsApiType, Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { errorStates, rejectedStats } from '../helpers/envoy-ack';
 import { teardown } from '../helpers/teardown';
 
@@ -287,7 +287,7 @@ const backends = new Map<string, EchoBackend>();
 
 interface Fixture { server: TestServer; envoy: Envoy; port: number; ports: GatewayPorts; cert: { cert: string; key: string }; ca: Buffer; problems: string[] }
 
-async function setUp(t: TestContext): Promise<Fixture> {
+async function setUp(t: TestContext, apiType: AdsApiType): Promise<Fixture> {
   const onClose = teardown(t);
   for (const [name, ip] of [['echo-a', '127.0.0.31'], ['echo-b', '127.0.0.32'], ['echo-c', '127.0.0.33'], ['mirror', '127.0.0.34']] as const) {
     const b = await startEcho(name, ip);
@@ -314,7 +314,7 @@ async function setUp(t: TestContext): Promise<Fixture> {
     await server.close();
     fs.rmSync(server.configDir, { recursive: true, force: true });
   });
-  const envoy = await startEnvoy(ENVOY!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META });
+  const envoy = await startEnvoy(ENVOY!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META, apiType });
   onClose(() => envoy.stop());
   const f = { server, envoy, port, ports, cert, ca: fs.readFileSync(cert.cert), problems };
   for (const p of [ports.http, ports.https, ports.passthrough]) await envoy.waitForListener(`0.0.0.0_${p}`, STEP_MS);
@@ -345,8 +345,8 @@ async function assertNoRejections(f: Fixture): Promise<void> {
 
 // ---------------------------------------------------------------- the scenario
 
-test('real Envoy ingress gateway: Gateway + VirtualServices route real HTTP with Istio semantics', { skip: SKIP, timeout: 180_000 }, async (t) => {
-  const f = await setUp(t);
+async function scenario(t: TestContext, apiType: AdsApiType): Promise<void> {
+  const f = await setUp(t, apiType);
   const { port } = f;
   const get = (hostHeader: string, p = '/', headers: Record<string, string> = {}) => request(port, hostHeader, p, headers);
 
@@ -493,4 +493,10 @@ test('real Envoy ingress gateway: Gateway + VirtualServices route real HTTP with
     assert.equal((await get('match.example.com')).status, 200, 'the original port still routes');
     await assertNoRejections(f);
   });
-});
+}
+
+test('real Envoy ingress gateway over SotW ADS: Gateway + VirtualServices route real HTTP with Istio semantics', { skip: SKIP, timeout: 180_000 }, (t) =>
+  scenario(t, 'GRPC'));
+
+test('real Envoy ingress gateway over Delta ADS: the same, incremental', { skip: SKIP, timeout: 180_000 }, (t) =>
+  scenario(t, 'DELTA_GRPC'));
