@@ -20,6 +20,7 @@ import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../shared/model/service';
 import { resolveHost } from './hosts';
 import { exportedTo } from './scope';
+import { boundGateways, sortForProxy } from './virtual-services';
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
 
@@ -231,29 +232,19 @@ export function mergeGateways(snap: SnapshotView, gateways: readonly string[]): 
 // ---------------------------------------------------------------- VirtualService binding
 
 /**
- * A gateway reference in a VirtualService as `namespace/name` (Istio ResolveGatewayName):
- * `ns/name` as written, `./name` and `name` in the VirtualService's namespace, and the legacy
- * `name.ns.svc.<suffix>` form as `ns/name`. `mesh` stays `mesh`.
+ * VirtualServices bound to `gateway` and visible from the proxy's namespace (exportTo, with
+ * MeshConfig defaultVirtualServiceExportTo for an unset list), in Istio's order for a proxy
+ * (virtual-services.ts sortForProxy: private, exported to the namespace, public; then age, name).
  */
-export function resolveGatewayName(gw: string, vsNamespace: string): string {
-  if (gw === 'mesh') return gw;
-  const slash = gw.indexOf('/');
-  if (slash >= 0) return gw.startsWith('./') ? `${vsNamespace}/${gw.slice(2)}` : gw;
-  const dot = gw.indexOf('.');
-  if (dot > 0) {
-    const parts = gw.split('.');
-    return `${parts[1]}/${parts[0]}`;
-  }
-  return `${vsNamespace}/${gw}`;
+export function virtualServicesForGateway(snap: SnapshotView, proxyNamespace: string, gateway: string): ConfigModel[] {
+  const bound = snap.configs('VirtualService').filter((vs) => boundGateways(vs).includes(gateway) && visibleFrom(snap, vs, proxyNamespace));
+  return sortForProxy(snap, bound, proxyNamespace);
 }
 
-/** VirtualServices bound to `gateway` and exported to the proxy's namespace, in snapshot order. */
-export function virtualServicesForGateway(snap: SnapshotView, proxyNamespace: string, gateway: string): ConfigModel[] {
-  return snap.configs('VirtualService').filter((vs) => {
-    const gws: unknown[] = Array.isArray(vs.spec?.gateways) ? vs.spec.gateways : [];
-    if (!gws.some((g) => typeof g === 'string' && resolveGatewayName(g, vs.namespace) === gateway)) return false;
-    return exportedTo(vs.spec?.exportTo, vs.namespace, proxyNamespace);
-  });
+function visibleFrom(snap: SnapshotView, vs: ConfigModel, namespace: string): boolean {
+  let exportTo: unknown = vs.spec?.exportTo;
+  if (!Array.isArray(exportTo) || exportTo.length === 0) exportTo = snap.mesh()?.['defaultVirtualServiceExportTo'];
+  return exportedTo(Array.isArray(exportTo) ? exportTo.map(String) : undefined, vs.namespace, namespace);
 }
 
 /** VirtualServices per gateway, looked up once per generation. */

@@ -5,9 +5,8 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import {
-  gatewayRouteName, hostSubsetOf, intersectHosts, resolveGatewayName, sanitizeServerHosts, serverHostsForNamespace,
-} from '../../../../src/workers/generators/gateway-merge';
+import { gatewayRouteName, hostSubsetOf, intersectHosts, sanitizeServerHosts, serverHostsForNamespace } from '../../../../src/workers/generators/gateway-merge';
+import { resolveGatewayName } from '../../../../src/workers/generators/virtual-services';
 import { credentialResourceName, downstreamTlsContext } from '../../../../src/workers/generators/gateway-tls';
 import { sniDnatClusterName } from '../../../../src/workers/generators/gateway';
 
