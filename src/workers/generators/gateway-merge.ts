@@ -11,8 +11,9 @@
  *   router's own Service ports are not part of its generation key. A server port is bound as written
  *   (what Istio does for a legacy selector with no matching Service port).
  * - Conflicts are returned (for tests and debug), not counted in pilot_total_rejected_configs.
- * - Order: Gateways merge, and VirtualServices bind, in namespace/name order (the snapshot's);
- *   Istio orders both by creation time, which a file-based config does not have.
+ * - Order: Gateways merge in namespace/name order (the context's); Istio merges them by creation
+ *   time, which a file-based config does not have. VirtualServices bind in Istio's order for the
+ *   proxy (virtual-services.ts sortForProxy).
  * - A plaintext server on a port that a TLS server already holds (same bind) is always rejected;
  *   Istio's bind bookkeeping lets the first such server through.
  */

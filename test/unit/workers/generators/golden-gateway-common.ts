@@ -147,10 +147,7 @@ export async function assertEnvoyAcks(extra: string, env?: Record<string, string
   try {
     return JSON.stringify(ok.dump);
   } finally {
-    // The server's graceful shutdown waits on unref'd timers (src/main/lifecycle.ts); once Envoy
-    // is gone nothing else keeps this process's event loop alive, so hold it while closing.
-    const hold = setInterval(() => undefined, 1000);
-    try { await ok.close(); } finally { clearInterval(hold); }
+    await ok.close();
   }
 }
 
