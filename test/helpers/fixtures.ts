@@ -192,7 +192,10 @@ export const RICH_MESH_SIDECARS = ['', 'bookinfo/default', 'shop/narrow', 'istio
  * - DestinationRules with subsets, LEAST_REQUEST/RANDOM, consistent hash (ring hash), connection
  *   pools and port-level settings, one per namespace for the same host;
  * - Sidecars with egress by port (bind, captureMode NONE), catch-all egress, ingress, and a
- *   root-namespace default with REGISTRY_ONLY.
+ *   root-namespace default with REGISTRY_ONLY;
+ * - config that depends on the proxy itself: a sourceLabels match and a workloadSelector
+ *   DestinationRule (labels), a Gateway with a bound VirtualService (gateways), and locality load
+ *   balancing (locality).
  */
 export function richMesh(): SnapshotInput {
   const reviews = fqdn('reviews', 'bookinfo');
@@ -250,8 +253,9 @@ export function richMesh(): SnapshotInput {
     destinationRule('bookinfo', 'reviews', {
       host: 'reviews',
       trafficPolicy: {
-        loadBalancer: { simple: 'LEAST_REQUEST' },
+        loadBalancer: { simple: 'LEAST_REQUEST', localityLbSetting: { enabled: true } },
         connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRetries: 3 } },
+        outlierDetection: { consecutive5xxErrors: 5, interval: '10s' },
       },
       subsets: [
         { name: 'v1', labels: { version: 'v1' } },
@@ -266,6 +270,33 @@ export function richMesh(): SnapshotInput {
       host: reviews, exportTo: ['.'],
       trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
       subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+    }),
+    // Selector-driven config: the proxy's labels (GenContext.labels), its Gateways and its locality matter.
+    virtualService('bookinfo', 'ratings', {
+      hosts: ['ratings'], exportTo: ['.'],
+      http: [
+        { match: [{ sourceLabels: { version: 'v2' } }], fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }, route: [{ destination: { host: 'ratings' } }] },
+        { route: [{ destination: { host: 'ratings' } }] },
+      ],
+    }),
+    destinationRule('bookinfo', 'ratings-for-v2', {
+      host: 'ratings', workloadSelector: { matchLabels: { version: 'v2' } },
+      trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
+    }),
+    config('Gateway', 'istio-system', 'ingress', {
+      selector: { istio: 'ingressgateway' },
+      servers: [
+        { port: { number: 8080, name: 'http', protocol: 'HTTP' }, hosts: ['*/*'] },
+        { port: { number: 9000, name: 'tcp', protocol: 'TCP' }, hosts: ['*/*'] },
+      ],
+    }),
+    virtualService('bookinfo', 'reviews-ingress', {
+      hosts: ['reviews.example.com'], gateways: ['istio-system/ingress'], exportTo: ['.'],
+      http: [
+        { match: [{ sourceLabels: { version: 'v2' } }], directResponse: { status: 418 } },
+        { route: [{ destination: { host: reviews, port: { number: 9080 } } }] },
+      ],
+      tcp: [{ match: [{ port: 9000 }], route: [{ destination: { host: reviews, port: { number: 9090 } } }] }],
     }),
     sidecarResource('bookinfo', 'default', { egress: [{ hosts: ['./*', 'istio-system/*'] }] }),
     sidecarResource('shop', 'narrow', {

@@ -43,9 +43,9 @@ const EXPLICIT_NAMES: Record<XdsTypeUrl, readonly string[]> = {
   [ENDPOINT_TYPE_URL]: CLUSTER_NAMES,
   [LISTENER_TYPE_URL]: [
     `${REVIEWS}:9080`, 'reviews:9080', 'reviews.bookinfo:9080', 'ratings.bookinfo.svc:9080', `${CART}:7070`, 'cart.shop:9000',
-    'api.internal:8080', 'httpbin.org:80', `${fqdn('hidden', 'legacy')}:8080`, 'virtualOutbound', '0.0.0.0_9080',
+    'api.internal:8080', 'httpbin.org:80', `${fqdn('hidden', 'legacy')}:8080`, 'virtualOutbound', '0.0.0.0_9080', '0.0.0.0_8080', '0.0.0.0_9000',
   ],
-  [ROUTE_TYPE_URL]: ['9080', '7070', '80', '8080', '3306', `outbound|9080||${REVIEWS}`, `outbound|7070||${CART}`, 'outbound|80||httpbin.org', 'outbound|8080||api.internal'],
+  [ROUTE_TYPE_URL]: ['9080', '7070', '80', '8080', '3306', 'http.8080', `outbound|9080||${REVIEWS}`, `outbound|7070||${CART}`, 'outbound|80||httpbin.org', 'outbound|8080||api.internal'],
   [SECRET_TYPE_URL]: ['default', 'ROOTCA'],
 };
 
@@ -64,13 +64,30 @@ function inboundSets(snapshot: TestSnapshot): ReadonlyArray<readonly InboundPort
   return [[], [inboundPort(reviews, 'http')], [inboundPort(cart, 'grpc'), inboundPort(cart, 'tcp')]];
 }
 
-/** Every combination of every GenContext field: 3 x 2 x 4 x 6 x 3 x 3 = 1296 contexts. */
+/** Proxy-specific fields (labels, gateways, locality): a base, then each varied alone, then labels on a gateway. */
+const PROXY_VARIANTS: ReadonlyArray<Pick<GenContext, 'labels' | 'gateways' | 'locality'>> = [
+  { labels: {}, gateways: [], locality: '' },
+  { labels: { version: 'v2' }, gateways: [], locality: '' },
+  { labels: {}, gateways: ['istio-system/ingress'], locality: '' },
+  { labels: {}, gateways: [], locality: 'eu-west/eu-west-1b/r2' },
+  // a gateway proxy's labels only matter once it serves a Gateway
+  { labels: { version: 'v2' }, gateways: ['istio-system/ingress'], locality: '' },
+];
+
+/**
+ * Every combination of the structural fields (3 x 2 x 4 x 6 x 3 x 3 = 1296) with the base
+ * variant, plus each other proxy variant over the combinations with no inbound ports in REDIRECT
+ * mode (4 x 144): 1872 contexts.
+ */
 function allContexts(snapshot: TestSnapshot): GenContext[] {
   const out: GenContext[] = [];
-  for (const generator of GENERATOR_KINDS) for (const proxyType of PROXY_TYPES) for (const namespace of RICH_MESH_NAMESPACES)
-    for (const sidecar of RICH_MESH_SIDECARS) for (const inbound of inboundSets(snapshot)) for (const interceptionMode of MODES) {
-      out.push(genContext({ generator, proxyType, namespace, sidecar, inbound, interceptionMode }));
-    }
+  const inbounds = inboundSets(snapshot);
+  for (const [vi, variant] of PROXY_VARIANTS.entries()) {
+    for (const generator of GENERATOR_KINDS) for (const proxyType of PROXY_TYPES) for (const namespace of RICH_MESH_NAMESPACES)
+      for (const sidecar of RICH_MESH_SIDECARS) for (const inbound of vi === 0 ? inbounds : inbounds.slice(0, 1)) for (const interceptionMode of vi === 0 ? MODES : MODES.slice(0, 1)) {
+        out.push(genContext({ generator, proxyType, namespace, sidecar, inbound, interceptionMode, ...variant }));
+      }
+  }
   return out;
 }
 
@@ -134,7 +151,7 @@ describe('generation keys are complete', () => {
   });
 
   it('covers every generator family and type with many contexts', () => {
-    assert.equal(contexts.length, 1296);
+    assert.equal(contexts.length, 1872);
     for (const generator of GENERATOR_KINDS) {
       for (const typeUrl of TYPES) {
         if (!generatorServes(generator, typeUrl)) continue;
