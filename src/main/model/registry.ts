@@ -8,7 +8,7 @@
  * services keep their model objects and the snapshot writer reuses their segments.
  */
 import { K8sObject, splitApiVersion } from '../../shared/model/objects';
-import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, Resolution, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
+import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, serviceEntryPortProtocol, Resolution, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
 import { GenContext, InboundPort } from '../../shared/generation';
 import { ProxyView } from '../../shared/model/proxy';
 import { ModelStore } from './store';
@@ -450,7 +450,7 @@ export class Registry {
     const ports: ServicePort[] = ((svc.spec?.ports ?? []) as any[]).map((p) => Object.freeze({
       name: p.name ?? '',
       port: Number(p.port),
-      protocol: protocolFromPort(p.name, p.appProtocol, p.protocol),
+      protocol: protocolFromPort(p.name, p.appProtocol, p.protocol, Number(p.port)),
       targetPort: typeof p.targetPort === 'number' ? p.targetPort : typeof p.targetPort === 'string' && /^\d+$/.test(p.targetPort) ? Number(p.targetPort) : Number(p.port),
     }));
     const clusterIP = svc.spec?.clusterIP;
@@ -489,7 +489,7 @@ export class Registry {
     const ns = se.metadata.namespace ?? 'default';
     const spec = se.spec ?? {};
     const ports: ServicePort[] = ((spec.ports ?? []) as any[]).map((p) => Object.freeze({
-      name: p.name ?? '', port: Number(p.number), protocol: protocolFromPort(p.name, undefined, p.protocol), targetPort: Number(p.targetPort ?? p.number),
+      name: p.name ?? '', port: Number(p.number), protocol: serviceEntryPortProtocol(p.protocol), targetPort: Number(p.targetPort ?? p.number),
     }));
     const service: ServiceModel = Object.freeze({
       hostname: host, namespace: ns, name: se.metadata.name, source: 'serviceentry', ports,

@@ -78,21 +78,41 @@ export interface SnapshotInput {
   readonly mesh: Readonly<Record<string, unknown>>;
 }
 
-/** Protocol of a port name/appProtocol the way Istio infers it ("http-web" → HTTP). */
-export function protocolFromPort(name: string | undefined, appProtocol: string | undefined, declared: string | undefined): string {
-  const norm = (p: string): string => {
-    const u = p.toUpperCase();
-    if (u === 'HTTP' || u === 'HTTP2' || u === 'GRPC' || u === 'GRPC-WEB' || u === 'HTTPS' || u === 'TLS' || u === 'TCP' || u === 'UDP' || u === 'MONGO' || u === 'REDIS' || u === 'MYSQL') return u;
-    if (u === 'H2C' || u === 'KUBERNETES.IO/H2C') return 'HTTP2';
-    return '';
-  };
-  if (appProtocol) { const p = norm(appProtocol); if (p) return p; }
-  if (declared && declared.toUpperCase() !== 'TCP' && declared.toUpperCase() !== 'UDP' && declared.toUpperCase() !== 'SCTP') { const p = norm(declared); if (p) return p; }
+/**
+ * Istio's protocol.Unsupported: the protocol is not declared, so sidecars detect it per connection
+ * (protocol sniffing: an HTTP filter chain selected by the http_inspector's ALPN, TCP otherwise).
+ */
+export const UNSUPPORTED_PROTOCOL = 'UnsupportedProtocol';
+
+/** Istio protocol.Parse: a known protocol name (case-insensitive), or '' */
+function parseProtocol(p: string): string {
+  const u = p.toUpperCase();
+  if (u === 'HTTP' || u === 'HTTP2' || u === 'GRPC' || u === 'GRPC-WEB' || u === 'HTTPS' || u === 'TLS' || u === 'TCP' || u === 'UDP' || u === 'MONGO' || u === 'REDIS' || u === 'MYSQL') return u;
+  if (u === 'H2C' || u === 'KUBERNETES.IO/H2C') return 'HTTP2';
+  if (u === 'KUBERNETES.IO/WS' || u === 'KUBERNETES.IO/WSS') return u.endsWith('WSS') ? 'HTTPS' : 'HTTP';
+  return '';
+}
+
+/** Ports where Istio never sniffs an undeclared protocol (server-first: SMTP, DNS, MySQL, MongoDB). */
+const WELL_KNOWN_TCP_PORTS = new Set([25, 53, 3306, 27017]);
+
+/**
+ * Protocol of a Kubernetes Service port the way Istio infers it (kube.ConvertProtocol): UDP from
+ * the port's protocol; else appProtocol if set, else the port name's prefix ("http-web" → HTTP,
+ * "grpc-web…" → GRPC-WEB); an unknown one is UNSUPPORTED_PROTOCOL (sniffed), except on well-known
+ * server-first ports, which are TCP.
+ */
+export function protocolFromPort(name: string | undefined, appProtocol: string | undefined, declared: string | undefined, port?: number): string {
   if (declared && declared.toUpperCase() === 'UDP') return 'UDP';
-  if (name) {
-    const prefix = name.split('-')[0]!;
-    const p = norm(prefix);
-    if (p) return p;
-  }
-  return 'TCP';
+  const label = appProtocol || name || '';
+  if (label.toLowerCase().startsWith('grpc-web')) return 'GRPC-WEB';
+  const dash = label.indexOf('-');
+  const p = parseProtocol(dash >= 0 && !label.includes('/') ? label.slice(0, dash) : label);
+  if (p) return p;
+  return port !== undefined && WELL_KNOWN_TCP_PORTS.has(port) ? 'TCP' : UNSUPPORTED_PROTOCOL;
+}
+
+/** Protocol of a ServiceEntry port (Istio protocol.Parse of its `protocol`): unknown or unset → UNSUPPORTED_PROTOCOL. */
+export function serviceEntryPortProtocol(declared: string | undefined): string {
+  return parseProtocol(declared ?? '') || UNSUPPORTED_PROTOCOL;
 }

@@ -24,7 +24,7 @@
  * mTLS is not generated (no PeerAuthentication support): inbound chains are the plaintext variants.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
-import { ConfigModel, EndpointModel, ServiceModel, ServicePort, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
+import { ConfigModel, EndpointModel, ServiceModel, ServicePort, SERVICELESS_HOSTS_KIND, ServicelessHost, serviceEntryPortProtocol, UNSUPPORTED_PROTOCOL } from '../../shared/model/service';
 import { parseGoDuration } from '../../shared/duration';
 import { hostMatches, inboundClusterName, outboundClusterName, resolveHost } from './hosts';
 import { buildRoutes, virtualServiceRoutes } from './routes';
@@ -54,15 +54,19 @@ const RAW_BUFFER = 'raw_buffer';
 const DNS_REFRESH_MS = 60_000; // MeshConfig dnsRefreshRate default
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
-type ListenerClass = 'HTTP' | 'TCP';
-/** Istio ModelProtocolToListenerProtocol: HTTP, TCP, or undefined for UDP (no listener). */
+/** The protocol of a listener entry that sniffs (HTTP chain by ALPN, TCP otherwise). */
+const AUTO = 'AUTO';
+type ListenerClass = 'HTTP' | 'TCP' | 'AUTO';
+/** Istio ModelProtocolToListenerProtocol: HTTP, TCP, AUTO (undeclared: sniffed), or undefined for UDP (no listener). */
 function listenerClass(protocol: string | undefined): ListenerClass | undefined {
+  if (protocol === UNSUPPORTED_PROTOCOL || protocol === AUTO) return 'AUTO';
   const p = (protocol ?? '').toUpperCase();
   if (p === 'UDP') return undefined;
   return HTTP_PROTOCOLS.has(p) ? 'HTTP' : 'TCP';
 }
 const isTls = (protocol: string | undefined): boolean => ['TLS', 'HTTPS'].includes((protocol ?? '').toUpperCase());
-const isHttp = (protocol: string | undefined): boolean => listenerClass(protocol) === 'HTTP';
+/** Istio IsHTTPOrSniffed: the port gets virtual hosts. */
+const isHttpOrSniffed = (protocol: string | undefined): boolean => listenerClass(protocol) === 'HTTP' || listenerClass(protocol) === 'AUTO';
 const isCidr = (a: string): boolean => a.includes('/');
 
 function address(bind: string, port: number): Obj {
@@ -201,7 +205,8 @@ function addServicePort(b: BuildCtx, svc: ServiceModel, listenPort: { port: numb
   if (!cls) return;
   let bind = bindIn ?? '';
   let cidrs: string[] = [];
-  if (cls === 'TCP' && bind === '') {
+  if (cls !== 'HTTP' && bind === '') {
+    // TCP and sniffed ports listen on the service VIP; a CIDR becomes a prefix-range match on 0.0.0.0.
     const first = svc.addresses[0];
     if (first === undefined) bind = WILDCARD;
     else if (!isCidr(first)) bind = first;
@@ -210,35 +215,45 @@ function addServicePort(b: BuildCtx, svc: ServiceModel, listenPort: { port: numb
   const key = `${bind}_${listenPort.port}`;
   const current = b.entries.get(key);
   if (current?.locked) return;
+  const currentCls = current ? listenerClass(current.protocol) : undefined;
 
-  let conflict: 'none' | 'HTTPOverTCP' | 'TCPOverHTTP' | 'TCPOverTCP' | 'TCPOverAuto' = 'none';
-  let protocol = listenPort.protocol.toUpperCase();
+  type Conflict = 'none' | 'HTTPOverTCP' | 'TCPOverHTTP' | 'TCPOverTCP' | 'TCPOverAuto' | 'AutoOverHTTP' | 'AutoOverTCP';
+  let conflict: Conflict = 'none';
+  const incoming = cls === 'AUTO' ? AUTO : listenPort.protocol.toUpperCase();
+  let protocol = incoming;
   let opts: ChainOpts[];
+  const httpOpts = (rds: string): ChainOpts => (bind === WILDCARD || cls === 'AUTO' ? { rds, alpn: PLAINTEXT_HTTP_ALPNS, transport: RAW_BUFFER } : { rds });
   if (cls === 'HTTP') {
     if (current) {
-      if (listenerClass(current.protocol) === 'TCP' && current.protocol !== 'AUTO') conflict = 'HTTPOverTCP';
-      else return; // the HTTP listener of this port exists: services share it through RDS
+      if (currentCls === 'TCP') conflict = 'HTTPOverTCP';
+      else return; // the port's HTTP (or sniffed) listener exists: services share it through RDS
     }
-    opts = [{ rds: String(listenPort.port) }];
-    if (bind === WILDCARD) {
-      opts = [{ rds: String(listenPort.port), alpn: PLAINTEXT_HTTP_ALPNS, transport: RAW_BUFFER }];
-      protocol = 'AUTO'; // a TCP fallthrough chain makes it a sniffed listener
-    }
-  } else {
+    opts = [httpOpts(String(listenPort.port))];
+    if (bind === WILDCARD) protocol = AUTO; // the TCP fallthrough chain makes it a sniffed listener
+  } else if (cls === 'TCP') {
     opts = tcpChainOpts(b, svc, listenPort, bind, cidrs);
-    if (current) conflict = current.protocol === 'AUTO' ? 'TCPOverAuto' : isHttp(current.protocol) ? 'TCPOverHTTP' : 'TCPOverTCP';
+    if (current) conflict = currentCls === 'AUTO' ? 'TCPOverAuto' : currentCls === 'HTTP' ? 'TCPOverHTTP' : 'TCPOverTCP';
+  } else {
+    if (current) {
+      if (currentCls === 'HTTP') conflict = 'AutoOverHTTP';
+      else if (currentCls === 'TCP') conflict = 'AutoOverTCP';
+      else return;
+    }
+    // A sniffed service on its own address gets its own route configuration `host:port`.
+    const rds = bind !== WILDCARD ? `${svc.hostname}:${listenPort.port}` : String(listenPort.port);
+    opts = [...tcpChainOpts(b, svc, listenPort, bind, cidrs), httpOpts(rds)];
   }
   // MONGO and MYSQL are server-first: they never share a port with another protocol (first wins).
   if (current && conflict !== 'none') {
-    const a = listenPort.protocol.toUpperCase(), e = current.protocol;
-    if ((['MONGO', 'MYSQL'].includes(a) || ['MONGO', 'MYSQL'].includes(e)) && a !== e) return;
+    const e = current.protocol;
+    if ((['MONGO', 'MYSQL'].includes(incoming) || ['MONGO', 'MYSQL'].includes(e)) && incoming !== e) return;
   }
-  if (!current) {
+  if (!current || conflict === 'AutoOverHTTP') {
     b.entries.set(key, { bind, port: listenPort.port, bindToPort, protocol, chains: opts, locked: false });
     return;
   }
   mergeChains(current, opts);
-  if (conflict === 'HTTPOverTCP' || conflict === 'TCPOverHTTP') current.protocol = 'AUTO';
+  if (conflict === 'HTTPOverTCP' || conflict === 'TCPOverHTTP' || conflict === 'AutoOverTCP') current.protocol = AUTO;
 }
 
 /** Istio buildListenerFromEntry. */
@@ -309,7 +324,8 @@ export const sidecarOutboundListeners: Generator = (snap, ctx) => {
       for (const svc of services) {
         const sp = svc.ports.find((p) => p.port === portNumber);
         if (!sp) continue;
-        addServicePort(b, svc, { port: portNumber, protocol: eg.port.protocol ?? sp.protocol }, bind, bindToPort);
+        // Istio protocol.Parse of the listener's protocol: unset means sniffing.
+        addServicePort(b, svc, { port: portNumber, protocol: serviceEntryPortProtocol(eg.port.protocol) }, bind, bindToPort);
       }
       continue;
     }
@@ -321,7 +337,7 @@ export const sidecarOutboundListeners: Generator = (snap, ctx) => {
         // Address-less TCP ServiceEntries with resolution NONE: one listener per endpoint IP (Istio;
         // a wildcard listener when there are no endpoints), so they do not all collide on 0.0.0.0.
         // Headless Kubernetes services likewise (no endpoints: no listener, a scale-down must not leave a wildcard).
-        if (bind === undefined && svc.resolution === 'passthrough' && svc.addresses.length === 0 && listenerClass(sp.protocol) === 'TCP') {
+        if (bind === undefined && svc.resolution === 'passthrough' && svc.addresses.length === 0 && listenerClass(sp.protocol) !== 'HTTP') {
           const ips = [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((ep) => ep.address).filter(isIp))];
           for (const ip of ips) addServicePort(b, svc, { port: sp.port, protocol: sp.protocol }, ip, bindToPort);
           if (ips.length > 0 || svc.source === 'kubernetes') continue;
@@ -397,7 +413,7 @@ function inboundChains(ctx: Partial<GenContext>, sidecar: ConfigModel | undefine
       const mode = ing.captureMode ?? 'DEFAULT';
       const bindToPort = mode === 'DEFAULT' ? ctx.interceptionMode === 'NONE' : mode === 'NONE';
       byPort.set(port, {
-        port, targetPort: port, protocol: (ing.port!.protocol ?? 'TCP').toUpperCase(),
+        port, targetPort: port, protocol: serviceEntryPortProtocol(ing.port!.protocol),
         hostname: `${sidecar!.name}.${sidecar!.namespace}`, bind: ing.bind || WILDCARD, bindToPort,
       });
     }
@@ -421,14 +437,24 @@ function inboundRouteConfig(name: string, cluster: string, port: number, hostnam
   };
 }
 
-/** The plaintext filter chain of one inbound chain config (mTLS DISABLE match options). */
-function inboundFilterChain(c: InboundChain): Obj {
+/**
+ * The plaintext filter chains of one inbound chain config (mTLS DISABLE match options): HTTP or TCP
+ * on raw_buffer, or both for a sniffed port (HTTP by the http_inspector's ALPN, TCP otherwise).
+ */
+function inboundFilterChains(c: InboundChain): Obj[] {
   const cluster = inboundClusterName(c.targetPort);
   const name = `${c.bind}_${c.targetPort}`;
-  const filter = isHttp(c.protocol)
-    ? hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) })
-    : tcpProxy(cluster, cluster);
-  return { name, filter_chain_match: { destination_port: { value: c.targetPort }, transport_protocol: RAW_BUFFER }, filters: [filter] };
+  const http = () => hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) });
+  const tcp = () => tcpProxy(cluster, cluster);
+  const match = (alpn?: readonly string[]): Obj => ({ destination_port: { value: c.targetPort }, transport_protocol: RAW_BUFFER, ...(alpn ? { application_protocols: [...alpn] } : {}) });
+  const cls = listenerClass(c.protocol);
+  if (cls === 'AUTO') {
+    return [
+      { name, filter_chain_match: match(PLAINTEXT_HTTP_ALPNS), filters: [http()] },
+      { name, filter_chain_match: match(), filters: [tcp()] },
+    ];
+  }
+  return [{ name, filter_chain_match: match(), filters: [cls === 'HTTP' ? http() : tcp()] }];
 }
 
 /** Listener filter disabled on the given destination ports (Istio listenerPredicateExcludePorts). */
@@ -449,7 +475,8 @@ export const sidecarInboundListeners: Generator = (snap, ctx) => {
     const name = `${c.bind}_${c.targetPort}`;
     out.push({ name, resource: {
       name, address: address(c.bind, c.targetPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
-      filter_chains: [inboundFilterChain(c)], listener_filters_timeout: filtersTimeout,
+      filter_chains: inboundFilterChains(c), listener_filters_timeout: filtersTimeout,
+      ...(listenerClass(c.protocol) === 'AUTO' ? { listener_filters: [HTTP_INSPECTOR] } : {}),
     } });
   }
   if (ctx.interceptionMode === 'NONE') return out;
@@ -470,15 +497,15 @@ export const sidecarInboundListeners: Generator = (snap, ctx) => {
     name: 'virtualInbound-blackhole', filter_chain_match: { destination_port: { value: inboundPort } },
     filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
   };
-  // http_inspector is needed by the passthrough HTTP chain only: off for the blackhole port and for
-  // every service port (their chains match on the port alone).
-  const noHttp = [...new Set([inboundPort, ...serviceChains.map((c) => c.targetPort)])].sort((a, b) => a - b);
+  // http_inspector is needed by the passthrough HTTP chain and sniffed ports only: off for the
+  // blackhole port and for every declared-protocol port (their chains match on the port alone).
+  const noHttp = [...new Set([inboundPort, ...serviceChains.filter((c) => listenerClass(c.protocol) !== 'AUTO').map((c) => c.targetPort)])].sort((a, b) => a - b);
   out.push({ name: 'virtualInbound', resource: {
     name: 'virtualInbound', address: address(WILDCARD, inboundPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
     ...(ctx.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
     listener_filters: [ORIGINAL_DST, ...(ctx.interceptionMode === 'TPROXY' ? [ORIGINAL_SRC] : []), { ...HTTP_INSPECTOR, filter_disabled: disabledOnPorts(noHttp) }],
     listener_filters_timeout: filtersTimeout,
-    filter_chains: [blackhole, passthroughHttp, passthroughTcp, ...serviceChains.map(inboundFilterChain)],
+    filter_chains: [blackhole, passthroughHttp, passthroughTcp, ...serviceChains.flatMap(inboundFilterChains)],
   } });
   return out;
 };
@@ -524,12 +551,14 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
   const egress = egressPolicy(snap, sidecar);
   const out: Generated[] = [];
   for (const name of names ?? []) {
+    const sniffed = sniffedRoute(snap, namespace, sidecar, name, ctx.labels);
+    if (sniffed) { out.push({ name, resource: sniffed }); continue; }
     const port = Number(name);
     if (!/^\d+$/.test(name) || !Number.isInteger(port) || port <= 0 || port > 65535) continue;
     const eg = egressFor(sidecar, port);
     if (!eg) continue;
     const explicit = Number(eg.port?.number) === port;
-    const services = visibleServices(snap, namespace, sidecar, eg).filter((s) => s.ports.some((p) => p.port === port && (isHttp(p.protocol) || explicit)));
+    const services = visibleServices(snap, namespace, sidecar, eg).filter((s) => s.ports.some((p) => p.port === port && (isHttpOrSniffed(p.protocol) || explicit)));
     // One virtual host per service; a domain a previous host already claims is left out (Istio dedupeDomains).
     const used = new Set<string>();
     const virtualHosts: Obj[] = [];
@@ -548,6 +577,20 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
   }
   return out;
 };
+
+/**
+ * RDS `host:port`: the route configuration of a sniffed service's own listener (Istio
+ * getVirtualHostsForSniffedServicePort): that service's virtual host alone, matching any authority.
+ */
+function sniffedRoute(snap: SnapshotView, namespace: string, sidecar: ConfigModel | undefined, name: string, labels: GenContext['labels'] | undefined): Obj | undefined {
+  const colon = name.lastIndexOf(':');
+  if (colon <= 0 || !/^\d+$/.test(name.slice(colon + 1))) return undefined;
+  const host = name.slice(0, colon), port = Number(name.slice(colon + 1));
+  const eg = egressFor(sidecar, port);
+  const svc = eg ? visibleServices(snap, namespace, sidecar, eg).find((s) => s.hostname === host && s.ports.some((p) => p.port === port)) : undefined;
+  const virtualHosts = svc ? [{ name, domains: ['*'], routes: buildRoutes(snap, namespace, virtualServiceFor(snap, namespace, host), svc, port, { labels }) }] : [];
+  return { name, virtual_hosts: virtualHosts, validate_clusters: { value: false } };
+}
 
 /**
  * Virtual hosts for hosts of mesh VirtualServices (imported by the egress listener) that match no
@@ -610,6 +653,21 @@ function dnsLoadAssignment(snap: SnapshotView, namespace: string, svc: ServiceMo
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
+/**
+ * Istio setUseDownstreamProtocol, for clusters of sniffed ports on sidecars: speak HTTP/1.1 or h2
+ * upstream as the client did, keeping any other HttpProtocolOptions (and HTTP/1 options) already set.
+ * An explicit h2 config (DestinationRule upgrade) is left alone.
+ */
+function useDownstreamProtocol(cluster: Obj): void {
+  const all = (cluster['typed_extension_protocol_options'] ?? {}) as Record<string, any>;
+  const o: Record<string, any> = { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, ...(all[HTTP_PROTOCOL_OPTIONS] ?? {}) };
+  if (o['explicit_http_config']?.http2_protocol_options || o['use_downstream_protocol_config']) return;
+  const h1 = o['explicit_http_config']?.http_protocol_options ?? {};
+  delete o['explicit_http_config'];
+  o['use_downstream_protocol_config'] = { http_protocol_options: h1, http2_protocol_options: {} };
+  cluster['typed_extension_protocol_options'] = { ...all, [HTTP_PROTOCOL_OPTIONS]: o };
+}
+
 function passthroughCluster(name: string, bindSource: boolean): Obj {
   return {
     name, type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
@@ -656,9 +714,10 @@ export const sidecarOutboundClusters: Generator = (snap, ctx) => {
   const dnsRefresh = duration(meshDurationMs(snap, 'dnsRefreshRate', DNS_REFRESH_MS));
   for (const svc of scopeServices(snap, namespace, sidecar)) {
     for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false })) {
+      const [, portText, subset] = c.name.split('|');
+      const port = svc.ports.find((p) => p.port === Number(portText))!;
+      if (listenerClass(port.protocol) === 'AUTO') useDownstreamProtocol(c.resource);
       if (svc.resolution === 'dns' || svc.resolution === 'dns-round-robin') {
-        const [, portText, subset] = c.name.split('|');
-        const port = svc.ports.find((p) => p.port === Number(portText))!;
         c.resource['load_assignment'] = dnsLoadAssignment(snap, namespace, svc, port, subset ?? '', c.name, svc.resolution === 'dns-round-robin');
         c.resource['dns_refresh_rate'] = dnsRefresh;
         c.resource['respect_dns_ttl'] = true;
@@ -682,17 +741,21 @@ export const sidecarInboundClusters: Generator = (snap, ctx) => {
   const out: Generated[] = [];
   const seen = new Set<string>();
   const add = (name: string, resource: Obj) => { if (!seen.has(name)) { seen.add(name); out.push({ name, resource }); } };
-  const base = (name: string, protocol: string): Obj => ({
-    name, connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
-    ...(['HTTP2', 'GRPC'].includes(protocol.toUpperCase()) ? { typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } } } : {}),
-  });
+  const base = (name: string, protocol: string): Obj => {
+    const c: Obj = {
+      name, connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+      ...(['HTTP2', 'GRPC'].includes(protocol.toUpperCase()) ? { typed_extension_protocol_options: { [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } } } } : {}),
+    };
+    if (listenerClass(protocol) === 'AUTO') useDownstreamProtocol(c);
+    return c;
+  };
   const originalDst = (name: string, protocol: string) => add(name, { ...base(name, protocol), type: 'ORIGINAL_DST', lb_policy: 'CLUSTER_PROVIDED', upstream_bind_config: { source_address: { address: INBOUND_PASSTHROUGH_BIND, port_value: 0 } } });
   const ingress = ingressListeners(sidecar);
   if (ingress.length > 0) {
     for (const ing of ingress) {
       const port = Number(ing.port!.number);
       const name = inboundClusterName(port);
-      const protocol = ing.port!.protocol ?? 'TCP';
+      const protocol = serviceEntryPortProtocol(ing.port!.protocol);
       const target = typeof ing.defaultEndpoint === 'string' ? ing.defaultEndpoint : '';
       if (target.startsWith('unix://')) {
         add(name, { ...base(name, protocol), type: 'STATIC', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: address(target, 0) } }] }] } });

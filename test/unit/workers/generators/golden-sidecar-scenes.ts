@@ -377,3 +377,51 @@ export const SCOPE_LEGACY: Scene = { yaml: SCOPE_YAML, nodeId: sidecarId('10.4.0
 export const REGISTRY_ONLY: Scene = {
   yaml: OUTBOUND.yaml, nodeId: OUTBOUND.nodeId, mesh: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } },
 };
+
+/**
+ * Undeclared protocols (Istio protocol sniffing): an unnamed port on a VIP, a headless service with
+ * an unprefixed port name, an unnamed well-known MongoDB port (TCP, never sniffed), an HTTP service
+ * sharing the port; the proxy's own workload serves the sniffed port.
+ */
+export const SNIFFING: Scene = {
+  nodeId: sidecarId('10.5.0.5', 'legacy-1', 'web'),
+  yaml: `
+apiVersion: v1
+kind: Namespace
+metadata: {name: web}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: legacy, namespace: web}
+spec: {clusterIP: 10.96.5.10, selector: {app: legacy}, ports: [{port: 8000, targetPort: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: legacy-1, namespace: web, labels: {kubernetes.io/service-name: legacy}}
+addressType: IPv4
+ports: [{port: 8080}]
+endpoints: [{addresses: [10.5.0.5]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: stateful, namespace: web}
+spec: {clusterIP: None, ports: [{name: web, port: 8000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: stateful-1, namespace: web, labels: {kubernetes.io/service-name: stateful}}
+addressType: IPv4
+ports: [{name: web, port: 8000}]
+endpoints: [{addresses: [10.5.0.7]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: web}
+spec: {clusterIP: 10.96.5.20, ports: [{port: 27017}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: web}
+spec: {clusterIP: 10.96.5.30, ports: [{name: http, port: 8000}]}
+`,
+};
