@@ -8,7 +8,7 @@
  * services keep their model objects and the snapshot writer reuses their segments.
  */
 import { K8sObject, splitApiVersion } from '../../shared/model/objects';
-import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, serviceEntryPortProtocol, Resolution, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
+import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, serviceEntryPortProtocol, Resolution, UNSUPPORTED_PROTOCOL, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
 import { GenContext, InboundPort } from '../../shared/generation';
 import { ProxyView } from '../../shared/model/proxy';
 import { ModelStore } from './store';
@@ -45,8 +45,12 @@ export interface ConfigConflict {
 }
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
-/** Istio's listener protocol class of a port protocol: HTTP, TCP, or undefined (UDP: no listener). */
-function listenerClass(protocol: string): 'HTTP' | 'TCP' | undefined {
+/**
+ * Istio's listener protocol class of a port protocol (ModelProtocolToListenerProtocol): HTTP, TCP,
+ * UNKNOWN (undeclared: sniffed; Istio's push-status name for it), or undefined (UDP: no listener).
+ */
+function listenerClass(protocol: string): 'HTTP' | 'TCP' | 'UNKNOWN' | undefined {
+  if (protocol === UNSUPPORTED_PROTOCOL) return 'UNKNOWN';
   const p = protocol.toUpperCase();
   if (p === 'UDP') return undefined;
   return HTTP_PROTOCOLS.has(p) ? 'HTTP' : 'TCP';
@@ -398,7 +402,7 @@ export class Registry {
    * - inbound: two services of one workload on one target port with different protocols (the first wins).
    */
   private listenerConflicts(services: readonly ServiceEntryInput[], conflicts: ConfigConflict[]): void {
-    interface Slot { cls: 'HTTP' | 'TCP'; protocol: string; host: string; sni: boolean }
+    interface Slot { cls: 'HTTP' | 'TCP' | 'UNKNOWN'; protocol: string; host: string; sni: boolean }
     const slots = new Map<string, Slot[]>();
     for (const { service } of services) {
       for (const p of service.ports) {
@@ -424,10 +428,12 @@ export class Registry {
           conflicts.push({ kind: 'OutboundListener', key, objects: [first.host, s.host],
             reason: `Listener=${key} Accepted=${first.cls} Rejected=${s.cls} (${s.host}): ` + (wellKnown
               ? `${s.protocol === 'MONGO' || s.protocol === 'MYSQL' ? s.protocol : first.protocol} is server-first and cannot share a port with another protocol; the first service keeps the listener`
+              : first.cls === 'HTTP' && s.cls === 'UNKNOWN' ? 'the sniffed service replaces the HTTP listener (protocol sniffing)'
+              : first.cls === 'UNKNOWN' && s.cls === 'HTTP' ? 'the port is already sniffed; the HTTP service is reached through its route configuration'
               : 'HTTP and TCP services share the port; the listener uses protocol sniffing (HTTP filter chain by ALPN, TCP otherwise)') });
-        } else if (s.cls === 'TCP' && !(s.sni && first.sni)) {
+        } else if (s.cls !== 'HTTP' && !(s.sni && first.sni)) {
           conflicts.push({ kind: 'OutboundListener', key, objects: [first.host, s.host],
-            reason: `Listener=${key} Accepted=TCP Rejected=TCP (${s.host}): both TCP services match every connection on ${key}; the first keeps the filter chain` });
+            reason: `Listener=${key} Accepted=${first.cls} Rejected=${s.cls} (${s.host}): both services match every connection on ${key}; the first keeps the filter chain` });
         }
       }
     }

@@ -102,6 +102,24 @@ ${svc('echo', '10.96.0.3', '{name: tcp, port: 9000}')}
   assert.match(c[1]!.reason, /protocol sniffing/);
 });
 
+test('listener conflict with a sniffed (undeclared protocol) service is named UNKNOWN, as Istio reports it', () => {
+  const r = registryOf(`
+apiVersion: v1
+kind: Service
+metadata: {name: admin, namespace: a}
+spec: {clusterIP: 10.96.0.1, ports: [{name: http, port: 7000}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: raw, namespace: a}
+spec: {clusterIP: None, ports: [{port: 7000}]}
+`);
+  const c = r.conflicts().filter((x) => x.kind === 'OutboundListener');
+  assert.equal(c.length, 1);
+  assert.match(c[0]!.reason, /^Listener=0\.0\.0\.0_7000 Accepted=HTTP Rejected=UNKNOWN \(raw\.a\.svc\.cluster\.local\): the sniffed service replaces the HTTP listener/);
+  assert.equal(r.current!.services.find((s) => s.service.name === 'raw')!.service.ports[0]!.protocol, 'UnsupportedProtocol');
+});
+
 test('inbound conflict: two services of one pod on one target port with different protocols', () => {
   const r = registryOf(`
 apiVersion: v1
