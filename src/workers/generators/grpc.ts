@@ -95,7 +95,7 @@ export const grpcRoutes: Generator = (snap, ctx, names) => {
 
 export const grpcClusters: Generator = (snap, ctx, names) => {
   const namespace = ctx.namespace ?? 'default';
-  const flavour = { proxyless: true };
+  const flavour = { proxyless: true, labels: ctx.labels ?? {} };
   if (names === null) {
     return allTargets(snap, ctx).flatMap((t) => outboundClustersFor(snap, namespace, t.svc, flavour, t.port));
   }

@@ -117,9 +117,9 @@ function resolveDestination(snap: SnapshotView, namespace: string, vsNamespace: 
 }
 
 /** Istio hashForHTTPDestination: subset port-level, subset, DR port-level, DR consistentHash. */
-function consistentHashFor(snap: SnapshotView, namespace: string, svc: ServiceModel | undefined, dest: any): any {
+function consistentHashFor(snap: SnapshotView, namespace: string, svc: ServiceModel | undefined, dest: any, labels: RouteOptions['labels']): any {
   if (!svc) return undefined;
-  const dr = destinationRuleFor(snap, namespace, svc);
+  const dr = destinationRuleFor(snap, namespace, svc, labels);
   if (!dr) return undefined;
   const portNumber = dest?.port?.number;
   const plsHash = (pls: any): any => (portNumber === undefined ? undefined
@@ -313,7 +313,7 @@ function routeAction(snap: SnapshotView, namespace: string, vs: ConfigModel, htt
   let consistentHash = false;
   const resolved = dests.map((d) => {
     const r = resolveDestination(snap, namespace, vs.namespace, d?.destination, port);
-    const ch = consistentHashFor(snap, namespace, r.svc, d?.destination);
+    const ch = consistentHashFor(snap, namespace, r.svc, d?.destination, opts.labels);
     return { d, r, ch };
   });
   if (resolved.length === 1) {
@@ -426,7 +426,7 @@ export function defaultRoute(snap: SnapshotView, namespace: string, svc: Service
   const cluster = outboundClusterName(port, '', svc.hostname);
   const action: Obj = { cluster };
   setTimeout(action, undefined, proxyless);
-  const dr = destinationRuleFor(snap, namespace, svc);
+  const dr = destinationRuleFor(snap, namespace, svc, opts.labels);
   const tp = dr?.spec?.trafficPolicy;
   const pls = ((tp?.portLevelSettings ?? []) as any[]).find((s) => s?.port?.number === port);
   const hp = hashPolicy(pls?.loadBalancer?.consistentHash ?? tp?.loadBalancer?.consistentHash, proxyless);
