@@ -281,7 +281,7 @@ export function richMesh(): SnapshotInput {
     }),
     destinationRule('bookinfo', 'ratings-for-v2', {
       host: 'ratings', workloadSelector: { matchLabels: { version: 'v2' } },
-      trafficPolicy: { loadBalancer: { simple: 'RANDOM' } },
+      trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } },
     }),
     config('Gateway', 'istio-system', 'ingress', {
       selector: { istio: 'ingressgateway' },
