@@ -626,9 +626,9 @@ function labelsMatch(selector: Readonly<Record<string, string>> | undefined, lab
  * load_assignment of a STRICT_DNS / LOGICAL_DNS cluster: the service's endpoints (of the subset),
  * grouped by locality, or the host itself when it has none. LOGICAL_DNS takes exactly one endpoint.
  */
-function dnsLoadAssignment(snap: SnapshotView, namespace: string, svc: ServiceModel, port: ServicePort, subset: string, clusterName: string, logical: boolean): Obj {
+function dnsLoadAssignment(snap: SnapshotView, namespace: string, svc: ServiceModel, port: ServicePort, subset: string, clusterName: string, logical: boolean, labels: Readonly<Record<string, string>>): Obj {
   let selector: Record<string, string> | undefined;
-  if (subset) selector = ((destinationRuleFor(snap, namespace, svc)?.spec?.subsets ?? []) as any[]).find((s) => s?.name === subset)?.labels ?? {};
+  if (subset) selector = ((destinationRuleFor(snap, namespace, svc, labels)?.spec?.subsets ?? []) as any[]).find((s) => s?.name === subset)?.labels ?? {};
   const eps: EndpointModel[] = snap.endpoints(svc.hostname, svc.namespace).filter((e) => e.healthy && labelsMatch(selector, e.labels));
   const byLocality = new Map<string, Obj[]>();
   for (const e of eps) {
@@ -713,12 +713,12 @@ export const sidecarOutboundClusters: Generator = (snap, ctx) => {
   const add = (g: Generated) => { if (!seen.has(g.name)) { seen.add(g.name); out.push(g); } };
   const dnsRefresh = duration(meshDurationMs(snap, 'dnsRefreshRate', DNS_REFRESH_MS));
   for (const svc of scopeServices(snap, namespace, sidecar)) {
-    for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false })) {
+    for (const c of outboundClustersFor(snap, namespace, svc, { proxyless: false, labels: ctx.labels ?? {} })) {
       const [, portText, subset] = c.name.split('|');
       const port = svc.ports.find((p) => p.port === Number(portText))!;
       if (listenerClass(port.protocol) === 'AUTO') useDownstreamProtocol(c.resource);
       if (svc.resolution === 'dns' || svc.resolution === 'dns-round-robin') {
-        c.resource['load_assignment'] = dnsLoadAssignment(snap, namespace, svc, port, subset ?? '', c.name, svc.resolution === 'dns-round-robin');
+        c.resource['load_assignment'] = dnsLoadAssignment(snap, namespace, svc, port, subset ?? '', c.name, svc.resolution === 'dns-round-robin', ctx.labels ?? {});
         c.resource['dns_refresh_rate'] = dnsRefresh;
         c.resource['respect_dns_ttl'] = true;
       }
