@@ -58,7 +58,7 @@ export const GENERATOR_INPUTS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, 
     [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],
   },
   sidecar: {
-    [LISTENER_TYPE_URL]: ['generator', 'proxyType', 'namespace', 'sidecar', 'inbound', 'interceptionMode'],
+    [LISTENER_TYPE_URL]: ['generator', 'proxyType', 'namespace', 'sidecar', 'inbound', 'interceptionMode', 'labels'],
     [ROUTE_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'labels'],
     [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'sidecar', 'inbound', 'labels'],
     [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],
@@ -102,7 +102,7 @@ export interface Facet { readonly name: string; readonly inputs: readonly Contex
 export const GENERATOR_FACETS: Partial<Record<GeneratorKind, Partial<Record<XdsTypeUrl, readonly Facet[]>>>> = {
   sidecar: {
     [LISTENER_TYPE_URL]: [
-      { name: 'outbound', inputs: ['generator', 'proxyType', 'namespace', 'sidecar', 'interceptionMode'] },
+      { name: 'outbound', inputs: ['generator', 'proxyType', 'namespace', 'sidecar', 'interceptionMode', 'labels'] },
       { name: 'inbound', inputs: ['generator', 'sidecar', 'inbound', 'interceptionMode'] },
     ],
     [CLUSTER_TYPE_URL]: [

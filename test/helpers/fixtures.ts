@@ -283,6 +283,13 @@ export function richMesh(): SnapshotInput {
       host: 'ratings', workloadSelector: { matchLabels: { version: 'v2' } },
       trafficPolicy: { loadBalancer: { consistentHash: { httpHeaderName: 'x-user' } } },
     }),
+    virtualService('legacy', 'db', {
+      hosts: ['db'],
+      tcp: [
+        { match: [{ sourceLabels: { version: 'v2' } }], route: [{ destination: { host: 'httpbin.org', port: { number: 80 } } }] },
+        { route: [{ destination: { host: 'db', port: { number: 3306 } } }] },
+      ],
+    }),
     config('Gateway', 'istio-system', 'ingress', {
       selector: { istio: 'ingressgateway' },
       servers: [

@@ -137,6 +137,8 @@ interface ListenerEntry {
 interface BuildCtx {
   snap: SnapshotView;
   namespace: string;
+  /** selector-relevant proxy labels: VirtualService tcp/tls match sourceLabels */
+  labels: Readonly<Record<string, string>>;
   entries: Map<string, ListenerEntry>;
 }
 
@@ -174,7 +176,7 @@ function tcpChainOpts(b: BuildCtx, svc: ServiceModel, listenPort: { port: number
   const cluster = outboundClusterName(port, '', svc.hostname);
   const out: ChainOpts[] = [];
   if (isTls(listenPort.protocol)) {
-    for (const t of vs ? tlsTargets(b.snap, b.namespace, vs, listenPort.port) : []) {
+    for (const t of vs ? tlsTargets(b.snap, b.namespace, vs, listenPort.port, { labels: b.labels }) : []) {
       out.push({ sniHosts: t.sniHosts, cidrs: t.destinationSubnets?.length ? t.destinationSubnets : cidrs, filters: [l4Filter('', t.clusters)] });
     }
     if (out.length === 0) {
@@ -186,7 +188,7 @@ function tcpChainOpts(b: BuildCtx, svc: ServiceModel, listenPort: { port: number
     return out;
   }
   let defaultAdded = false;
-  for (const t of vs ? tcpTargets(b.snap, b.namespace, vs, listenPort.port) : []) {
+  for (const t of vs ? tcpTargets(b.snap, b.namespace, vs, listenPort.port, { labels: b.labels }) : []) {
     if (!t.destinationSubnets || t.destinationSubnets.length === 0) {
       out.push({ cidrs, filters: [l4Filter('', t.clusters)] });
       defaultAdded = true;
@@ -310,7 +312,7 @@ export const sidecarOutboundListeners: Generator = (snap, ctx) => {
   const sidecar = sidecarConfig(snap, ctx.sidecar);
   const egress = egressPolicy(snap, sidecar);
   const noCapture = ctx.interceptionMode === 'NONE';
-  const b: BuildCtx = { snap, namespace, entries: new Map() };
+  const b: BuildCtx = { snap, namespace, labels: ctx.labels ?? {}, entries: new Map() };
 
   for (const eg of egressListenersOf(sidecar)) {
     const bindToPort = noCapture || eg.captureMode === 'NONE' || (eg.bind ?? '').startsWith('unix://');
