@@ -106,6 +106,27 @@ export function validateWorkloadEntry(o: Obj, iss: Issues): void {
   checkWorkload(iss, ['spec'], spec, {});
 }
 
+const WG_FIELDS = ['metadata', 'template', 'probe'];
+
+/**
+ * WorkloadGroup (Istio ValidateWorkloadGroup): a template for auto-registered WorkloadEntries, so
+ * the template carries no address (each VM reports its own); labels in metadata must be valid.
+ */
+export function validateWorkloadGroup(o: Obj, iss: Issues): void {
+  const spec = readIstioSpec(iss, o, WG_FIELDS);
+  const metadata = readObj(iss, ['spec', 'metadata'], spec.metadata);
+  if (metadata) {
+    for (const k of Object.keys(metadata)) if (k !== 'labels' && k !== 'annotations') iss.error(['spec', 'metadata', k], `unknown field "${k}"`);
+    readObj(iss, ['spec', 'metadata', 'labels'], metadata.labels);
+    readObj(iss, ['spec', 'metadata', 'annotations'], metadata.annotations);
+  }
+  const template = readObj(iss, ['spec', 'template'], spec.template);
+  if (!template) { iss.error(['spec', 'template'], 'template is required'); return; }
+  for (const k of Object.keys(template)) if (!WE_FIELDS.includes(k)) iss.error(['spec', 'template', k], `unknown field "${k}"`);
+  if (template.address !== undefined && template.address !== '') iss.error(['spec', 'template', 'address'], 'address must not be set in a WorkloadGroup template (each workload reports its own)');
+  else checkWorkload(iss, ['spec', 'template'], { ...template, address: '0.0.0.0' }, {});
+}
+
 /**
  * A WorkloadEntry body, standalone or inlined as a ServiceEntry endpoint. With a `resolution`
  * the address rules of that mode apply and endpoint ports must name declared ServiceEntry ports.

@@ -15,7 +15,7 @@ import {
 } from './api-shapes';
 import { isDns1035Label, isDns1123Label, isDns1123Subdomain } from './validate-names';
 import { validateEndpointSlice, validatePod, validateService } from './validate-k8s';
-import { validateServiceEntry, validateWorkloadEntry } from './validate-service-entry';
+import { validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup } from './validate-service-entry';
 import { validateVirtualService } from './validate-virtual-service';
 import { validateDestinationRule } from './validate-destination-rule';
 import { validateSidecar } from './validate-sidecar';
@@ -57,6 +57,7 @@ const VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValid
   ['/Pod', validatePod],
   ['networking.istio.io/ServiceEntry', validateServiceEntry],
   ['networking.istio.io/WorkloadEntry', validateWorkloadEntry],
+  ['networking.istio.io/WorkloadGroup', validateWorkloadGroup],
   ['networking.istio.io/VirtualService', validateVirtualService],
   ['networking.istio.io/DestinationRule', validateDestinationRule],
   ['networking.istio.io/Sidecar', validateSidecar],

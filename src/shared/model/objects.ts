@@ -44,6 +44,7 @@ export const KINDS: readonly KindInfo[] = [
   { group: '', kind: 'ServiceAccount', versions: ['v1'], namespaced: true, registry: true },
   { group: 'networking.istio.io', kind: 'ServiceEntry', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: true },
   { group: 'networking.istio.io', kind: 'WorkloadEntry', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: true },
+  { group: 'networking.istio.io', kind: 'WorkloadGroup', versions: ['v1', 'v1beta1', 'v1alpha3'], namespaced: true, registry: true },
   { group: 'networking.istio.io', kind: 'VirtualService', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: false },
   { group: 'networking.istio.io', kind: 'DestinationRule', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: false },
   { group: 'networking.istio.io', kind: 'Sidecar', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: false },

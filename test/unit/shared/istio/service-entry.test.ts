@@ -47,3 +47,16 @@ describe('ServiceEntry', () => {
     assertWarning(istio('WorkloadEntry', { network: 'remote' }), ['spec', 'address'], /unset with network/);
   });
 });
+
+describe('WorkloadGroup', () => {
+  const wg = (spec: unknown) => istio('WorkloadGroup', spec);
+  it('accepts a template with labels, ports and a service account', () => {
+    assertValid(wg({ metadata: { labels: { app: 'vm' } }, template: { ports: { http: 8080 }, serviceAccount: 'vm-sa', network: 'vm-net' } }));
+  });
+  it('rejects an address in the template, unknown fields and a missing template', () => {
+    assertError(wg({ template: { address: '10.0.0.1' } }), ['spec', 'template', 'address'], /must not be set/);
+    assertError(wg({ template: { port: 1 } }), ['spec', 'template', 'port'], /unknown field/);
+    assertError(wg({ metadata: { label: {} }, template: {} }), ['spec', 'metadata', 'label'], /unknown field/);
+    assertError(wg({}), ['spec', 'template'], /required/);
+  });
+});
