@@ -26,7 +26,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { setLogSink } from '../../src/main/log';
-import { startTestServer, TestServer } from '../helpers/server';
+import { startTestServer, TestServer, freePort } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
 import { AdsApiType, Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { errorStates, rejectedStats } from '../helpers/envoy-ack';
@@ -143,13 +143,6 @@ function request(port: number, hostHeader: string, urlPath = '/', headers: Recor
   });
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '0.0.0.0', resolve); });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 // ---------------------------------------------------------------- mesh
 

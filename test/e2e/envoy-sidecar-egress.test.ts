@@ -18,12 +18,12 @@
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import { AddressInfo } from 'node:net';
 import { ENVOY_SKIP, serveToEnvoy, Accepted } from '../helpers/envoy-ack';
 import { countReplies, httpGet } from '../helpers/http-backend';
 import { teardown } from '../helpers/teardown';
 import { waitFor } from '../helpers/wait-for';
+import { freePort } from '../helpers/server';
 
 const NS = 'egress';
 const NODE_ID = `sidecar~127.0.0.10~client.${NS}~${NS}.svc.cluster.local`;
@@ -49,13 +49,6 @@ async function startBackend(id: string, ip: string, labels: Record<string, strin
   return b;
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /** A Service on the listener port and one Pod + EndpointSlice per backend (the pod's port is the backend's). */
 function service(name: string, listenerPort: number, ip: string, backends: Backend[]): string {

@@ -10,10 +10,9 @@
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { setLogSink } from '../../src/main/log';
-import { startTestServer, TestServer } from '../helpers/server';
+import { startTestServer, TestServer, freePort } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
 import { AdsApiType, ConfigDump, Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { HttpBackend, countReplies, startHttpBackend } from '../helpers/http-backend';
@@ -29,13 +28,6 @@ const REQUESTS = 400;
 const GRPC_PORT = 9090;
 
 /** A port nobody listens on right now on 127.0.0.1 (Envoy binds it a moment later). */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * The mesh as a cluster would hold it. Istio gives a Sidecar egress listener only the services

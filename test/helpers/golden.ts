@@ -26,6 +26,7 @@ import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL,
 import { FACET_GENERATORS, GENERATORS } from '../../src/workers/generators/index';
 import { encodeAny, decodeAny } from '../../src/shared/envoy/proto';
 import { publishSnapshot } from './fixtures';
+import { validateResources } from '../../src/shared/envoy/validate';
 
 export interface GeneratedSet {
   /** the context the registry derived for the node */
@@ -144,4 +145,9 @@ export function assertGolden(name: string, actual: unknown): void {
   }
   if (existing === undefined) assert.fail(`golden test/golden/${name}.json is missing (write it with UPDATE_GOLDEN=1, then review)`);
   assert.deepEqual(actual, JSON.parse(existing), `generated resources differ from test/golden/${name}.json`);
+}
+
+/** The structural validator finds nothing Envoy would NACK in the whole generated set. */
+export function assertStructurallyValid(set: GeneratedSet): void {
+  assert.deepEqual(validateResources({ listeners: set.listeners, routes: set.routes, clusters: set.clusters, endpoints: set.endpoints }), []);
 }

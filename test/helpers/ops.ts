@@ -3,7 +3,6 @@
  * strict Prometheus text parser, simulated proxies (load-test/sim, as the load tester runs them)
  * and free ports.
  */
-import * as net from 'node:net';
 import { startTestServer, TestServer } from './server';
 import { exampleMeshFiles } from './mesh-fixtures';
 import { StartOptions } from '../../src/main/index';
@@ -80,17 +79,7 @@ export function parsePrometheus(text: string): Map<string, PromFamily> {
   return families;
 }
 
-/** A port that was free a moment ago (for servers whose port must be known before they start). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './server';
 
 const NO_HOOKS: SimHooks = {
   response() {}, ack() {}, nack() {}, streamOpened() {}, firstResponse() {}, synced() {}, accepted() {}, streamEnded() {},

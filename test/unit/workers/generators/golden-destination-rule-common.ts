@@ -6,10 +6,9 @@
  * are about, the structural validator, and a real Envoy's ACK.
  */
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
-import { GeneratedSet, generateFor } from '../../../helpers/golden';
+import { GeneratedSet, assertStructurallyValid, generateFor } from '../../../helpers/golden';
 import { serveToEnvoy } from '../../../helpers/envoy-ack';
-import { validateResources } from '../../../../src/shared/envoy/validate';
+import { freePort } from '../../../helpers/server';
 
 export const NS = 'shop';
 export const NODE_ID = `sidecar~10.2.0.9~client-1.${NS}~${NS}.svc.cluster.local`;
@@ -89,16 +88,9 @@ export function assignments(set: GeneratedSet, names: string[]): Array<Record<st
 }
 
 export function assertValid(set: GeneratedSet): void {
-  assert.deepEqual(validateResources({ listeners: set.listeners, routes: set.routes, clusters: set.clusters, endpoints: set.endpoints }), []);
+  assertStructurallyValid(set);
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * Serve the scene to a real Envoy (egress port 8080 moved to a free port) and require an ACK of

@@ -10,11 +10,11 @@
  * run substitutes free ports so a real Envoy can bind them.
  */
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
-import { GeneratedSet, generateFor } from '../../../helpers/golden';
+import { GeneratedSet, assertStructurallyValid, generateFor } from '../../../helpers/golden';
 import { serveToEnvoy } from '../../../helpers/envoy-ack';
 import { AdsApiType } from '../../../helpers/envoy';
-import { validateResources } from '../../../../src/shared/envoy/validate';
+import { freePort } from '../../../helpers/server';
+export { freePort };
 
 export const NS = 'apps';
 export const GW_NS = 'istio-system';
@@ -124,17 +124,10 @@ export function routeConfig(set: GeneratedSet, name: string): Record<string, any
 
 /** The structural validator finds nothing Envoy would NACK. */
 export function assertValid(set: GeneratedSet): void {
-  assert.deepEqual(validateResources({ listeners: set.listeners, routes: set.routes, clusters: set.clusters, endpoints: set.endpoints }), []);
+  assertStructurallyValid(set);
 }
 
 /** A TCP port nobody listens on right now on 0.0.0.0 (Envoy binds it a moment later). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '0.0.0.0', resolve); });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * Serve the same scene to a real Envoy as the gateway (free ports substituted) and require an ACK

@@ -7,13 +7,12 @@
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GeneratedSet, generateFor } from '../../../helpers/golden';
+import { GeneratedSet, assertStructurallyValid, generateFor } from '../../../helpers/golden';
 import { serveToEnvoy } from '../../../helpers/envoy-ack';
 import { ConfigDump } from '../../../helpers/envoy';
-import { validateResources } from '../../../../src/shared/envoy/validate';
+import { freePort } from '../../../helpers/server';
 
 export const fqdn = (name: string, ns: string): string => `${name}.${ns}.svc.cluster.local`;
 export const sidecarId = (ip: string, pod: string, ns: string): string => `sidecar~${ip}~${pod}.${ns}~${ns}.svc.cluster.local`;
@@ -56,16 +55,9 @@ export function assertValid(set: GeneratedSet): void {
   }
   const addrs = set.listeners.map((l) => JSON.stringify(l['address']));
   assert.equal(new Set(addrs).size, addrs.length, `duplicate listener addresses: ${addrs.join(', ')}`);
-  assert.deepEqual(validateResources({ listeners: set.listeners, routes: set.routes, clusters: set.clusters, endpoints: set.endpoints }), []);
+  assertStructurallyValid(set);
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /**
  * Serve the scene to a real Envoy and require an ACK of every type. `bound` lists ports the scene

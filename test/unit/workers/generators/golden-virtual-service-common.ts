@@ -7,17 +7,16 @@
  * host's routes (focused goldens), the structural validator, and a real Envoy's ACK.
  */
 import * as assert from 'node:assert/strict';
-import * as net from 'node:net';
-import { GeneratedSet, generateFor, parseMesh } from '../../../helpers/golden';
+import { GeneratedSet, assertStructurallyValid, generateFor, parseMesh } from '../../../helpers/golden';
 import { serveToEnvoy } from '../../../helpers/envoy-ack';
 import { publishSnapshot } from '../../../helpers/fixtures';
-import { validateResources } from '../../../../src/shared/envoy/validate';
 import { ModelStore } from '../../../../src/main/model/store';
 import { Registry } from '../../../../src/main/model/registry';
 import { DEFAULT_MESH } from '../../../../src/main/mesh-config';
 import { SnapshotView } from '../../../../src/shared/snapshot/snapshot-view';
 import { messageType } from '../../../../src/shared/envoy/proto';
 import * as xds from '@grpc/grpc-js-xds';
+import { freePort } from '../../../helpers/server';
 
 export const NS = 'apps';
 export const NODE_ID = `sidecar~10.1.0.9~client-1.${NS}~${NS}.svc.cluster.local`;
@@ -123,16 +122,9 @@ export function vhostRoutes(set: GeneratedSet, routeConfig = '9080', vhost = `${
 
 /** The structural validator finds nothing Envoy would NACK. */
 export function assertValid(set: GeneratedSet): void {
-  assert.deepEqual(validateResources({ listeners: set.listeners, routes: set.routes, clusters: set.clusters, endpoints: set.endpoints }), []);
+  assertStructurallyValid(set);
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => { srv.once('error', reject); srv.listen(0, '127.0.0.1', resolve); });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
 
 /** The snapshot of base mesh + `extra`, for calling route builders directly (the L4 target contract). */
 export function snapshotOf(extra: string): SnapshotView {
