@@ -210,6 +210,7 @@ export class Registry {
         const model = this.configs.get(obj) ?? Object.freeze({
           group: splitApiVersion(obj.apiVersion).group, kind, namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name,
           revision: obj.metadata.resourceVersion ?? '', labels: obj.metadata.labels ?? {}, spec: obj.spec ?? {},
+          ...(typeof obj.metadata.creationTimestamp === 'string' ? { created: obj.metadata.creationTimestamp } : {}),
         });
         nextConfigs.set(obj, model);
         configs.push(model);

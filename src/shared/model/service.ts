@@ -54,6 +54,8 @@ export interface ConfigModel {
   readonly revision: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly spec: any;
+  /** metadata.creationTimestamp (RFC 3339) when the object has one: Istio resolves conflicts oldest first */
+  readonly created?: string;
 }
 
 export interface ServiceEntryInput {

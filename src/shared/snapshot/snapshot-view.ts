@@ -246,5 +246,6 @@ function decodeConfig(bb: flatbuffers.ByteBuffer): ConfigModel {
   return Object.freeze({
     group: c.group() ?? '', kind: c.kind() ?? '', namespace: c.namespace() ?? '', name: c.name() ?? '',
     revision: c.revision() ?? '', labels: kv(c.labelsLength(), (i) => c.labels(i)), spec,
+    ...(c.created() ? { created: c.created()! } : {}),
   });
 }

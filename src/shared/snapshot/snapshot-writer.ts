@@ -200,7 +200,8 @@ export function encodeConfig(c: ConfigModel): Uint8Array {
   const rev = b.createString(c.revision);
   const labels = vectorOfOffsets(b, kvOffsets(b, c.labels));
   const spec = b.createString(JSON.stringify(c.spec ?? {}));
-  b.finish(fb.Config.createConfig(b, group, kind, ns, name, rev, labels, spec));
+  const created = b.createString(c.created ?? '');
+  b.finish(fb.Config.createConfig(b, group, kind, ns, name, rev, labels, spec, created));
   return b.asUint8Array();
 }
 

@@ -10,8 +10,8 @@
  * host, else the longest matching wildcard); several rules for that same host are merged (subsets
  * concatenated, the first top-level trafficPolicy kept). A rule with a workloadSelector applies
  * only to matching proxies of its own namespace; Istio orders those first and picks the first
- * whose selector matches, else the rule without a selector. Istio orders rules by creation time;
- * configs carry no creation time here, so name then namespace decide (Istio's own tie-breakers).
+ * whose selector matches, else the rule without a selector. Istio orders rules by creation time,
+ * then name, then namespace; objects without a creationTimestamp sort after those with one.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel } from '../../shared/model/service';
@@ -46,7 +46,8 @@ function subsetOfLabels(selector: Labels, labels: Labels | undefined): boolean {
 
 /** Istio's mergeDestinationRule over rules of one host in one namespace, in Istio's order. */
 function consolidate(drs: readonly ConfigModel[]): Consolidated[] {
-  const sorted = [...drs].sort((a, b) => (selectorOf(a) ? 0 : 1) - (selectorOf(b) ? 0 : 1) || a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace));
+  const sorted = [...drs].sort((a, b) => (selectorOf(a) ? 0 : 1) - (selectorOf(b) ? 0 : 1)
+    || (a.created ?? '~').localeCompare(b.created ?? '~') || a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace));
   const out: Consolidated[] = [];
   for (const dr of sorted) {
     const sel = selectorOf(dr);

@@ -87,9 +87,8 @@ export function virtualServiceFor(snap: SnapshotView, namespace: string, hostnam
  * Istio's order of the VirtualServices a proxy in `namespace` sees (PushContext
  * VirtualServicesForGateway / SelectVirtualServices): those private to the proxy's namespace
  * (exportTo `.`), then those exported to it by name, then the public ones; within a group by
- * creationTimestamp, then name, then namespace (sortConfigByCreationTime). The snapshot's
- * ConfigModel carries no creationTimestamp today, so a `created` field is used when present and
- * otherwise name/namespace decide.
+ * creationTimestamp, then name, then namespace (sortConfigByCreationTime). Objects without a
+ * creationTimestamp (hand-written files) sort after those with one, then by name/namespace.
  */
 export function sortForProxy(snap: SnapshotView, list: readonly ConfigModel[], namespace: string): ConfigModel[] {
   const group = (vs: ConfigModel): number => {
@@ -100,7 +99,7 @@ export function sortForProxy(snap: SnapshotView, list: readonly ConfigModel[], n
     if (e.includes(namespace)) return 1;
     return 2;
   };
-  const created = (vs: ConfigModel): string => String((vs as { created?: unknown }).created ?? '~');
+  const created = (vs: ConfigModel): string => vs.created ?? '~';
   return [...list].sort((a, b) => group(a) - group(b) || created(a).localeCompare(created(b))
     || a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace));
 }

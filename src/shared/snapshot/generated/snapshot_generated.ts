@@ -701,8 +701,15 @@ specJson(optionalEncoding?:any):string|Uint8Array|null {
   return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
+created():string|null
+created(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+created(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startConfig(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addGroup(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset) {
@@ -745,12 +752,16 @@ static addSpecJson(builder:flatbuffers.Builder, specJsonOffset:flatbuffers.Offse
   builder.addFieldOffset(6, specJsonOffset, 0);
 }
 
+static addCreated(builder:flatbuffers.Builder, createdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, createdOffset, 0);
+}
+
 static endConfig(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createConfig(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset, kindOffset:flatbuffers.Offset, namespaceOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, revisionOffset:flatbuffers.Offset, labelsOffset:flatbuffers.Offset, specJsonOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createConfig(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset, kindOffset:flatbuffers.Offset, namespaceOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, revisionOffset:flatbuffers.Offset, labelsOffset:flatbuffers.Offset, specJsonOffset:flatbuffers.Offset, createdOffset:flatbuffers.Offset):flatbuffers.Offset {
   Config.startConfig(builder);
   Config.addGroup(builder, groupOffset);
   Config.addKind(builder, kindOffset);
@@ -759,6 +770,7 @@ static createConfig(builder:flatbuffers.Builder, groupOffset:flatbuffers.Offset,
   Config.addRevision(builder, revisionOffset);
   Config.addLabels(builder, labelsOffset);
   Config.addSpecJson(builder, specJsonOffset);
+  Config.addCreated(builder, createdOffset);
   return Config.endConfig(builder);
 }
 }

@@ -38,3 +38,22 @@ test('envoy-ack harness: a real Envoy ACKs the sidecar config of a small mesh', 
     assert.match(listeners, /virtualOutbound/);
   } finally { await ok.close(); }
 });
+
+test('two VirtualServices for one host: the oldest by creationTimestamp wins, whatever the names (Istio)', () => {
+  const vs = (name: string, created: string, body: string) => `
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: bookinfo, creationTimestamp: "${created}"}
+spec:
+  hosts: [reviews]
+  http: [{directResponse: {status: 200, body: {string: ${body}}}}]
+`;
+  const bodyFor = (yaml: string): unknown => {
+    const set = generateFor(yaml, { id: 'sidecar~10.1.0.9~productpage-1.bookinfo~bookinfo.svc.cluster.local' });
+    const vh = set.routes.find((r) => r['name'] === '9080')!['virtual_hosts'].find((v: any) => v.domains.includes('reviews'));
+    return vh.routes[0].direct_response.body.inline_string;
+  };
+  assert.equal(bodyFor(MESH + vs('a-newer', '2026-02-01T00:00:00Z', 'newer') + vs('b-older', '2025-01-01T00:00:00Z', 'older')), 'older');
+  assert.equal(bodyFor(MESH + vs('a-older', '2025-01-01T00:00:00Z', 'older') + vs('b-newer', '2026-02-01T00:00:00Z', 'newer')), 'older');
+});
