@@ -109,6 +109,14 @@ function egressPolicy(snap: SnapshotView, sidecar: ConfigModel | undefined): Egr
   return { allowAny: true, cluster: PASSTHROUGH_CLUSTER };
 }
 
+/**
+ * The VirtualService for `hostname` if the egress listener imports it: Istio's SidecarScope imports
+ * VirtualServices by `namespace/host` like services, the namespace being the VirtualService's own.
+ */
+function importedVirtualService(snap: SnapshotView, namespace: string, hostname: string, egressHosts: readonly string[]): ConfigModel | undefined {
+  return virtualServiceFor(snap, namespace, hostname, (vs) => egressMatches(egressHosts, namespace, vs.namespace, hostname));
+}
+
 // ---------------------------------------------------------------- LDS outbound
 
 /** What becomes one filter chain (Istio filterChainOpts). */
@@ -140,6 +148,8 @@ interface BuildCtx {
   /** selector-relevant proxy labels: VirtualService tcp/tls match sourceLabels */
   labels: Readonly<Record<string, string>>;
   entries: Map<string, ListenerEntry>;
+  /** hosts of the egress listener being built (VirtualService imports) */
+  egressHosts: readonly string[];
 }
 
 function isMatchAll(c: ChainOpts): boolean {
@@ -170,7 +180,7 @@ function l4Filter(statPrefix: string, clusters: L4Target['clusters']): Obj {
 
 /** Istio buildSidecarOutboundTLSFilterChainOpts + buildSidecarOutboundTCPFilterChainOpts. */
 function tcpChainOpts(b: BuildCtx, svc: ServiceModel, listenPort: { port: number; protocol: string }, bind: string, cidrs: string[]): ChainOpts[] {
-  const vs = virtualServiceFor(b.snap, b.namespace, svc.hostname);
+  const vs = importedVirtualService(b.snap, b.namespace, svc.hostname, b.egressHosts);
   // A Sidecar port other than the service's: a single-port service still gets its own port.
   const port = svc.ports.length === 1 ? svc.ports[0]!.port : listenPort.port;
   const cluster = outboundClusterName(port, '', svc.hostname);
@@ -312,12 +322,13 @@ export const sidecarOutboundListeners: Generator = (snap, ctx) => {
   const sidecar = sidecarConfig(snap, ctx.sidecar);
   const egress = egressPolicy(snap, sidecar);
   const noCapture = ctx.interceptionMode === 'NONE';
-  const b: BuildCtx = { snap, namespace, labels: ctx.labels ?? {}, entries: new Map() };
+  const b: BuildCtx = { snap, namespace, labels: ctx.labels ?? {}, entries: new Map(), egressHosts: [] };
 
   for (const eg of egressListenersOf(sidecar)) {
     const bindToPort = noCapture || eg.captureMode === 'NONE' || (eg.bind ?? '').startsWith('unix://');
     const bind = eg.bind ? eg.bind : bindToPort ? LOCALHOST : undefined;
     const services = visibleServices(snap, namespace, sidecar, eg);
+    b.egressHosts = eg.hosts ?? [];
     if (eg.port) {
       const portNumber = Number(eg.port.number);
       if (!Number.isInteger(portNumber) || portNumber <= 0) continue;
@@ -567,7 +578,7 @@ export const sidecarRoutes: Generator = (snap, ctx, names) => {
     for (const svc of services) {
       const domains = virtualHostDomains(svc, port, namespace).filter((d) => !used.has(d) && (used.add(d), true));
       if (domains.length === 0) continue;
-      virtualHosts.push({ name: `${svc.hostname}:${port}`, domains, routes: buildRoutes(snap, namespace, virtualServiceFor(snap, namespace, svc.hostname), svc, port, { labels: ctx.labels }) });
+      virtualHosts.push({ name: `${svc.hostname}:${port}`, domains, routes: buildRoutes(snap, namespace, importedVirtualService(snap, namespace, svc.hostname, eg.hosts ?? []), svc, port, { labels: ctx.labels }) });
     }
     // VirtualService hosts no service answers for get virtual hosts on port 80 (Istio's
     // buildSidecarVirtualHostsForVirtualService: "serviceByPort[80] = nil").
@@ -606,8 +617,7 @@ function serviceLessVirtualHosts(snap: SnapshotView, namespace: string, sidecar:
   const out: Obj[] = [];
   for (const { namespace: vsNs, name, host } of entries) {
     if (services.some((s) => hostMatches(host, s.hostname) || hostMatches(s.hostname, host))) continue;
-    if (!egressMatches(eg.hosts ?? [], namespace, vsNs, host)) continue;
-    const vs = virtualServiceFor(snap, namespace, host);
+    const vs = importedVirtualService(snap, namespace, host, eg.hosts ?? []);
     if (!vs || vs.namespace !== vsNs || vs.name !== name) continue;
     const routes = virtualServiceRoutes(snap, namespace, vs, 80, { labels });
     const domains = [host, `${host}:80`].filter((d) => !used.has(d) && (used.add(d), true));
@@ -689,8 +699,9 @@ function scopeServices(snap: SnapshotView, namespace: string, sidecar: ConfigMod
   if (!sidecar) return list;
   const have = new Set(list.map((s) => s.hostname));
   const extra: ServiceModel[] = [];
+  const imports = egressListenersOf(sidecar).flatMap((e) => e.hosts ?? []);
   for (const svc of list) {
-    const vs = virtualServiceFor(snap, namespace, svc.hostname);
+    const vs = importedVirtualService(snap, namespace, svc.hostname, imports);
     if (!vs) continue;
     const dests: any[] = [];
     for (const section of ['http', 'tcp', 'tls']) for (const r of (vs.spec?.[section] ?? []) as any[]) for (const d of (r?.route ?? []) as any[]) dests.push(d?.destination);

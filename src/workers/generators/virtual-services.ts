@@ -64,11 +64,11 @@ function isDelegate(vs: ConfigModel): boolean {
 /**
  * The VirtualService bound to `mesh` for `hostname`: among those naming the host exactly and the
  * most specific wildcard ones (Istio's mostSpecificWildcardVsIndex: a wildcard VirtualService
- * claims a service only if no more specific wildcard does), the first in Istio's order (sortForProxy).
+ * claims a service only if no more specific wildcard does), the first in Istio's order (sortForProxy). `imported` narrows the candidates first (a Sidecar's egress imports).
  */
-export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string): ConfigModel | undefined {
+export function virtualServiceFor(snap: SnapshotView, namespace: string, hostname: string, imported: (vs: ConfigModel) => boolean = () => true): ConfigModel | undefined {
   const candidates = snap.configsForHost('VirtualService', hostname).filter((vs) =>
-    !isDelegate(vs) && boundGateways(vs).includes(MESH_GATEWAY) && visibleFrom(snap, vs, namespace));
+    !isDelegate(vs) && boundGateways(vs).includes(MESH_GATEWAY) && visibleFrom(snap, vs, namespace) && imported(vs));
   const specificity = (vs: ConfigModel): number => {
     let best = -1;
     for (const h of (Array.isArray(vs.spec?.hosts) ? vs.spec.hosts : []) as unknown[]) {

@@ -89,3 +89,19 @@ spec: {hosts: [shared.example.com], exportTo: ["*"], ports: [{number: 80, name: 
   // only services without exportTo fall back to the mesh default ('.': own namespace)
   assert.deepEqual(canary({ defaultServiceExportTo: ['.'] }), ['outbound|80||shared.example.com', 'outbound|8080||web.frontend.svc.cluster.local']);
 });
+
+test('sidecar scope: a VirtualService applies only if the egress hosts import its namespace', () => {
+  const vs = (ns: string) => `${SCOPE_YAML}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web-timeout, namespace: ${ns}}
+spec:
+  hosts: [web.frontend.svc.cluster.local]
+  http: [{timeout: 3s, route: [{destination: {host: web.frontend.svc.cluster.local}}]}]
+`;
+  const timeoutOf = (yaml: string) => route(generate({ ...SCOPE_FRONTEND, yaml }), '8080')['virtual_hosts'][0].routes[0].route.timeout;
+  // frontend's Sidecar imports ./* (frontend) and one backend host: a backend VirtualService for web is not imported
+  assert.deepEqual(timeoutOf(vs('backend')), { seconds: 0, nanos: 0 });
+  assert.deepEqual(timeoutOf(vs('frontend')), { seconds: 3, nanos: 0 });
+});

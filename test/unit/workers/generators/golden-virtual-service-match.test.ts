@@ -108,7 +108,7 @@ spec:
   assertGolden('virtual-service/default-route-sidecar', vhostRoutes(generate(gatewayOnly)));
 });
 
-test('virtual-service selection: one VirtualService per host for a sidecar, in Istio\'s order (private to the namespace, then public by age, name, namespace)', () => {
+test('virtual-service selection: one VirtualService per host for a sidecar, among those its Sidecar imports, in Istio\'s order (private to the namespace, then public by age, name, namespace)', () => {
   const other = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: aaa-reviews, namespace: aaa}
@@ -119,8 +119,9 @@ spec:
     route: [{destination: {host: ${REVIEWS}, subset: v2}}]
 `;
   const own = reviewsVs(`  - name: from-apps\n    route: [{destination: {host: reviews, subset: v1}}]\n`, 'zzz-reviews');
-  // both public: name order
-  assert.deepEqual(vhostRoutes(generate(`${other}---\n${own}`)).map((r) => r['name']), ['from-aaa']);
+  // both public, but the proxy's Sidecar egress imports only apps/*: the VirtualService in aaa is
+  // not imported (Istio SidecarScope), whatever the name order says
+  assert.deepEqual(vhostRoutes(generate(`${other}---\n${own}`)).map((r) => r['name']), ['from-apps']);
   // private to the proxy namespace goes first
   const ownPrivate = reviewsVs(`  - name: from-apps\n    route: [{destination: {host: reviews, subset: v1}}]\n`, 'zzz-reviews', `  exportTo: ["."]\n`);
   assert.deepEqual(vhostRoutes(generate(`${other}---\n${ownPrivate}`)).map((r) => r['name']), ['from-apps']);
