@@ -114,14 +114,43 @@ export class AdsServer {
     for (const s of opts.services ?? []) server.addService(s.definition, s.implementation);
     this.secureServer = server;
     const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) => server.bindAsync(target, creds, (err, bound) => (err ? reject(err) : resolve(bound))));
+    return new Promise((resolve, reject) => server.bindAsync(target, creds, (err, bound) => {
+      if (err) { reject(err); return; }
+      this.trackSockets(server);
+      resolve(bound);
+    }));
+  }
+
+  /** Sockets of the HTTP/2 sessions the gRPC servers accepted (see close()). */
+  private readonly sockets = new Set<import('node:net').Socket>();
+
+  /**
+   * Remember each accepted connection's socket. grpc-js closes sessions gracefully (GOAWAY, then
+   * socket.end()) and detaches the socket from the session, so a client that never closes its
+   * side (grpc-js-xds keeps its xDS channel for the process lifetime) would keep the connection —
+   * and an in-process shutdown — alive. close() destroys whatever is left at the very end.
+   * Uses grpc-js's `http2Servers` map (1.x); without it nothing is tracked and nothing breaks.
+   */
+  private trackSockets(server: grpc.Server): void {
+    const http2Servers = (server as unknown as { http2Servers?: Map<import('node:events').EventEmitter, unknown> }).http2Servers;
+    for (const h2 of http2Servers?.keys() ?? []) {
+      // 'connection' hands over the raw TCP socket (a session's `socket` is a guarded proxy)
+      h2.on('connection', (socket: import('node:net').Socket) => {
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+      });
+    }
   }
 
   /** Bind `host:port`; resolves to the bound port (0 picks one). */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      this.server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+      this.server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err) { reject(err); return; }
+        this.trackSockets(this.server);
+        resolve(bound);
+      });
     });
   }
 
@@ -252,5 +281,7 @@ export class AdsServer {
       // tryShutdown waits for open calls; cancel them so it can finish
       setImmediate(() => this.server.forceShutdown());
     });
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
   }
 }
