@@ -295,6 +295,8 @@ export function richMesh(): SnapshotInput {
       servers: [
         { port: { number: 8080, name: 'http', protocol: 'HTTP' }, hosts: ['*/*'] },
         { port: { number: 9000, name: 'tcp', protocol: 'TCP' }, hosts: ['*/*'] },
+        // cart's port 7070 has targetPort 17070: a gateway running as cart listens on 17070
+        { port: { number: 7070, name: 'http-cart', protocol: 'HTTP' }, hosts: ['*/*'] },
       ],
     }),
     virtualService('bookinfo', 'reviews-ingress', {

@@ -3,7 +3,8 @@
  * pilot/pkg/networking/core/gateway.go. Context: ctx.gateways (the Gateways selecting the proxy),
  * ctx.namespace (exportTo and Service visibility), ctx.labels (VirtualService sourceLabels, in RDS).
  *
- * LDS: one listener `<bind>_<port>` per merged server port (gateway-merge.ts), bound to the port.
+ * LDS: one listener `<bind>_<port>` per merged server port (gateway-merge.ts), bound to the port,
+ *   or to its targetPort when the gateway's own Service (ctx.inbound) has that port (Istio resolvePorts).
  *   Plaintext HTTP servers share one HCM chain routed by RDS `http.<port>`; each terminated HTTPS
  *   server gets its own chain matched by SNI (its hosts without namespace) with a
  *   DownstreamTlsContext (gateway-tls.ts) and RDS `https.<port>.<portName>.<gw>.<ns>`; TCP and TLS
@@ -170,7 +171,10 @@ export const gatewayListeners: Generator = (snap, ctx) => {
   const listeners = new Map<string, { bind: string; port: number; chains: Obj[] }>();
   for (const m of merged.ports) {
     const bind = m.bind || '0.0.0.0';
-    const name = bind.startsWith('unix://') ? bind : `${bind}_${m.number}`;
+    // Istio resolvePorts: a server port that is a port of the gateway's own Service listens on
+    // that port's targetPort (Service 80 → pod 8080); route names keep the server port.
+    const listenPort = (ctx.inbound ?? []).find((ip) => ip.port === m.number)?.targetPort ?? m.number;
+    const name = bind.startsWith('unix://') ? bind : `${bind}_${listenPort}`;
     const defaultStat = `outbound_${name}`;
     const chains: Obj[] = [];
     if (isHttpProtocol(m.protocol)) {
@@ -188,7 +192,7 @@ export const gatewayListeners: Generator = (snap, ctx) => {
         }
       }
     }
-    const l = listeners.get(name) ?? { bind, port: m.number, chains: [] };
+    const l = listeners.get(name) ?? { bind, port: listenPort, chains: [] };
     l.chains.push(...chains);
     listeners.set(name, l);
   }

@@ -76,15 +76,16 @@ const PROXY_VARIANTS: ReadonlyArray<Pick<GenContext, 'labels' | 'gateways' | 'lo
 
 /**
  * Every combination of the structural fields (3 x 2 x 4 x 6 x 3 x 3 = 1296) with the base
- * variant, plus each other proxy variant over the combinations with no inbound ports in REDIRECT
- * mode (4 x 144): 1872 contexts.
+ * variant, plus each other proxy variant over the combinations in REDIRECT mode, with every inbound
+ * set for the variants with Gateways (a gateway listens on its Service's target ports) and none
+ * for the others (2 x 144 + 2 x 432): 2448 contexts.
  */
 function allContexts(snapshot: TestSnapshot): GenContext[] {
   const out: GenContext[] = [];
   const inbounds = inboundSets(snapshot);
   for (const [vi, variant] of PROXY_VARIANTS.entries()) {
     for (const generator of GENERATOR_KINDS) for (const proxyType of PROXY_TYPES) for (const namespace of RICH_MESH_NAMESPACES)
-      for (const sidecar of RICH_MESH_SIDECARS) for (const inbound of vi === 0 ? inbounds : inbounds.slice(0, 1)) for (const interceptionMode of vi === 0 ? MODES : MODES.slice(0, 1)) {
+      for (const sidecar of RICH_MESH_SIDECARS) for (const inbound of vi === 0 || variant.gateways.length > 0 ? inbounds : inbounds.slice(0, 1)) for (const interceptionMode of vi === 0 ? MODES : MODES.slice(0, 1)) {
         out.push(genContext({ generator, proxyType, namespace, sidecar, inbound, interceptionMode, ...variant }));
       }
   }
@@ -151,7 +152,7 @@ describe('generation keys are complete', () => {
   });
 
   it('covers every generator family and type with many contexts', () => {
-    assert.equal(contexts.length, 1872);
+    assert.equal(contexts.length, 2448);
     for (const generator of GENERATOR_KINDS) {
       for (const typeUrl of TYPES) {
         if (!generatorServes(generator, typeUrl)) continue;

@@ -57,3 +57,37 @@ spec:
   assert.equal(bodyFor(MESH + vs('a-newer', '2026-02-01T00:00:00Z', 'newer') + vs('b-older', '2025-01-01T00:00:00Z', 'older')), 'older');
   assert.equal(bodyFor(MESH + vs('a-older', '2025-01-01T00:00:00Z', 'older') + vs('b-newer', '2026-02-01T00:00:00Z', 'newer')), 'older');
 });
+
+test('gateway listens on its Service targetPort for a server port the Service exposes (Istio resolvePorts); routes keep the server port', () => {
+  const yaml = `
+apiVersion: v1
+kind: Service
+metadata: {name: istio-ingressgateway, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  ports: [{name: http2, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: istio-ingressgateway-1, namespace: istio-system, labels: {kubernetes.io/service-name: istio-ingressgateway}}
+addressType: IPv4
+ports: [{name: http2, port: 8080}]
+endpoints: [{addresses: [10.2.0.5]}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - {port: {number: 80, name: http, protocol: HTTP}, hosts: ["*/*"]}
+  - {port: {number: 9443, name: https-admin, protocol: HTTP}, hosts: ["*/*"]}
+`;
+  const node = (ip: string) => ({ id: `router~${ip}~istio-ingressgateway-1.istio-system~istio-system.svc.cluster.local`, metadata: { LABELS: { istio: 'ingressgateway' } } });
+  const onService = generateFor(yaml, node('10.2.0.5'));
+  assert.deepEqual(onService.listeners.map((l) => l['name']).sort(), ['0.0.0.0_8080', '0.0.0.0_9443']);
+  assert.deepEqual(onService.routes.map((r) => r['name']).sort(), ['http.80', 'http.9443']);
+  // a gateway pod that is not behind the Service listens on the server ports themselves
+  const elsewhere = generateFor(yaml, node('10.2.0.99'));
+  assert.deepEqual(elsewhere.listeners.map((l) => l['name']).sort(), ['0.0.0.0_80', '0.0.0.0_9443']);
+});
