@@ -38,7 +38,8 @@ interface Loc { region: string; zone: string; subZone: string }
 /** One LocalityLbEndpoints under construction, with the endpoint models behind its lb_endpoints. */
 interface Group { loc: Loc; lb: Obj[]; eps: EndpointModel[]; weight: number; priority: number }
 
-function labelsMatch(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
+/** Every selector label is on the endpoint (no selector: every endpoint). */
+export function labelsMatch(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>>): boolean {
   if (!selector) return true;
   for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
   return true;

@@ -7,7 +7,8 @@ import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL,
 import { generateEndpoints } from './endpoints';
 import { gatewayClusters, gatewayListeners, gatewayRoutes } from './gateway';
 import { grpcClusters, grpcListeners, grpcRoutes } from './grpc';
-import { sidecarClusters, sidecarInboundClusters, sidecarInboundListeners, sidecarListeners, sidecarOutboundClusters, sidecarOutboundListeners, sidecarRoutes } from './sidecar';
+import { sidecarInboundListeners, sidecarListeners, sidecarOutboundListeners, sidecarRoutes } from './sidecar';
+import { sidecarClusters, sidecarInboundClusters, sidecarOutboundClusters } from './sidecar-clusters';
 import { Generator } from './types';
 
 export const GENERATORS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, Generator>>> = {
