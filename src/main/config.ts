@@ -155,6 +155,63 @@ function loadCaConfig(flag: (name: string) => string, knob: <T>(k: Knob<T>) => T
 }
 // ---- end certificate authority ------------------------------------------------------------------
 
+// ---- Kubernetes mode (issue 8): knobs, flags and the KubeConfig slice -----------------------------
+export const KUBE_KNOBS = {
+  enableLeaderElection: boolKnob('PILOT_ENABLE_LEADER_ELECTION', 'true', 'elect one replica (coordination.k8s.io Lease) for the singleton duties: CA root Secret, istio-ca-root-cert ConfigMaps, webhook caBundle; false = this replica does them unconditionally'),
+  leaseName: stringKnob('ISTIOD_LEADER_ELECTION_NAME', 'istio-namespace-controller-election', '(istiod-ts) name of the leader-election Lease'),
+  leaseNamespace: stringKnob('ISTIOD_LEADER_ELECTION_NAMESPACE', '', '(istiod-ts) namespace of the leader-election Lease; empty = POD_NAMESPACE'),
+  leaseDuration: durationKnob('ISTIOD_LEADER_ELECTION_LEASE_DURATION', '30s', '(istiod-ts) Lease duration (Istio: 30s); renew deadline is half of it, retry period a quarter, as Istio'),
+  caCertConfigMap: stringKnob('PILOT_CA_CERT_CONFIGMAP', 'istio-ca-root-cert', 'name of the ConfigMap (key root-cert.pem) kept in every namespace with the mesh trust bundle'),
+  meshConfigMap: stringKnob('ISTIOD_MESH_CONFIGMAP', 'istio', '(istiod-ts) ConfigMap in POD_NAMESPACE whose key `mesh` holds mesh config, watched live (Istio: istio or istio-<rev>)'),
+  webhookConfigName: stringKnob('VALIDATION_WEBHOOK_CONFIG_NAME', '', 'ValidatingWebhookConfiguration the leader patches (caBundle, failurePolicy Fail); empty = istio-validator-<POD_NAMESPACE>'),
+  clusterId: stringKnob('CLUSTER_ID', 'Kubernetes', 'this cluster\'s ID (proxies\' metadata CLUSTER_ID)'),
+  podName: stringKnob('POD_NAME', '', 'this pod\'s name: the leader-election identity (empty = hostname)'),
+} as const;
+
+export const KUBE_FLAGS: readonly FlagSpec[] = [
+  { name: 'kubeconfig', default: '', description: "Kubernetes mode: kubeconfig file, or 'in-cluster' for the pod's service account; empty = in-cluster when KUBERNETES_SERVICE_HOST is set and --configDir is empty, else file mode only" },
+];
+
+/** Kubernetes mode's slice of the config; `enabled` false = file mode only. */
+export interface KubeConfig {
+  readonly enabled: boolean;
+  /** kubeconfig path, or '' for in-cluster credentials */
+  readonly kubeconfig: string;
+  readonly leaderElection: boolean;
+  readonly leaseName: string;
+  readonly leaseNamespace: string;
+  readonly leaseDurationMs: number;
+  readonly caCertConfigMap: string;
+  readonly meshConfigMap: string;
+  readonly webhookConfigName: string;
+  readonly clusterId: string;
+  readonly identity: string;
+  readonly podNamespace: string;
+}
+
+function loadKubeConfig(flag: (name: string) => string, knob: <T>(k: Knob<T>) => T, env: NodeJS.ProcessEnv, configDir: string): KubeConfig {
+  const raw = flag('kubeconfig');
+  const inCluster = raw === 'in-cluster' || (raw === '' && configDir === '' && Boolean(env['KUBERNETES_SERVICE_HOST']));
+  const podNamespace = knob(CA_KNOBS.podNamespace) || 'istio-system';
+  const leaseMs = knob(KUBE_KNOBS.leaseDuration);
+  if (leaseMs < 1000) throw new ConfigError(`ISTIOD_LEADER_ELECTION_LEASE_DURATION: expected at least 1s, got '${env['ISTIOD_LEADER_ELECTION_LEASE_DURATION']}'`);
+  return Object.freeze({
+    enabled: inCluster || raw !== '',
+    kubeconfig: inCluster ? '' : raw,
+    leaderElection: knob(KUBE_KNOBS.enableLeaderElection),
+    leaseName: knob(KUBE_KNOBS.leaseName) || 'istio-namespace-controller-election',
+    leaseNamespace: knob(KUBE_KNOBS.leaseNamespace) || podNamespace,
+    leaseDurationMs: leaseMs,
+    caCertConfigMap: knob(KUBE_KNOBS.caCertConfigMap) || 'istio-ca-root-cert',
+    meshConfigMap: knob(KUBE_KNOBS.meshConfigMap),
+    webhookConfigName: knob(KUBE_KNOBS.webhookConfigName) || `istio-validator-${podNamespace}`,
+    clusterId: knob(KUBE_KNOBS.clusterId) || 'Kubernetes',
+    identity: knob(KUBE_KNOBS.podName) || os.hostname(),
+    podNamespace,
+  });
+}
+// ---- end Kubernetes mode ---------------------------------------------------------------------------
+
 export interface ListenAddr { host: string; port: number }
 
 export interface Config {
@@ -184,6 +241,8 @@ export interface Config {
   readonly features: Readonly<{ filterGatewayClusterConfig: boolean }>;
   /** certificate authority and secure xDS (issue 6) */
   readonly ca: CaConfig;
+  /** Kubernetes mode (issue 8) */
+  readonly kube: KubeConfig;
 }
 
 export interface FlagSpec { name: string; default: string; description: string }
@@ -194,11 +253,12 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'secureGRPCAddr', default: ':15012', description: 'TLS xDS + CA address (serving certificate from our CA); empty disables' },
   { name: 'monitoringAddr', default: ':15014', description: '/metrics, /version, /debug/*, /dashboard address; empty disables' },
   { name: 'httpAddr', default: ':8080', description: '/ready, /healthz and debug address; empty disables' },
-  { name: 'httpsAddr', default: ':15017', description: 'webhook address; empty disables (not served yet: arrives with Kubernetes mode)' },
+  { name: 'httpsAddr', default: ':15017', description: 'HTTPS webhooks (/validate, /convert; certificate from our CA); empty disables' },
   { name: 'meshConfig', default: '', description: 'mesh config file (YAML, Istio MeshConfig fields); empty = defaults' },
   { name: 'stateDir', default: './.state', description: 'local state (CA root key and cert in file mode)' },
   { name: 'log_output_level', default: 'default:info', description: 'log levels per scope, e.g. ads:debug,push:info' },
   ...CA_FLAGS,
+  ...KUBE_FLAGS,
 ];
 
 /** `:15010` → all interfaces; `127.0.0.1:15010` → that host; `[::1]:15010`; empty → disabled. */
@@ -268,6 +328,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     shutdownTimeoutMs: knob(KNOBS.shutdownTimeout),
     features: Object.freeze({ filterGatewayClusterConfig: knob(KNOBS.filterGatewayClusterConfig) }),
     ca: loadCaConfig(flag, knob, cores),
+    kube: loadKubeConfig(flag, knob, env, flag('configDir')),
   });
 }
 
@@ -293,7 +354,7 @@ export function helpText(): string {
     ...FLAGS.map((f) => `  --${f.name.padEnd(18)} ${f.description} (default '${f.default}')`),
     '',
     'Environment knobs (Istio names and defaults; "(istiod-ts)" marks our additions):',
-    ...[...Object.values(KNOBS), ...Object.values(CA_KNOBS)].map((k) => `  ${k.name.padEnd(32)} ${k.description} (default ${k.default})`),
+    ...[...Object.values(KNOBS), ...Object.values(CA_KNOBS), ...Object.values(KUBE_KNOBS)].map((k) => `  ${k.name.padEnd(32)} ${k.description} (default ${k.default})`),
     '',
   ];
   return lines.join('\n');

@@ -51,7 +51,11 @@ export class ModelStore {
       set.add(origin);
     }
 
-    const touched = new Set<ObjectKey>([...before.keys(), ...after.keys()]);
+    return this.settle(new Set<ObjectKey>([...before.keys(), ...after.keys()]));
+  }
+
+  /** Re-resolves the winners of `touched` keys, records and announces the effective changes. */
+  private settle(touched: Set<ObjectKey>): ConfigChange[] {
     const changes: ConfigChange[] = [];
     for (const key of touched) {
       const old = this.current.get(key);
@@ -72,6 +76,35 @@ export class ModelStore {
     }
     return changes;
   }
+
+  /**
+   * Incremental form of replaceOrigin for sources that see one object at a time (informers):
+   * upsert `put` and remove `remove` within `origin`, leaving its other objects alone. Cost grows
+   * with the size of the patch, not of the origin. One call = one change notification.
+   */
+  patchOrigin(origin: string, put: readonly K8sObject[], remove: readonly ObjectKey[] = []): ConfigChange[] {
+    let mine = this.byOrigin.get(origin);
+    if (!mine) this.byOrigin.set(origin, (mine = new Map()));
+    const touched = new Set<ObjectKey>();
+    for (const key of remove) {
+      if (!mine.delete(key)) continue;
+      this.holders.get(key)?.delete(origin);
+      touched.add(key);
+    }
+    for (const o of put) {
+      const key = keyOf(o);
+      mine.set(key, o);
+      let set = this.holders.get(key);
+      if (!set) this.holders.set(key, (set = new Set()));
+      set.add(origin);
+      touched.add(key);
+    }
+    if (mine.size === 0) this.byOrigin.delete(origin);
+    return this.settle(touched);
+  }
+
+  /** Keys of the objects `origin` currently holds (a fresh array). */
+  originKeys(origin: string): ObjectKey[] { return [...(this.byOrigin.get(origin)?.keys() ?? [])]; }
 
   get(key: ObjectKey): K8sObject | undefined { return this.current.get(key); }
 
