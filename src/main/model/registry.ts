@@ -100,6 +100,24 @@ function keepUnchanged(prev: ServiceEntryInput | undefined, next: ServiceEntryIn
   return service === next.service && endpoints === next.endpoints ? next : Object.freeze({ service, endpoints });
 }
 
+/**
+ * An EndpointSlice endpoint's locality `region/zone/subzone`, as Istio derives it: the pod's
+ * `istio-locality` label (dots for slashes), else the topology labels of its node
+ * (topology.kubernetes.io/region|zone, topology.istio.io/subzone), else the slice's zone.
+ */
+function endpointLocality(e: any, pod: K8sObject | undefined, nodes: Map<string, K8sObject>): string {
+  const label = pod?.metadata.labels?.['istio-locality'];
+  if (label) return label.replace(/\./g, '/');
+  const nodeName = e.nodeName ?? (pod as any)?.spec?.nodeName;
+  const node = typeof nodeName === 'string' ? nodes.get(nodeName) : undefined;
+  const nl = node?.metadata.labels ?? {};
+  const region = nl['topology.kubernetes.io/region'] ?? nl['failure-domain.beta.kubernetes.io/region'] ?? '';
+  const zone = nl['topology.kubernetes.io/zone'] ?? nl['failure-domain.beta.kubernetes.io/zone'] ?? e.zone ?? '';
+  const subzone = nl['topology.istio.io/subzone'] ?? '';
+  if (!region && !zone && !subzone) return '';
+  return subzone ? `${region}/${zone}/${subzone}` : `${region}/${zone}`;
+}
+
 /** Label keys read by VirtualService sourceLabels, DestinationRule workloadSelector and Gateway selector. */
 function selectorKeysOf(configs: readonly ConfigModel[]): string[] {
   const keys = new Set<string>();
@@ -131,7 +149,20 @@ export class Registry {
   /** WorkloadGroup resources as of the last build (templates for auto-registered WorkloadEntries). */
   private workloadGroupObjs: readonly K8sObject[] = [];
 
-  constructor(private readonly store: ModelStore, private readonly mesh: MeshSettings) {}
+  constructor(private readonly store: ModelStore, private mesh: MeshSettings) {}
+
+  /**
+   * New mesh config (Kubernetes mode reloads the `istio` ConfigMap live). Everything derived from
+   * it is rebuilt at the next build(): the domain suffix and trust domain are baked into services
+   * and endpoints, so the per-service reuse cache is dropped.
+   */
+  setMesh(mesh: MeshSettings): void {
+    if (mesh === this.mesh) return;
+    this.mesh = mesh;
+    this.built = new Map();
+  }
+
+  get meshSettings(): MeshSettings { return this.mesh; }
 
   /** The input most recently built. */
   get current(): SnapshotInput | undefined { return this.last; }
@@ -157,6 +188,8 @@ export class Registry {
       const ip = (p as any).status?.podIP;
       if (typeof ip === 'string') podsByIp.set(ip, p);
     }
+    const nodes = new Map<string, K8sObject>();
+    for (const n of this.store.list('Node', '')) nodes.set(n.metadata.name, n);
     const slicesBySvc = new Map<string, K8sObject[]>();
     for (const s of this.store.list('EndpointSlice', 'discovery.k8s.io')) {
       const svc = s.metadata.labels?.['kubernetes.io/service-name'];
@@ -184,7 +217,10 @@ export class Registry {
       const selector = svc.spec?.selector as Record<string, string> | undefined;
       const wes = workloadEntries.filter((we) => we.metadata.namespace === ns && labelsMatch(selector, we.spec?.labels));
       const slicePods = slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => (e.targetRef?.kind === 'Pod' ? pods.get(`${ns}/${e.targetRef.name}`) : podsByIp.get(e.addresses?.[0]))).filter(Boolean)) as K8sObject[];
-      reuseOrBuild(`k8s/${ns}/${svc.metadata.name}`, [svc, ...slices, ...wes, ...slicePods], () => this.kubeService(svc, slices, wes, pods, podsByIp));
+      // Nodes carry the endpoints' locality (topology labels): a relabelled node rebuilds the service.
+      const sliceNodes = [...new Set(slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => e.nodeName))
+        .concat(slicePods.map((p) => (p as any).spec?.nodeName)))].filter((n): n is string => typeof n === 'string' && nodes.has(n)).sort().map((n) => nodes.get(n)!);
+      reuseOrBuild(`k8s/${ns}/${svc.metadata.name}`, [svc, ...slices, ...wes, ...slicePods, ...sliceNodes], () => this.kubeService(svc, slices, wes, pods, podsByIp, nodes));
     }
     for (const se of this.store.list('ServiceEntry', 'networking.istio.io')) {
       const ns = se.metadata.namespace ?? 'default';
@@ -452,7 +488,7 @@ export class Registry {
     }
   }
 
-  private kubeService(svc: K8sObject, slices: K8sObject[], wes: K8sObject[], pods: Map<string, K8sObject>, podsByIp: Map<string, K8sObject>): ServiceEntryInput {
+  private kubeService(svc: K8sObject, slices: K8sObject[], wes: K8sObject[], pods: Map<string, K8sObject>, podsByIp: Map<string, K8sObject>, nodes: Map<string, K8sObject>): ServiceEntryInput {
     const ns = svc.metadata.namespace ?? 'default';
     const ports: ServicePort[] = ((svc.spec?.ports ?? []) as any[]).map((p) => Object.freeze({
       name: p.name ?? '',
@@ -482,7 +518,7 @@ export class Registry {
       for (const e of ((slice as any).endpoints ?? []) as any[]) {
         const pod = e.targetRef?.kind === 'Pod' ? pods.get(`${ns}/${e.targetRef.name}`) : podsByIp.get(e.addresses?.[0]);
         for (const address of (e.addresses ?? []) as string[]) {
-          endpoints.push(this.endpoint(address, slicePorts, pod?.metadata.labels ?? {}, e.zone ? `/${e.zone}` : '',
+          endpoints.push(this.endpoint(address, slicePorts, pod?.metadata.labels ?? {}, endpointLocality(e, pod, nodes),
             1, '', pod ? this.spiffe(ns, (pod as any).spec?.serviceAccountName ?? 'default') : '', e.conditions?.ready !== false));
         }
       }
