@@ -42,6 +42,7 @@ export const KINDS: readonly KindInfo[] = [
   { group: 'discovery.k8s.io', kind: 'EndpointSlice', versions: ['v1'], namespaced: true, registry: true },
   { group: '', kind: 'Pod', versions: ['v1'], namespaced: true, registry: true },
   { group: '', kind: 'ServiceAccount', versions: ['v1'], namespaced: true, registry: true },
+  { group: '', kind: 'Node', versions: ['v1'], namespaced: false, registry: true },
   { group: 'networking.istio.io', kind: 'ServiceEntry', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: true },
   { group: 'networking.istio.io', kind: 'WorkloadEntry', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: true },
   { group: 'networking.istio.io', kind: 'WorkloadGroup', versions: ['v1', 'v1beta1', 'v1alpha3'], namespaced: true, registry: true },
