@@ -53,6 +53,8 @@ export interface Discovery {
   forcePush(reason: TriggerReason): void;
   /** config files or objects rejected by validation */
   fileErrors(): FileError[];
+  /** why a config source is not healthy (Kubernetes watches failing, ...): makes the instance Degraded */
+  sourceDegraded(): string[];
   /** resolves after the next push triggered by a model change has been sent to every proxy */
   pushed(): Promise<void>;
   /** main-thread resource encodes (must stay 0: generation runs in workers) */
@@ -222,6 +224,7 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime, lifecycle, registry, pushTrace,
     forcePush: (reason) => debouncer.push({ configsUpdated: new Set(), endpointsOnly: false, reasons: { [reason]: 1 }, start: (opts.clock ?? { now: Date.now }).now(), forced: true }),
     fileErrors: () => fileSource?.errors() ?? [],
+    sourceDegraded: () => [],
     pushed: () => new Promise<void>((resolve) => pushWaiters.push(resolve)),
     mainThreadEncodes: () => resourceEncodeCount(),
     // Graceful: 503, no new pushes, in-flight pushes finish, GOAWAY, streams end, then CA and pools (lifecycle.ts).

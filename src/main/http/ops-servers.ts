@@ -37,6 +37,7 @@ export function degradedReasons(d: Discovery, recentJobFailures: number): string
   if (rejected > 0) reasons.push(`config: ${rejected} object(s) or file(s) rejected; the last good version stays in force (/debug/config_errors)`);
   if (recentJobFailures > 0) reasons.push(`config pool: ${recentJobFailures} generation job(s) failed in the last minute (/debug/workers)`);
   if (d.pool.stats().threads === 0) reasons.push('config pool: no worker threads');
+  reasons.push(...d.sourceDegraded());
   return reasons;
 }
 
