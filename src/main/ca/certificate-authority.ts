@@ -30,6 +30,29 @@ export interface SignRequest {
   readonly dnsNames?: readonly string[];
 }
 
+/**
+ * Where a self-signed root lives between restarts and between replicas: --stateDir files in file
+ * mode, the `istio-ca-secret` Secret in Kubernetes mode. Several replicas may share one store.
+ */
+export interface RootStore {
+  /** for logs: "--stateDir ./.state", "Secret istio-system/istio-ca-secret" */
+  readonly where: string;
+  load(nowMs: number): Promise<KeyCertBundle | undefined>;
+  /**
+   * Persist `next` (a new or rotated root). Resolves to the bundle now stored: `next`, or the one
+   * another replica stored first (create race, concurrent rotation), which the caller adopts.
+   */
+  save(next: KeyCertBundle, nowMs: number): Promise<KeyCertBundle>;
+}
+
+export function fileRootStore(stateDir: string): RootStore {
+  return {
+    where: `--stateDir ${stateDir}`,
+    load: async (nowMs) => loadSelfSigned(stateDir, nowMs),
+    save: async (next) => { saveSelfSigned(stateDir, next); return next; },
+  };
+}
+
 export interface CertificateAuthorityOptions {
   readonly config: CaConfig;
   /** subject O= of a self-signed root */
@@ -37,6 +60,8 @@ export interface CertificateAuthorityOptions {
   readonly stateDir: string;
   readonly pool: CaPool;
   readonly now?: () => number;
+  /** where the self-signed root persists (default: files in stateDir) */
+  readonly rootStore?: RootStore;
 }
 
 let jobIds = 0;
@@ -62,14 +87,16 @@ export class CertificateAuthority {
     if (bundle) {
       log.info('using the plug-in CA', { dir: opts.config.rootCaDir });
     } else {
-      bundle = loadSelfSigned(opts.stateDir, now);
+      const store = opts.rootStore ?? fileRootStore(opts.stateDir);
+      bundle = await store.load(now);
       if (bundle) {
-        log.info('loaded the self-signed root', { stateDir: opts.stateDir });
+        log.info('loaded the self-signed root', { from: store.where });
       } else {
         const root = await createSelfSignedRoot({ org: opts.trustDomain, ttlMs: opts.config.selfSignedCaCertTtlMs, rsaKeySize: opts.config.rsaKeySize, nowMs: now });
-        bundle = { source: 'self-signed', caCertPem: root.certPem, caKeyPem: root.keyPem, certChainPem: '', rootBundlePem: root.certPem };
-        saveSelfSigned(opts.stateDir, bundle);
-        log.info('generated a self-signed root', { stateDir: opts.stateDir, keyBits: opts.config.rsaKeySize, org: opts.trustDomain });
+        const fresh: KeyCertBundle = { source: 'self-signed', caCertPem: root.certPem, caKeyPem: root.keyPem, certChainPem: '', rootBundlePem: root.certPem };
+        bundle = await store.save(fresh, now);
+        if (bundle.caCertPem === fresh.caCertPem) log.info('generated a self-signed root', { to: store.where, keyBits: opts.config.rsaKeySize, org: opts.trustDomain });
+        else log.info('another replica created the self-signed root first; using it', { from: store.where });
       }
     }
     const ca = new CertificateAuthority(opts, bundle);
@@ -117,7 +144,11 @@ export class CertificateAuthority {
 
   /** Rotate the self-signed root if it is within its grace period. Resolves to whether it rotated. */
   async checkRotation(): Promise<boolean> {
-    if (this.bundleValue.source !== 'self-signed' || !this.needsRotation()) return false;
+    if (this.bundleValue.source !== 'self-signed') return false;
+    // Another replica sharing the store may have rotated: adopt its root before deciding.
+    const stored = await this.store().load(this.now()).catch((e: Error) => { log.warn('cannot read the stored root', { from: this.store().where, error: e.message }); return undefined; });
+    if (stored && stored.caCertPem !== this.bundleValue.caCertPem) this.adopt(stored, 'the stored root changed (another replica rotated it)');
+    if (!this.needsRotation()) return false;
     log.info('self-signed root is within its grace period; rotating');
     await this.rotateRoot();
     return true;
@@ -145,14 +176,26 @@ export class CertificateAuthority {
     // Trust bundle: the new root first, then every old root that is still valid.
     const kept = parseCertificates(old.rootBundlePem).filter((c) => Date.parse(c.validTo) > now && c.fingerprint256 !== fresh.fingerprint256);
     const next: KeyCertBundle = { source: 'self-signed', caCertPem: root.certPem, caKeyPem: root.keyPem, certChainPem: '', rootBundlePem: [root.certPem, ...kept.map((c) => c.toString())].join('') };
-    saveSelfSigned(this.opts.stateDir, next);
+    const stored = await this.store().save(next, now);
+    if (stored.caCertPem !== next.caCertPem) {
+      this.adopt(stored, 'another replica rotated the root first');
+      return true;
+    }
+    log.info('rotated the self-signed root', { newKey, rootsInBundle: kept.length + 1, notAfter: fresh.validTo });
+    this.adopt(next);
+    return true;
+  }
+
+  private store(): RootStore { return this.opts.rootStore ?? fileRootStore(this.opts.stateDir); }
+
+  /** Replace the signing material and tell the listeners (single writer: only this class). */
+  private adopt(next: KeyCertBundle, why?: string): void {
+    if (why) log.info('adopting the stored root', { reason: why });
     this.bundleValue = next;
     this.materialValue = toMaterial(next, this.materialValue.version + 1);
-    log.info('rotated the self-signed root', { newKey, rootsInBundle: kept.length + 1, notAfter: fresh.validTo });
     for (const fn of this.listeners) {
       try { fn(this.materialValue); } catch (e) { log.error('CA change listener failed', { error: (e as Error).message }); }
     }
-    return true;
   }
 
   close(): void {
