@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Starts (or stops) a real Kubernetes API server + etcd on 127.0.0.1 as a test peer.
+#
+#   scripts/kube-apiserver/run.sh start [KUBECONFIG_PATH]   # prints the env lines to export
+#   scripts/kube-apiserver/run.sh stop                      # kills both, removes the state dir
+#   scripts/kube-apiserver/run.sh status
+#
+# Env: KUBE_PEER_DIR (binaries/cache, default ~/.cache/istiod-ts-kube), KUBE_PEER_RUN_DIR (state,
+# default $KUBE_PEER_DIR/run), KUBE_PEER_PORT (API server, default 36443), KUBE_PEER_ETCD_PORT
+# (etcd client port, default 32379; peer port is +1), KUBE_PEER_AUTHZ (RBAC|AlwaysAllow, default RBAC).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+PEER_DIR="${KUBE_PEER_DIR:-$HOME/.cache/istiod-ts-kube}"
+BIN_DIR="$PEER_DIR/bin"
+RUN="${KUBE_PEER_RUN_DIR:-$PEER_DIR/run}"
+PORT="${KUBE_PEER_PORT:-36443}"
+ETCD_PORT="${KUBE_PEER_ETCD_PORT:-32379}"
+ETCD_PEER_PORT=$((ETCD_PORT + 1))
+AUTHZ="${KUBE_PEER_AUTHZ:-RBAC}"
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+
+alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop() {
+  for p in kube-apiserver etcd; do
+    if alive "$RUN/$p.pid"; then
+      pid=$(cat "$RUN/$p.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null || true
+      echo "stopped $p (pid $pid)"
+    fi
+  done
+  rm -rf "$RUN"
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+  local kubeconfig="${1:-$RUN/kubeconfig}"
+  if alive "$RUN/kube-apiserver.pid"; then die "already running (pid $(cat "$RUN/kube-apiserver.pid")); run.sh stop first"; fi
+  for p in "$PORT" "$ETCD_PORT" "$ETCD_PEER_PORT"; do port_busy "$p" && die "port 127.0.0.1:$p is in use (set KUBE_PEER_PORT / KUBE_PEER_ETCD_PORT)"; done
+  bash "$HERE/build.sh"
+  rm -rf "$RUN"; mkdir -p "$RUN/pki" "$RUN/etcd"
+  local pki="$RUN/pki"
+
+  # Serving certificate from a throwaway CA; service-account signing key pair; admin token.
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=istiod-ts-test-ca" \
+    -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$pki/apiserver.key" -out "$pki/apiserver.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n' > "$pki/san.ext"
+  openssl x509 -req -in "$pki/apiserver.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+    -extfile "$pki/san.ext" -out "$pki/apiserver.crt" 2>/dev/null
+  openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
+  local token; token=$(openssl rand -hex 24)
+  echo "$token,admin,admin-uid,\"system:masters\"" > "$pki/tokens.csv"
+  echo "$token" > "$RUN/admin-token"
+
+  setsid "$BIN_DIR/etcd" --name default --data-dir "$RUN/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "default=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync --log-level warn > "$RUN/etcd.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/etcd.pid"
+
+  # ServiceAccount admission is off: no controller-manager creates the `default` ServiceAccounts
+  # that it insists on for Pods. Every other default admission plugin stays on.
+  setsid "$BIN_DIR/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PORT" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --cert-dir "$pki" \
+    --token-auth-file "$pki/tokens.csv" \
+    --authorization-mode "$AUTHZ" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --api-audiences istio-ca,https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --enable-admission-plugins NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
+    --disable-admission-plugins ServiceAccount \
+    --allow-privileged=true --profiling=false --v=1 > "$RUN/kube-apiserver.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/kube-apiserver.pid"
+
+  local url="https://127.0.0.1:$PORT"
+  local t0; t0=$(date +%s)
+  until curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "$url/readyz" >/dev/null 2>&1; do
+    alive "$RUN/etcd.pid" || { tail -20 "$RUN/etcd.log" >&2; stop >/dev/null; die "etcd exited (log above)"; }
+    alive "$RUN/kube-apiserver.pid" || { tail -30 "$RUN/kube-apiserver.log" >&2; stop >/dev/null; die "kube-apiserver exited (log above)"; }
+    (( $(date +%s) - t0 > 120 )) && { tail -30 "$RUN/kube-apiserver.log" >&2; die "kube-apiserver not ready after 120 s ($RUN/kube-apiserver.log)"; }
+    sleep 0.5
+  done
+  echo "kube-apiserver ready at $url after $(( $(date +%s) - t0 ))s (authorization: $AUTHZ)" >&2
+
+  mkdir -p "$(dirname "$kubeconfig")"
+  cat > "$kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: test-peer
+  cluster:
+    server: $url
+    certificate-authority-data: $(base64 -w0 < "$pki/ca.crt")
+users:
+- name: admin
+  user:
+    token: $token
+contexts:
+- name: test-peer
+  context: {cluster: test-peer, user: admin}
+current-context: test-peer
+KC
+  echo "$kubeconfig" > "$RUN/kubeconfig-path"
+
+  local crds="$REPO/dist/test/helpers/kube-crds.js"
+  if [[ ! -f "$crds" || "$REPO/test/helpers/kube-crds.ts" -nt "$crds" ]]; then
+    (cd "$REPO" && npx tsc -p . >/dev/null) || [[ -f "$crds" ]] || die "could not build $crds (npx tsc -p .)"
+  fi
+  node "$crds" apply --kubeconfig "$kubeconfig" >&2
+
+  echo "export KUBE_TEST_APISERVER=$url"
+  echo "export KUBECONFIG=$kubeconfig"
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  stop) stop ;;
+  status)
+    if alive "$RUN/kube-apiserver.pid"; then
+      echo "running: https://127.0.0.1:$PORT (kubeconfig $(cat "$RUN/kubeconfig-path" 2>/dev/null))"
+    else echo "not running"; exit 1; fi ;;
+  *) echo "usage: $0 start [KUBECONFIG_PATH] | stop | status" >&2; exit 2 ;;
+esac
