@@ -1,0 +1,319 @@
+/**
+ * Request handling of the Kubernetes API test server: authentication, the request log, URL
+ * parsing as the API server's RequestInfo does, discovery, and the verbs
+ * (get/list/watch/create/update/patch/delete/deletecollection) over the store.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as YAML from 'yaml';
+import { ApiError } from './kube-apiserver-errors';
+import { jsonPatch, mergePatch } from './kube-apiserver-patch';
+import {
+  ResourceDef, apiGroupList, apiResourceList, apiVersionOf, apiVersions, compareVersions, findByResource, RESOURCES,
+} from './kube-apiserver-resources';
+import { fieldMatcher, labelMatcher } from './kube-apiserver-select';
+import { KubeStore, Obj, present, rfc3339 } from './kube-apiserver-store';
+import { serveWatch } from './kube-apiserver-watch';
+
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
+
+export interface KubeRequest {
+  /** Kubernetes verb; for non-resource URLs (discovery, /version) the lower-case HTTP method */
+  verb: Verb | string;
+  method: string;
+  /** URL path with the query string */
+  path: string;
+  /** API group ('' for core); undefined for non-resource URLs */
+  group?: string;
+  version?: string;
+  /** plural resource ('' for non-resource URLs) */
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** the authenticated user ('' when the request was rejected or needs none) */
+  user: string;
+  /** HTTP status sent (for watches: 200 once the stream opened) */
+  code?: number;
+}
+
+export interface UserInfo { username: string; uid?: string; groups?: string[] }
+
+export interface ServerContext {
+  store: KubeStore;
+  /** bearer token → identity (the server's own token included) */
+  tokens: Map<string, { user: UserInfo; audiences?: string[] }>;
+  requests: KubeRequest[];
+  openWatches: Set<() => void>;
+  bookmarkIntervalMs: number;
+  address(): string;
+}
+
+/** The API audiences of the server (what a TokenReview without spec.audiences checks against). */
+export const API_AUDIENCES = ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'];
+
+const PUBLIC = new Set(['/healthz', '/readyz', '/livez', '/version']);
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  if (res.headersSent) { res.destroy(); return; }
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseBody(text: string, contentType: string, accepted: string[]): any {
+  const ct = contentType.split(';')[0].trim().toLowerCase();
+  if (!accepted.includes(ct)) throw ApiError.unsupportedMediaType(ct, accepted);
+  if (text.trim() === '') throw ApiError.badRequest('the request body is empty');
+  try {
+    return ct.endsWith('yaml') ? YAML.parse(text) : JSON.parse(text);
+  } catch (e) {
+    throw ApiError.badRequest(`the body of the request could not be decoded as ${ct}: ${(e as Error).message}`);
+  }
+}
+
+interface Target { group: string; version: string; rest: string[] }
+
+function parsePath(parts: string[]): Target | undefined {
+  if (parts[0] === 'api' && parts[1] === 'v1') return { group: '', version: 'v1', rest: parts.slice(2) };
+  if (parts[0] === 'apis' && parts.length >= 3) return { group: parts[1], version: parts[2], rest: parts.slice(3) };
+  return undefined;
+}
+
+/** Handles one request; never throws. */
+export async function handle(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const method = (req.method ?? 'GET').toUpperCase();
+  const entry: KubeRequest = { verb: method.toLowerCase(), method, path: url.pathname + url.search, resource: '', user: '' };
+  try {
+    if (PUBLIC.has(url.pathname)) {
+      ctx.requests.push(entry);
+      entry.code = 200;
+      if (url.pathname === '/version') {
+        send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0', gitCommit: 'kube-test-server', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.22', compiler: 'gc', platform: 'linux/amd64' });
+      } else {
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('ok');
+      }
+      return;
+    }
+    await route(ctx, req, res, url, method, entry);
+  } catch (e) {
+    const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error).message}`);
+    entry.code = err.code;
+    send(res, err.code, err.status());
+  }
+}
+
+async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, method: string, entry: KubeRequest): Promise<void> {
+  const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const t = parsePath(parts);
+  if (t) { entry.group = t.group; entry.version = t.version; }
+  ctx.requests.push(entry);
+
+  const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  const who = auth ? ctx.tokens.get(auth[1]) : undefined;
+  if (!who) throw ApiError.unauthorized();
+  entry.user = who.user.username;
+
+  // Discovery
+  if (url.pathname === '/api' || url.pathname === '/api/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiVersions(ctx.address())); }
+  if (url.pathname === '/apis' || url.pathname === '/apis/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiGroupList()); }
+  if (parts[0] === 'apis' && parts.length === 2) {
+    entry.verb = 'get';
+    const versions = [...new Set(RESOURCES.filter((d) => d.group === parts[1]).flatMap((d) => d.versions))].sort(compareVersions);
+    if (versions.length === 0) throw ApiError.noResource();
+    const vs = versions.map((version) => ({ groupVersion: `${parts[1]}/${version}`, version }));
+    return send(res, (entry.code = 200), { kind: 'APIGroup', apiVersion: 'v1', name: parts[1], versions: vs, preferredVersion: vs[0] });
+  }
+  if (!t) throw ApiError.noResource();
+  if (t.rest.length === 0) {
+    entry.verb = 'get';
+    const doc = apiResourceList(t.group, t.version);
+    if (!doc) throw ApiError.noResource();
+    return send(res, (entry.code = 200), doc);
+  }
+
+  // RequestInfo: [namespaces/<ns>/]<resource>[/<name>[/<subresource>]]
+  let rest = t.rest;
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length > 1) {
+    namespace = rest[1];
+    if (rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') rest = rest.slice(2);
+  }
+  const [resource, name, subresource, ...extra] = rest;
+  entry.resource = resource;
+  if (namespace !== undefined && resource !== 'namespaces') entry.namespace = namespace;
+  if (name !== undefined) entry.name = name;
+  if (subresource !== undefined) entry.subresource = subresource;
+  const d = findByResource(t.group, t.version, resource);
+  if (!d || extra.length > 0) throw ApiError.noResource();
+  if (resource === 'namespaces') namespace = undefined;
+  if (!d.namespaced && namespace !== undefined) throw ApiError.noResource();
+  if (subresource !== undefined && !(subresource === 'status' && d.status)) throw ApiError.noResource();
+
+  const q = url.searchParams;
+  const isWatch = q.get('watch') === 'true' || q.get('watch') === '1';
+  const verb: Verb = method === 'GET' ? (name !== undefined ? (isWatch ? 'watch' : 'get') : isWatch ? 'watch' : 'list')
+    : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch'
+      : method === 'DELETE' ? (name !== undefined ? 'delete' : 'deletecollection') : ('' as Verb);
+  entry.verb = verb || method.toLowerCase();
+  if (!verb || !d.verbs.includes(verb) || (name === undefined && ['update', 'patch', 'delete'].includes(verb)) || (name !== undefined && verb === 'create')) {
+    throw ApiError.methodNotAllowed(method, url.pathname);
+  }
+  if (d.namespaced && namespace === undefined && !['list', 'watch', 'deletecollection'].includes(verb) && d.resource !== 'tokenreviews') throw ApiError.noResource();
+
+  if (d.resource === 'tokenreviews') return tokenReview(ctx, req, res, entry);
+
+  const ver = t.version;
+  const store = ctx.store;
+  switch (verb) {
+    case 'get': {
+      const o = store.get(d, namespace, name!);
+      if (!o) throw ApiError.notFound(d, name!);
+      return send(res, (entry.code = 200), present(d, o, ver));
+    }
+    case 'list': case 'watch': {
+      const labels = labelMatcher(q.get('labelSelector'));
+      const fields = fieldMatcher(q.get('fieldSelector'), d);
+      if (verb === 'watch') {
+        const timeout = q.get('timeoutSeconds');
+        serveWatch(store, res, {
+          d, version: ver, namespace, name, labels, fields,
+          resourceVersion: q.get('resourceVersion'),
+          bookmarks: q.get('allowWatchBookmarks') === 'true',
+          bookmarkIntervalMs: ctx.bookmarkIntervalMs,
+          timeoutSeconds: timeout ? Number(timeout) : undefined,
+          sendInitialEvents: q.get('sendInitialEvents') === 'true',
+        }, ctx.openWatches);
+        entry.code = 200;
+        return;
+      }
+      const limit = Number(q.get('limit') ?? 0);
+      const page = store.page(() => store.listRaw(d, namespace).filter((o) => labels(o) && fields(o)), limit, q.get('continue'));
+      const items = page.items.map((o) => {
+        const p = present(d, o, ver);
+        if (!d.crd) { delete p.apiVersion; delete p.kind; }
+        return p;
+      });
+      return send(res, (entry.code = 200), {
+        apiVersion: apiVersionOf(d.group, ver),
+        kind: `${d.kind}List`,
+        metadata: { resourceVersion: String(page.rv), ...(page.continue ? { continue: page.continue } : {}), ...(page.remaining !== undefined ? { remainingItemCount: page.remaining } : {}) },
+        items,
+      });
+    }
+    case 'create': {
+      const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
+      checkTypeMeta(d, body);
+      body.metadata ??= {};
+      if (d.namespaced) {
+        if (body.metadata.namespace && body.metadata.namespace !== namespace) throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        body.metadata.namespace = namespace;
+      }
+      if (q.get('dryRun') === 'All') return send(res, (entry.code = 201), present(d, body, ver));
+      const created = store.create(d, body, { http: true });
+      entry.name = created.metadata.name;
+      return send(res, (entry.code = 201), present(d, created, ver));
+    }
+    case 'update': {
+      const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
+      checkTypeMeta(d, body);
+      body.metadata ??= {};
+      if (body.metadata.name !== name) throw ApiError.badRequest(`the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+      if (d.namespaced) {
+        if (body.metadata.namespace && body.metadata.namespace !== namespace) throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
+        body.metadata.namespace = namespace;
+      }
+      const updated = store.update(d, body, { http: true, statusOnly: subresource === 'status' });
+      return send(res, (entry.code = 200), present(d, updated, ver));
+    }
+    case 'patch': return patch(ctx, req, res, entry, d, ver, namespace, name!, subresource, q);
+    case 'delete': {
+      const text = await readBody(req);
+      let opts: { preconditions?: { resourceVersion?: string; uid?: string } } = {};
+      if (text.trim()) { try { opts = JSON.parse(text); } catch { throw ApiError.badRequest('the DeleteOptions body could not be decoded as JSON'); } }
+      const gone = store.delete(d, namespace, name!, opts.preconditions);
+      return send(res, (entry.code = 200), present(d, gone, ver));
+    }
+    case 'deletecollection': {
+      const labels = labelMatcher(q.get('labelSelector'));
+      const fields = fieldMatcher(q.get('fieldSelector'), d);
+      const items = store.listRaw(d, namespace).filter((o) => labels(o) && fields(o))
+        .map((o) => store.delete(d, o.metadata.namespace, o.metadata.name))
+        .map((o) => present(d, o, ver));
+      return send(res, (entry.code = 200), { apiVersion: apiVersionOf(d.group, ver), kind: `${d.kind}List`, metadata: { resourceVersion: String(store.rv) }, items });
+    }
+  }
+}
+
+function checkTypeMeta(d: ResourceDef, body: Obj): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw ApiError.badRequest('the request body must be a JSON object');
+  if (body.kind !== undefined && body.kind !== d.kind) throw ApiError.badRequest(`the kind of the provided object (${body.kind}) does not match the resource ${d.resource} (kind ${d.kind})`);
+  if (body.apiVersion !== undefined) {
+    const g = body.apiVersion.includes('/') ? body.apiVersion.split('/')[0] : '';
+    if (g !== d.group || !d.versions.includes(body.apiVersion.split('/').pop())) {
+      throw ApiError.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersionOf(d.group, d.versions[0])})`);
+    }
+  }
+}
+
+const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml'];
+
+async function patch(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, entry: KubeRequest, d: ResourceDef, ver: string,
+  namespace: string | undefined, name: string, subresource: string | undefined, q: URLSearchParams): Promise<void> {
+  // Custom resources have no strategic-merge patch (no Go struct tags); the API server answers 415.
+  const accepted = d.crd ? PATCH_TYPES.filter((t) => !t.startsWith('application/strategic')) : PATCH_TYPES;
+  const ct = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  const body = parseBody(await readBody(req), ct, accepted);
+  const store = ctx.store;
+  const cur = store.get(d, namespace, name);
+  if (ct === 'application/apply-patch+yaml') {
+    if (!q.get('fieldManager')) throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+    if (!cur) {
+      checkTypeMeta(d, body);
+      body.metadata = { ...(body.metadata ?? {}), name, ...(d.namespaced ? { namespace } : {}) };
+      const created = store.create(d, body, { http: true });
+      return send(res, (entry.code = 201), present(d, created, ver));
+    }
+  }
+  if (!cur) throw ApiError.notFound(d, name);
+  const before = present(d, cur, ver);
+  const after = ct === 'application/json-patch+json' ? jsonPatch(before, body) : mergePatch(before, body);
+  if (typeof after !== 'object' || after === null || Array.isArray(after)) throw ApiError.badRequest('the patched object is not a JSON object');
+  after.metadata = { ...(after.metadata ?? {}) };
+  if (after.metadata.name !== name) throw ApiError.badRequest(`the name of the object (${after.metadata.name ?? ''}) does not match the name on the URL (${name})`);
+  if (d.namespaced) after.metadata.namespace = namespace;
+  const updated = store.update(d, after, { http: true, statusOnly: subresource === 'status' });
+  return send(res, (entry.code = 200), present(d, updated, ver));
+}
+
+async function tokenReview(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, entry: KubeRequest): Promise<void> {
+  const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
+  const spec = body?.spec ?? {};
+  if (typeof spec.token !== 'string' || spec.token === '') throw ApiError.invalid(RESOURCES.find((d) => d.resource === 'tokenreviews')!, '', 'spec.token', 'Required value');
+  const requested: string[] = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? spec.audiences : API_AUDIENCES;
+  const known = ctx.tokens.get(spec.token);
+  let status: Obj;
+  if (!known) {
+    status = { user: {}, error: '[invalid bearer token, token lookup failed]' };
+  } else {
+    const tokenAud = known.audiences ?? API_AUDIENCES;
+    const both = requested.filter((a) => tokenAud.includes(a));
+    status = both.length === 0
+      ? { user: {}, error: `[invalid bearer token, token audiences ${JSON.stringify(tokenAud)} is invalid for the target audiences ${JSON.stringify(requested)}]` }
+      : { authenticated: true, user: { username: known.user.username, ...(known.user.uid ? { uid: known.user.uid } : {}), groups: known.user.groups ?? ['system:authenticated'] }, audiences: both };
+  }
+  send(res, (entry.code = 201), {
+    kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1',
+    metadata: { creationTimestamp: rfc3339() }, spec, status,
+  });
+}

@@ -1,0 +1,155 @@
+/**
+ * The resource table of the Kubernetes API test server (test/helpers/kube-apiserver.ts) and the
+ * discovery documents built from it (/api, /api/v1, /apis, /apis/<group>/<version>).
+ *
+ * Every group+resource has ONE storage whatever the version it is read in, like a CRD with
+ * `conversion: None`: the object is returned with the requested version's apiVersion.
+ */
+
+export interface ResourceDef {
+  /** '' for the core group */
+  group: string;
+  /** served versions, in the order the table lists them */
+  versions: string[];
+  /** plural, as in the URL */
+  resource: string;
+  singular: string;
+  kind: string;
+  namespaced: boolean;
+  verbs: string[];
+  shortNames?: string[];
+  /** CustomResourceDefinition-backed: list items carry apiVersion/kind (unstructured lists) */
+  crd: boolean;
+  /** has a /status subresource */
+  status: boolean;
+}
+
+const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+function def(group: string, versions: string[], kind: string, resource: string, namespaced: boolean, extra: Partial<ResourceDef> = {}): ResourceDef {
+  return { group, versions, resource, singular: kind.toLowerCase(), kind, namespaced, verbs: ALL_VERBS, crd: false, status: false, ...extra };
+}
+
+const NET_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
+const istio = (group: string, versions: string[], kind: string, resource: string, shortNames?: string[]): ResourceDef =>
+  def(group, versions, kind, resource, true, { crd: true, status: true, ...(shortNames ? { shortNames } : {}) });
+
+export const RESOURCES: ResourceDef[] = [
+  def('', ['v1'], 'Namespace', 'namespaces', false, { shortNames: ['ns'], status: true, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }),
+  def('', ['v1'], 'Service', 'services', true, { shortNames: ['svc'], status: true }),
+  def('', ['v1'], 'Endpoints', 'endpoints', true, { shortNames: ['ep'], singular: 'endpoints' }),
+  def('', ['v1'], 'Pod', 'pods', true, { shortNames: ['po'], status: true }),
+  def('', ['v1'], 'Node', 'nodes', false, { shortNames: ['no'], status: true }),
+  def('', ['v1'], 'Secret', 'secrets', true),
+  def('', ['v1'], 'ConfigMap', 'configmaps', true, { shortNames: ['cm'] }),
+  def('', ['v1'], 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+  def('', ['v1'], 'Event', 'events', true, { shortNames: ['ev'] }),
+  def('discovery.k8s.io', ['v1'], 'EndpointSlice', 'endpointslices', true),
+  def('coordination.k8s.io', ['v1'], 'Lease', 'leases', true),
+  def('admissionregistration.k8s.io', ['v1'], 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false),
+  def('admissionregistration.k8s.io', ['v1'], 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false),
+  def('apiextensions.k8s.io', ['v1'], 'CustomResourceDefinition', 'customresourcedefinitions', false, { shortNames: ['crd', 'crds'], status: true }),
+  def('authentication.k8s.io', ['v1'], 'TokenReview', 'tokenreviews', false, { verbs: ['create'] }),
+  istio('networking.istio.io', NET_VERSIONS, 'VirtualService', 'virtualservices', ['vs']),
+  istio('networking.istio.io', NET_VERSIONS, 'DestinationRule', 'destinationrules', ['dr']),
+  istio('networking.istio.io', NET_VERSIONS, 'Gateway', 'gateways', ['gw']),
+  istio('networking.istio.io', NET_VERSIONS, 'ServiceEntry', 'serviceentries', ['se']),
+  istio('networking.istio.io', NET_VERSIONS, 'Sidecar', 'sidecars'),
+  istio('networking.istio.io', NET_VERSIONS, 'WorkloadEntry', 'workloadentries', ['we']),
+  istio('networking.istio.io', NET_VERSIONS, 'WorkloadGroup', 'workloadgroups', ['wg']),
+  istio('networking.istio.io', ['v1alpha3'], 'EnvoyFilter', 'envoyfilters'),
+  istio('networking.istio.io', ['v1beta1'], 'ProxyConfig', 'proxyconfigs'),
+  istio('security.istio.io', ['v1', 'v1beta1'], 'PeerAuthentication', 'peerauthentications', ['pa']),
+  istio('security.istio.io', ['v1', 'v1beta1'], 'AuthorizationPolicy', 'authorizationpolicies', ['ap']),
+  istio('security.istio.io', ['v1', 'v1beta1'], 'RequestAuthentication', 'requestauthentications', ['ra']),
+  istio('telemetry.istio.io', ['v1', 'v1alpha1'], 'Telemetry', 'telemetries', ['telemetry']),
+  istio('extensions.istio.io', ['v1alpha1'], 'WasmPlugin', 'wasmplugins'),
+];
+
+/** group/resource → definition */
+export function storeKey(d: Pick<ResourceDef, 'group' | 'resource'>): string {
+  return `${d.group}/${d.resource}`;
+}
+
+export function splitApiVersion(apiVersion: string): { group: string; version: string } {
+  const i = apiVersion.indexOf('/');
+  return i < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, i), version: apiVersion.slice(i + 1) };
+}
+
+export function apiVersionOf(group: string, version: string): string {
+  return group ? `${group}/${version}` : version;
+}
+
+/** The resource for a URL segment in a group/version, or undefined. */
+export function findByResource(group: string, version: string, resource: string): ResourceDef | undefined {
+  return RESOURCES.find((d) => d.group === group && d.resource === resource && d.versions.includes(version));
+}
+
+/** The resource for apiVersion + kind; throws a clear error when the server does not serve it. */
+export function findByKind(apiVersion: string, kind: string): ResourceDef {
+  const { group, version } = splitApiVersion(apiVersion ?? '');
+  const d = RESOURCES.find((r) => r.group === group && r.kind === kind);
+  if (!d) throw new Error(`kube test server: no resource for kind ${JSON.stringify(kind)} in group ${JSON.stringify(group)} (apiVersion ${JSON.stringify(apiVersion)})`);
+  if (!d.versions.includes(version)) throw new Error(`kube test server: ${kind} is not served in ${apiVersion} (served: ${d.versions.map((v) => apiVersionOf(group, v)).join(', ')})`);
+  return d;
+}
+
+/** `services` or `leases.coordination.k8s.io`, as in API-server messages. */
+export function qualifiedResource(d: ResourceDef): string {
+  return d.group ? `${d.resource}.${d.group}` : d.resource;
+}
+
+/** Kubernetes version priority: GA > beta > alpha, then higher number first (v1 > v1beta2 > v1beta1 > v1alpha3). */
+export function compareVersions(a: string, b: string): number {
+  const rank = (v: string): [number, number, number] => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return [0, 0, 0];
+    const stage = m[2] === 'alpha' ? 1 : m[2] === 'beta' ? 2 : 3;
+    return [stage, Number(m[1]), Number(m[3] ?? 0)];
+  };
+  const [ra, rb] = [rank(a), rank(b)];
+  for (let i = 0; i < 3; i++) if (ra[i] !== rb[i]) return rb[i] - ra[i];
+  return 0;
+}
+
+function groupVersions(group: string): string[] {
+  const set = new Set<string>();
+  for (const d of RESOURCES) if (d.group === group) d.versions.forEach((v) => set.add(v));
+  return [...set].sort(compareVersions);
+}
+
+export function apiVersions(serverAddress: string): object {
+  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+}
+
+export function apiGroupList(): object {
+  const groups = [...new Set(RESOURCES.map((d) => d.group).filter((g) => g !== ''))];
+  return {
+    kind: 'APIGroupList',
+    apiVersion: 'v1',
+    groups: groups.map((name) => {
+      const versions = groupVersions(name).map((version) => ({ groupVersion: `${name}/${version}`, version }));
+      return { name, versions, preferredVersion: versions[0] };
+    }),
+  };
+}
+
+/** APIResourceList for a group/version, or undefined when the server does not serve it. */
+export function apiResourceList(group: string, version: string): object | undefined {
+  const defs = RESOURCES.filter((d) => d.group === group && d.versions.includes(version));
+  if (defs.length === 0) return undefined;
+  const resources: object[] = [];
+  for (const d of defs) {
+    resources.push({
+      name: d.resource,
+      singularName: d.singular,
+      namespaced: d.namespaced,
+      kind: d.kind,
+      verbs: d.verbs,
+      ...(d.shortNames ? { shortNames: d.shortNames } : {}),
+      ...(d.crd ? { categories: ['istio-io', `${group.split('.')[0]}-istio-io`] } : {}),
+    });
+    if (d.status) resources.push({ name: `${d.resource}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] });
+  }
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(group, version), resources };
+}

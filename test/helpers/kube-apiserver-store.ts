@@ -1,0 +1,255 @@
+/**
+ * Storage of the Kubernetes API test server: one map per group+resource, a global monotonically
+ * increasing resourceVersion, the watch history (bounded by `historyLimit`, dropped by
+ * `compact()`), and consistent snapshots for paginated lists.
+ *
+ * Semantics follow the API server: uid/creationTimestamp/generation are set on create and kept on
+ * update; a stale `metadata.resourceVersion` on update is a 409 Conflict; an update that changes
+ * nothing does not bump the resourceVersion (no watch event); generation moves when anything but
+ * metadata and status changes; deleting a namespace deletes what it contains.
+ */
+import { randomUUID, randomBytes } from 'node:crypto';
+import { ApiError } from './kube-apiserver-errors';
+import { ResourceDef, RESOURCES, apiVersionOf, storeKey } from './kube-apiserver-resources';
+
+export type Obj = Record<string, any>;
+export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface StoredEvent {
+  rv: number;
+  key: string;
+  type: EventType;
+  /** the new state (DELETED: the last state, with the deletion's resourceVersion) */
+  obj: Obj;
+  /** the state before (MODIFIED and DELETED) */
+  prev?: Obj;
+}
+
+export interface WriteOptions {
+  /** HTTP semantics: the server sets creationTimestamp and drops status where a status subresource exists */
+  http?: boolean;
+  /** create the namespace of a namespaced object if missing (direct test edits) */
+  autoNamespace?: boolean;
+  /** write only .status (the /status subresource) */
+  statusOnly?: boolean;
+}
+
+const NS_DEF = RESOURCES.find((d) => d.resource === 'namespaces')!;
+
+/** RFC3339 with seconds precision, as metav1.Time serialises. */
+export function rfc3339(d = new Date()): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function nsName(ns: string | undefined, name: string): string {
+  return `${ns ?? ''}/${name}`;
+}
+
+/** Content comparison that ignores what the server itself maintains. */
+function sameContent(a: Obj, b: Obj): boolean {
+  const strip = (o: Obj) => ({ ...o, metadata: { ...o.metadata, resourceVersion: undefined, generation: undefined, managedFields: undefined } });
+  return JSON.stringify(strip(a)) === JSON.stringify(strip(b));
+}
+
+function specChanged(a: Obj, b: Obj): boolean {
+  const strip = (o: Obj) => ({ ...o, metadata: undefined, status: undefined });
+  return JSON.stringify(strip(a)) !== JSON.stringify(strip(b));
+}
+
+/** `{apiVersion, kind, ...}` in the requested version (objects are stored without apiVersion). */
+export function present(d: ResourceDef, obj: Obj, version: string): Obj {
+  const { apiVersion: _a, kind: _k, ...rest } = obj;
+  return { apiVersion: apiVersionOf(d.group, version), kind: d.kind, ...structuredClone(rest) };
+}
+
+interface Snapshot { rv: number; items: Obj[] }
+
+export class KubeStore {
+  rv = 0;
+  /** watch events with resourceVersion <= compactedRv are gone */
+  compactedRv = 0;
+  private readonly data = new Map<string, Map<string, Obj>>();
+  private history: StoredEvent[] = [];
+  private readonly subscribers = new Set<(ev: StoredEvent) => void>();
+  private readonly snapshots = new Map<string, Snapshot>();
+
+  constructor(private readonly historyLimit: number) {}
+
+  private table(d: ResourceDef): Map<string, Obj> {
+    const k = storeKey(d);
+    let t = this.data.get(k);
+    if (!t) this.data.set(k, (t = new Map()));
+    return t;
+  }
+
+  get(d: ResourceDef, ns: string | undefined, name: string): Obj | undefined {
+    const o = this.table(d).get(nsName(d.namespaced ? ns : undefined, name));
+    return o && structuredClone(o);
+  }
+
+  /** Sorted by namespace then name; all namespaces when `ns` is undefined. Not cloned. */
+  listRaw(d: ResourceDef, ns?: string): Obj[] {
+    const out: Obj[] = [];
+    for (const o of this.table(d).values()) if (ns === undefined || o.metadata.namespace === ns) out.push(o);
+    return out.sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  subscribe(fn: (ev: StoredEvent) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  /** Events after `rv` for a group/resource, or 'expired' when the history no longer reaches back. */
+  since(key: string, rv: number): StoredEvent[] | 'expired' {
+    if (rv < this.compactedRv) return 'expired';
+    return this.history.filter((e) => e.rv > rv && e.key === key);
+  }
+
+  compact(): void {
+    this.history = [];
+    this.compactedRv = this.rv;
+    this.snapshots.clear();
+  }
+
+  private emit(d: ResourceDef, type: EventType, obj: Obj, prev?: Obj): void {
+    const ev: StoredEvent = { rv: this.rv, key: storeKey(d), type, obj: structuredClone(obj), ...(prev ? { prev } : {}) };
+    this.history.push(ev);
+    while (this.history.length > this.historyLimit) this.compactedRv = this.history.shift()!.rv;
+    for (const fn of [...this.subscribers]) fn(ev);
+  }
+
+  create(d: ResourceDef, input: Obj, opts: WriteOptions = {}): Obj {
+    const obj = structuredClone(input);
+    delete obj.apiVersion;
+    const meta: Obj = (obj.metadata = { ...(obj.metadata ?? {}) });
+    if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
+    if (!meta.name) throw ApiError.invalid(d, '', 'metadata.name', 'Required value: name or generateName is required');
+    if (d.namespaced) {
+      if (!meta.namespace) throw ApiError.invalid(d, meta.name, 'metadata.namespace', 'Required value');
+      if (!this.table(NS_DEF).has(nsName(undefined, meta.namespace))) {
+        if (!opts.autoNamespace) throw ApiError.namespaceNotFound(meta.namespace);
+        this.create(NS_DEF, { metadata: { name: meta.namespace } }, opts);
+      }
+    } else {
+      delete meta.namespace;
+    }
+    const t = this.table(d);
+    const k = nsName(meta.namespace, meta.name);
+    if (t.has(k)) throw ApiError.alreadyExists(d, meta.name);
+    obj.kind = d.kind;
+    meta.uid = opts.http || !meta.uid ? randomUUID() : meta.uid;
+    meta.creationTimestamp = opts.http || !meta.creationTimestamp ? rfc3339() : meta.creationTimestamp;
+    meta.generation = 1;
+    delete meta.deletionTimestamp;
+    delete meta.selfLink;
+    if (opts.http && d.status) delete obj.status;
+    if (d.resource === 'namespaces') {
+      meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': meta.name };
+      obj.spec = { finalizers: ['kubernetes'], ...(obj.spec ?? {}) };
+      obj.status = { phase: 'Active', ...(obj.status ?? {}) };
+    }
+    meta.resourceVersion = String(++this.rv);
+    t.set(k, obj);
+    this.emit(d, 'ADDED', obj);
+    return structuredClone(obj);
+  }
+
+  update(d: ResourceDef, input: Obj, opts: WriteOptions = {}): Obj {
+    const meta = input.metadata ?? {};
+    if (!meta.name) throw ApiError.invalid(d, '', 'metadata.name', 'Required value: name is required');
+    const ns = d.namespaced ? meta.namespace : undefined;
+    const t = this.table(d);
+    const k = nsName(ns, meta.name);
+    const cur = t.get(k);
+    if (!cur) throw ApiError.notFound(d, meta.name);
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== '' && String(meta.resourceVersion) !== cur.metadata.resourceVersion) {
+      throw ApiError.conflict(d, meta.name);
+    }
+    if (meta.uid && meta.uid !== cur.metadata.uid) {
+      throw ApiError.conflict(d, meta.name, `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${cur.metadata.uid}`);
+    }
+    let next: Obj;
+    if (opts.statusOnly) {
+      next = { ...structuredClone(cur), status: structuredClone(input.status) };
+      if (next.status === undefined) delete next.status;
+    } else {
+      next = structuredClone(input);
+      delete next.apiVersion;
+      next.kind = d.kind;
+      if (opts.http && d.status) {
+        if (cur.status === undefined) delete next.status; else next.status = structuredClone(cur.status);
+      }
+      next.metadata = {
+        ...next.metadata,
+        ...(ns !== undefined ? { namespace: ns } : {}),
+        uid: cur.metadata.uid,
+        creationTimestamp: cur.metadata.creationTimestamp,
+        generation: cur.metadata.generation,
+      };
+      if (ns === undefined) delete next.metadata.namespace;
+      if (d.resource === 'namespaces') next.metadata.labels = { ...(next.metadata.labels ?? {}), 'kubernetes.io/metadata.name': meta.name };
+    }
+    next.metadata.resourceVersion = cur.metadata.resourceVersion;
+    if (sameContent(cur, next)) return structuredClone(cur);
+    if (specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
+    next.metadata.resourceVersion = String(++this.rv);
+    t.set(k, next);
+    this.emit(d, 'MODIFIED', next, cur);
+    return structuredClone(next);
+  }
+
+  delete(d: ResourceDef, ns: string | undefined, name: string, preconditions?: { resourceVersion?: string; uid?: string }): Obj {
+    const t = this.table(d);
+    const k = nsName(d.namespaced ? ns : undefined, name);
+    const cur = t.get(k);
+    if (!cur) throw ApiError.notFound(d, name);
+    if (preconditions?.resourceVersion && preconditions.resourceVersion !== cur.metadata.resourceVersion) {
+      throw ApiError.conflict(d, name, `Precondition failed: ResourceVersion in precondition: ${preconditions.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
+    }
+    if (preconditions?.uid && preconditions.uid !== cur.metadata.uid) {
+      throw ApiError.conflict(d, name, `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${cur.metadata.uid}`);
+    }
+    if (d.resource === 'namespaces') {
+      for (const rd of RESOURCES) {
+        if (!rd.namespaced) continue;
+        for (const o of this.listRaw(rd, name)) this.delete(rd, name, o.metadata.name);
+      }
+    }
+    t.delete(k);
+    const gone = structuredClone(cur);
+    gone.metadata.resourceVersion = String(++this.rv);
+    this.emit(d, 'DELETED', gone, cur);
+    return structuredClone(gone);
+  }
+
+  /** A consistent page of `items` (already filtered); `token` continues an earlier page. */
+  page(items: () => Obj[], limit: number, token: string | null): { items: Obj[]; rv: number; continue?: string; remaining?: number } {
+    let snap: Snapshot;
+    let offset = 0;
+    let id: string;
+    if (token) {
+      let parsed: { id?: string; offset?: number };
+      try { parsed = JSON.parse(Buffer.from(token, 'base64url').toString()); } catch { throw ApiError.badRequest(`continue key is not valid: ${token}`); }
+      const s = parsed.id ? this.snapshots.get(parsed.id) : undefined;
+      if (!s || s.rv < this.compactedRv) {
+        throw ApiError.expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+      snap = s;
+      id = parsed.id!;
+      offset = parsed.offset ?? 0;
+    } else {
+      snap = { rv: this.rv, items: items().map((o) => structuredClone(o)) };
+      id = randomUUID();
+    }
+    if (!limit || limit <= 0) return { items: snap.items.slice(offset), rv: snap.rv };
+    const end = offset + limit;
+    const out = snap.items.slice(offset, end);
+    if (end >= snap.items.length) {
+      this.snapshots.delete(id);
+      return { items: out, rv: snap.rv };
+    }
+    this.snapshots.set(id, snap);
+    while (this.snapshots.size > 64) this.snapshots.delete(this.snapshots.keys().next().value!);
+    return { items: out, rv: snap.rv, continue: Buffer.from(JSON.stringify({ id, offset: end })).toString('base64url'), remaining: snap.items.length - end };
+  }
+}

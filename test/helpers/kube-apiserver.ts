@@ -1,0 +1,246 @@
+/**
+ * A Kubernetes API test server on 127.0.0.1 (plain node:http) speaking the real wire protocol:
+ * discovery, typed paths, list with selectors and pagination, chunked watch streams with
+ * resourceVersion/bookmarks/410 Expired, create/update (optimistic concurrency)/patch/delete, and
+ * TokenReview. Tests drive it with the real @kubernetes/client-node through `client()`.
+ *
+ * Test controls: direct state edits (`create/update/remove/get/list`, which emit watch events like
+ * the HTTP API), `compact()` (drop watch history), `stop()`/`start()` (outage: every connection
+ * dropped, state kept, same port), `requests` (every API call seen, for RBAC), `addToken()`.
+ *
+ * `kubeTestTarget()` returns the same surface backed by a real API server when
+ * KUBE_TEST_APISERVER and KUBECONFIG are set (see kube-apiserver-remote.ts).
+ *
+ * Pieces: kube-apiserver-resources.ts (resource table, discovery), -store.ts (storage,
+ * resourceVersion, history), -watch.ts, -http.ts (routing, verbs), -select.ts, -patch.ts,
+ * -errors.ts (metav1.Status).
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { Socket } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { KubeClient, KubeObject, loadKubeConfig } from '../../src/main/kube/client';
+import { KubeRequest, ServerContext, UserInfo, handle } from './kube-apiserver-http';
+import { findByKind, splitApiVersion } from './kube-apiserver-resources';
+import { KubeStore, Obj, present } from './kube-apiserver-store';
+
+export type { KubeRequest, UserInfo } from './kube-apiserver-http';
+export { RESOURCES, findByKind } from './kube-apiserver-resources';
+
+export interface KubeTestServerOptions {
+  /** 0 (default) = any free port */
+  port?: number;
+  /** the bearer token the kubeconfig carries and the server requires (default 'test-token') */
+  token?: string;
+  /** interval of BOOKMARK events on watches that allow them (default 1000) */
+  bookmarkIntervalMs?: number;
+  /** watch events kept for resuming watches (default 10000) */
+  historyLimit?: number;
+}
+
+/**
+ * What tests can rely on whether the API server is the local test server or a real one.
+ * The outage controls are only there for the local server (`local: true`).
+ */
+export interface KubeTestTarget {
+  readonly local: boolean;
+  readonly url: string;
+  readonly kubeconfigPath: string;
+  client(): KubeClient;
+  /** Creates the object (and its namespace when missing). Returns it as stored. */
+  create(obj: Obj): Promise<KubeObject>;
+  /** Replaces the object; a stale metadata.resourceVersion is a Conflict, none = unconditional. */
+  update(obj: Obj): Promise<KubeObject>;
+  /** Deletes it; resolves to the deleted object, or undefined when it did not exist. */
+  remove(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
+  /** Every object of the kind, all namespaces, sorted by namespace/name. */
+  list(apiVersion: string, kind: string): Promise<KubeObject[]>;
+  close(): Promise<void>;
+  /** local only */
+  readonly server?: KubeTestServer;
+  stop?(): Promise<void>;
+  start?(): Promise<void>;
+  compact?(): void;
+  readonly requests?: KubeRequest[];
+}
+
+export const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export class KubeTestServer {
+  /** every API call seen (discovery and health included; `verb` is the Kubernetes verb) */
+  readonly requests: KubeRequest[] = [];
+  readonly kubeconfigPath: string;
+  private readonly store: KubeStore;
+  private readonly ctx: ServerContext;
+  private readonly sockets = new Set<Socket>();
+  private server?: http.Server;
+  private readonly dir: string;
+  private _port: number;
+  private readonly token: string;
+
+  constructor(opts: KubeTestServerOptions = {}) {
+    this._port = opts.port ?? 0;
+    this.token = opts.token ?? 'test-token';
+    this.store = new KubeStore(opts.historyLimit ?? 10_000);
+    this.ctx = {
+      store: this.store,
+      tokens: new Map([[this.token, { user: { username: 'kube-test-admin', groups: ['system:masters', 'system:authenticated'] } }]]),
+      requests: this.requests,
+      openWatches: new Set(),
+      bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
+      address: () => `127.0.0.1:${this._port}`,
+    };
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-test-'));
+    this.kubeconfigPath = path.join(this.dir, 'kubeconfig');
+    for (const name of DEFAULT_NAMESPACES) this.store.create(findByKind('v1', 'Namespace'), { metadata: { name } });
+  }
+
+  get port(): number { return this._port; }
+  get url(): string { return `http://127.0.0.1:${this._port}`; }
+  /** the current (latest) resourceVersion */
+  get resourceVersion(): string { return String(this.store.rv); }
+  /** number of open watch streams */
+  get watchCount(): number { return this.ctx.openWatches.size; }
+  get running(): boolean { return this.server !== undefined; }
+
+  /** Starts listening (again, on the same port after stop()). */
+  async start(): Promise<void> {
+    if (this.server) return;
+    const server = http.createServer((req, res) => { void handle(this.ctx, req, res); });
+    server.on('connection', (s) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this._port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    });
+    this._port = (server.address() as { port: number }).port;
+    this.server = server;
+    this.writeKubeconfig();
+  }
+
+  /** Outage: closes the listener and destroys every open connection (watch streams end abruptly). State is kept. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const close of [...this.ctx.openWatches]) close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    await closed;
+  }
+
+  /** stop() and remove the kubeconfig directory. */
+  async close(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** A KubeClient (real client-node transport) for this server. */
+  client(): KubeClient {
+    return new KubeClient(loadKubeConfig({ kubeconfig: this.kubeconfigPath }));
+  }
+
+  /** Tokens that TokenReview accepts (and that authenticate API requests too). Default audiences: the API server's. */
+  addToken(token: string, user: UserInfo, audiences?: string[]): void {
+    this.ctx.tokens.set(token, { user, ...(audiences ? { audiences } : {}) });
+  }
+
+  /** Drops the watch history: a watch from any older resourceVersion gets a 410 Expired ERROR event. */
+  compact(): void { this.store.compact(); }
+
+  /**
+   * Creates an object directly (emits ADDED). Keeps a given creationTimestamp and uid; creates a
+   * missing namespace. Throws an ApiError (409 AlreadyExists, 422 Invalid, ...) as the API would.
+   */
+  create<T = KubeObject>(obj: Obj): T {
+    const d = findByKind(obj.apiVersion, obj.kind);
+    const stored = this.store.create(d, obj, { autoNamespace: true });
+    return present(d, stored, splitApiVersion(obj.apiVersion).version) as T;
+  }
+
+  /** Replaces an object directly (emits MODIFIED unless nothing changed). A stale resourceVersion throws 409 Conflict. */
+  update<T = KubeObject>(obj: Obj): T {
+    const d = findByKind(obj.apiVersion, obj.kind);
+    const input = structuredClone(obj) as Obj;
+    if (!d.namespaced) delete input.metadata?.namespace;
+    const stored = this.store.update(d, input);
+    return present(d, stored, splitApiVersion(obj.apiVersion).version) as T;
+  }
+
+  /** Deletes directly (emits DELETED); returns the deleted object or undefined if absent. */
+  remove(apiVersion: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const d = findByKind(apiVersion, kind);
+    if (!this.store.get(d, namespace, name)) return undefined;
+    return present(d, this.store.delete(d, namespace, name), splitApiVersion(apiVersion).version) as KubeObject;
+  }
+
+  get(apiVersion: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined {
+    const d = findByKind(apiVersion, kind);
+    const o = this.store.get(d, namespace, name);
+    return o && (present(d, o, splitApiVersion(apiVersion).version) as KubeObject);
+  }
+
+  /** All objects of the kind (all namespaces, or one), sorted by namespace/name. */
+  list(apiVersion: string, kind: string, namespace?: string): KubeObject[] {
+    const d = findByKind(apiVersion, kind);
+    return this.store.listRaw(d, namespace).map((o) => present(d, o, splitApiVersion(apiVersion).version) as KubeObject);
+  }
+
+  private writeKubeconfig(): void {
+    const cfg = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'kube-test', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'kube-test-admin', user: { token: this.token } }],
+      contexts: [{ name: 'kube-test', context: { cluster: 'kube-test', user: 'kube-test-admin', namespace: 'default' } }],
+      'current-context': 'kube-test',
+    };
+    fs.writeFileSync(this.kubeconfigPath, JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+  }
+}
+
+export async function startKubeTestServer(opts: KubeTestServerOptions = {}): Promise<KubeTestServer> {
+  const s = new KubeTestServer(opts);
+  try {
+    await s.start();
+  } catch (e) {
+    await s.close();
+    throw e;
+  }
+  return s;
+}
+
+/** The local server behind the KubeTestTarget surface. */
+export function localTarget(server: KubeTestServer): KubeTestTarget {
+  return {
+    local: true,
+    server,
+    get url() { return server.url; },
+    kubeconfigPath: server.kubeconfigPath,
+    requests: server.requests,
+    client: () => server.client(),
+    create: async (obj) => server.create<KubeObject>(obj),
+    update: async (obj) => server.update<KubeObject>(obj),
+    remove: async (a, k, ns, n) => server.remove(a, k, ns, n),
+    get: async (a, k, ns, n) => server.get(a, k, ns, n),
+    list: async (a, k) => server.list(a, k),
+    close: () => server.close(),
+    stop: () => server.stop(),
+    start: () => server.start(),
+    compact: () => server.compact(),
+  };
+}
+
+/**
+ * A real API server when KUBE_TEST_APISERVER and KUBECONFIG are set (objects it creates are
+ * deleted on close()), else a fresh local test server.
+ */
+export async function kubeTestTarget(opts: KubeTestServerOptions = {}): Promise<KubeTestTarget> {
+  if (process.env.KUBE_TEST_APISERVER && process.env.KUBECONFIG) {
+    const { remoteTarget } = await import('./kube-apiserver-remote');
+    return remoteTarget(process.env.KUBECONFIG, process.env.KUBE_TEST_APISERVER);
+  }
+  return localTarget(await startKubeTestServer(opts));
+}
