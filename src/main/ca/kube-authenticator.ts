@@ -144,8 +144,12 @@ function apiFailure(e: unknown): KubeAuthResult {
   if (code === 0 || code >= 500 || code === 429) {
     return { ok: false, reason: `kubernetes API unavailable: TokenReview failed (${code === 0 ? 'no connection' : `HTTP ${code}`}): ${msg}`, idExtraction: false, unavailable: true };
   }
-  if (code === 401 || code === 403) {
-    return { ok: false, reason: `TokenReview refused (HTTP ${code}): istiod needs RBAC "create" on tokenreviews.authentication.k8s.io: ${msg}`, idExtraction: false, unavailable: true };
+  // istiod's own problem, not the caller's: its credentials or RBAC
+  if (code === 401) {
+    return { ok: false, reason: `TokenReview refused (HTTP 401): the API server does not accept istiod's own credentials: ${msg}`, idExtraction: false, unavailable: true };
+  }
+  if (code === 403) {
+    return { ok: false, reason: `TokenReview refused (HTTP 403): istiod needs RBAC "create" on tokenreviews.authentication.k8s.io: ${msg}`, idExtraction: false, unavailable: true };
   }
   return { ok: false, reason: `TokenReview failed (HTTP ${code}): ${msg}`, idExtraction: false };
 }
