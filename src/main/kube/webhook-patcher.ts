@@ -1,0 +1,193 @@
+/**
+ * Istio's validation webhook controller (pkg/webhooks/validation/controller/controller.go): while
+ * this replica leads, the ValidatingWebhookConfiguration `istio-validator-<ns>` carries our
+ * trust bundle as `clientConfig.caBundle` of every webhook, and `failurePolicy` is `Ignore` until
+ * the webhook server is known to work, then `Fail`. As in Istio, every webhook of that
+ * configuration is patched (Istio selects configurations by revision label and patches all their
+ * webhooks), and once the server has been seen ready the switch to `Fail` is permanent for this
+ * patcher (Istio's dryRunOfInvalidConfigRejected). While it is not ready, readiness is re-checked
+ * every `retryMs`.
+ *
+ * The configuration is watched, so an edit that reverts caBundle or failurePolicy is patched
+ * again; setRoots() re-patches on rotation. An absent configuration is logged (Istio: "Skip
+ * patching webhook, webhook %q not found") and patched as soon as it appears. Writes are PUTs
+ * with the resourceVersion read; a conflict re-reads.
+ */
+import type { KubeClient, KubeObject } from './client';
+import { isStatus } from './client';
+import { Clock, systemClock } from './leader-election';
+import { Reflector } from './namespace-controller';
+import { scope } from '../log';
+
+const log = scope('validationController');
+
+const VWC_PATH = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
+
+export interface Webhook {
+  name?: string;
+  clientConfig?: { caBundle?: string; service?: { name?: string; namespace?: string; path?: string; port?: number }; url?: string };
+  failurePolicy?: 'Ignore' | 'Fail' | string;
+  [k: string]: unknown;
+}
+
+export interface ValidatingWebhookConfiguration extends KubeObject {
+  webhooks?: Webhook[];
+}
+
+export interface WebhookPatcherOptions {
+  readonly client: KubeClient;
+  /** the configuration's name (istio-validator-<podNamespace>) */
+  readonly configName: string;
+  /** trust bundle PEM at start; setRoots() replaces it */
+  readonly rootPem: string;
+  /** true once our /validate endpoint serves (then failurePolicy becomes Fail) */
+  ready(): boolean;
+  readonly clock?: Clock;
+  /** readiness re-check and failure retry delay */
+  readonly retryMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+export class WebhookPatcher {
+  private roots: string;
+  private running = false;
+  private reflector?: Reflector<ValidatingWebhookConfiguration>;
+  private readyLatched = false;
+  private busy = false;
+  private again = false;
+  private timer?: unknown;
+  private failures = 0;
+  private reportedMissing = false;
+  private reportedNotReady = false;
+  private readonly clock: Clock;
+
+  constructor(private readonly o: WebhookPatcherOptions) {
+    if (!o.configName) throw new TypeError('webhook patcher: configName is empty');
+    this.roots = o.rootPem;
+    this.clock = o.clock ?? systemClock;
+  }
+
+  get isRunning(): boolean { return this.running; }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.reportedMissing = false;
+    this.reflector = new Reflector<ValidatingWebhookConfiguration>({
+      client: this.o.client, path: VWC_PATH, query: { fieldSelector: `metadata.name=${this.o.configName}` },
+      what: `validatingwebhookconfiguration ${this.o.configName}`, log, clock: this.o.clock, retryMs: this.o.retryMs, retryMaxMs: this.o.retryMaxMs,
+      onChange: () => this.kick(),
+      onSynced: () => this.kick(),
+    });
+    this.reflector.start();
+  }
+
+  /** Stop at once: no write is started after this returns. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.reflector?.stop();
+    this.reflector = undefined;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  setRoots(pem: string): void {
+    if (pem === this.roots) return;
+    this.roots = pem;
+    this.kick();
+  }
+
+  /** Re-check now (e.g. the webhook server just became ready). */
+  kick(): void {
+    if (!this.running) return;
+    if (this.busy) { this.again = true; return; }
+    void this.run();
+  }
+
+  private later(ms: number): void {
+    if (!this.running) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = this.clock.setTimeout(() => { this.timer = undefined; this.kick(); }, ms);
+  }
+
+  private async run(): Promise<void> {
+    this.busy = true;
+    try {
+      do {
+        this.again = false;
+        if (!this.running || !this.reflector?.hasSynced) return;
+        try {
+          await this.reconcile();
+          this.failures = 0;
+        } catch (e) {
+          this.failures++;
+          const delay = Math.min((this.o.retryMs ?? 1000) * 2 ** (this.failures - 1), this.o.retryMaxMs ?? 30_000);
+          log.error(`Failed to update validatingwebhookconfiguration ${this.o.configName}`, { error: (e as Error).message, retryMs: delay });
+          this.later(delay);
+        }
+      } while (this.again && this.running);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private isReady(): boolean {
+    if (this.readyLatched) return true;
+    let ok = false;
+    try { ok = this.o.ready(); } catch (e) { log.warn('webhook readiness check failed', { error: (e as Error).message }); }
+    if (ok) {
+      this.readyLatched = true;
+      log.info('Endpoint successfully serves validation. Switching to fail-close.');
+    }
+    return ok;
+  }
+
+  private async reconcile(): Promise<void> {
+    let current = this.reflector?.items.get(this.o.configName);
+    if (!current) {
+      if (!this.reportedMissing) log.info(`Skip patching webhook, webhook "${this.o.configName}" not found`);
+      this.reportedMissing = true;
+      return;
+    }
+    this.reportedMissing = false;
+    const ready = this.isReady();
+    if (!ready) {
+      if (!this.reportedNotReady) log.info('Not ready to switch validation to fail-closed: the webhook server is not serving yet');
+      this.reportedNotReady = true;
+      this.later(this.o.retryMs ?? 1000);
+    }
+    const policy = ready ? 'Fail' : 'Ignore';
+    const caBundle = Buffer.from(this.roots, 'utf8').toString('base64');
+    for (let attempt = 0; attempt < 3 && this.running; attempt++) {
+      const updated = patched(current, caBundle, policy);
+      if (!updated) {
+        log.debug(`validatingwebhookconfiguration ${this.o.configName} (failurePolicy=${policy}, resourceVersion=${current.metadata.resourceVersion}) is up-to-date. No change required.`);
+        return;
+      }
+      try {
+        const latest = await this.o.client.request<ValidatingWebhookConfiguration>('PUT', `${VWC_PATH}/${encodeURIComponent(this.o.configName)}`, updated);
+        log.info(`Successfully updated validatingwebhookconfiguration ${this.o.configName} (failurePolicy=${policy},resourceVersion=${latest?.metadata?.resourceVersion})`);
+        return;
+      } catch (e) {
+        if (isStatus(e, 404)) return; // deleted meanwhile; patched when it comes back
+        if (!isStatus(e, 409)) throw e;
+        // Someone else wrote it: patch what is there now.
+        current = await this.o.client.request<ValidatingWebhookConfiguration>('GET', `${VWC_PATH}/${encodeURIComponent(this.o.configName)}`);
+      }
+    }
+  }
+}
+
+/** The configuration with caBundle and failurePolicy set on every webhook, or undefined when nothing changes. */
+export function patched(cfg: ValidatingWebhookConfiguration, caBundle: string, failurePolicy: 'Fail' | 'Ignore'): ValidatingWebhookConfiguration | undefined {
+  const webhooks = cfg.webhooks ?? [];
+  const dirty = webhooks.some((w) => w.clientConfig?.caBundle !== caBundle || w.failurePolicy !== failurePolicy);
+  if (!dirty) return undefined;
+  return {
+    ...cfg,
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    webhooks: webhooks.map((w) => ({ ...w, clientConfig: { ...(w.clientConfig ?? {}), caBundle }, failurePolicy })),
+  };
+}

@@ -1,0 +1,212 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease against the Kubernetes API test server, with
+ * the real @kubernetes/client-node transport: one leader among replicas, takeover after a dead
+ * leader's lease expires, immediate takeover after a graceful release, a leader that cannot renew
+ * stepping down within the renew deadline, and the duties (ConfigMaps) following the leadership.
+ */
+import { test, TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { startKubeTestServer, KubeTestServer } from '../../helpers/kube-apiserver';
+import { teardown } from '../../helpers/teardown';
+import { waitFor, sleep } from '../../helpers/wait-for';
+import { LeaderElector, microTime } from '../../../src/main/kube/leader-election';
+import { LeaderDuties } from '../../../src/main/kube/leader-duties';
+import { setLogSink } from '../../../src/main/log';
+
+const LEASE_MS = 2000;
+const NS = 'istio-system';
+const settings = (identity: string, leaseDurationMs = LEASE_MS) => ({ leaseName: 'istio-namespace-controller-election', leaseNamespace: NS, leaseDurationMs, identity });
+
+interface Replica { elector: LeaderElector; events: Array<{ what: 'started' | 'stopped'; at: number }> }
+
+function replica(server: KubeTestServer, identity: string, leaseDurationMs = LEASE_MS): Replica {
+  const events: Replica['events'] = [];
+  const elector = new LeaderElector({
+    client: server.client(),
+    settings: settings(identity, leaseDurationMs),
+    onStartedLeading: () => events.push({ what: 'started', at: Date.now() }),
+    onStoppedLeading: () => events.push({ what: 'stopped', at: Date.now() }),
+  });
+  return { elector, events };
+}
+
+function lease(server: KubeTestServer): Record<string, any> | undefined {
+  return server.get('coordination.k8s.io/v1', 'Lease', NS, 'istio-namespace-controller-election') as Record<string, any> | undefined;
+}
+
+async function setup(t: TestContext) {
+  const restoreLog = setLogSink(() => {});
+  const onClose = teardown(t);
+  onClose(restoreLog);
+  const server = await startKubeTestServer();
+  onClose(() => server.close());
+  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  return { server, onClose };
+}
+
+test('microTime: RFC 3339 with six fractional digits', () => {
+  assert.equal(microTime(Date.UTC(2026, 10, 27, 16, 0, 0, 123)), '2026-11-27T16:00:00.123000Z');
+});
+
+test('options are validated with the option named', () => {
+  const client = {} as never;
+  const cb = { onStartedLeading() {}, onStoppedLeading() {} };
+  assert.throws(() => new LeaderElector({ client, settings: { ...settings('a'), identity: '' }, ...cb }), /identity is empty/);
+  assert.throws(() => new LeaderElector({ client, settings: { ...settings('a'), leaseDurationMs: 10 }, ...cb }), /leaseDurationMs/);
+});
+
+test('two replicas: exactly one holds the lease; the record is client-go shaped', async (t) => {
+  const { server, onClose } = await setup(t);
+  const a = replica(server, 'istiod-a');
+  const b = replica(server, 'istiod-b');
+  onClose(() => a.elector.stop());
+  onClose(() => b.elector.stop());
+  a.elector.start();
+  b.elector.start();
+  await waitFor(() => a.elector.isLeader || b.elector.isLeader, 5000, 'a leader');
+  // Several renew periods later there is still exactly one.
+  await sleep(LEASE_MS);
+  assert.equal(Number(a.elector.isLeader) + Number(b.elector.isLeader), 1);
+  const leader = a.elector.isLeader ? a : b;
+  const follower = leader === a ? b : a;
+  assert.equal(follower.events.length, 0, 'the follower never started its duties');
+  assert.equal(follower.elector.leader, leader.elector.identity);
+  const spec = lease(server)!.spec;
+  assert.equal(spec.holderIdentity, leader.elector.identity);
+  assert.equal(spec.leaseDurationSeconds, 2);
+  assert.equal(spec.leaseTransitions, 0);
+  assert.match(spec.acquireTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  assert.match(spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  // renewals move renewTime, never acquireTime
+  const first = spec.renewTime;
+  await waitFor(() => lease(server)!.spec.renewTime !== first, 3000, 'a renewal');
+  assert.equal(lease(server)!.spec.acquireTime, spec.acquireTime);
+  // every Lease write carried the resourceVersion read (PUT = update with optimistic concurrency)
+  assert.ok(server.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
+});
+
+test('a dead leader (no release) is replaced after the lease duration; transitions count up', async (t) => {
+  const { server, onClose } = await setup(t);
+  const a = replica(server, 'istiod-a');
+  onClose(() => a.elector.stop());
+  a.elector.start();
+  await waitFor(() => a.elector.isLeader, 5000, 'a leads');
+  const b = replica(server, 'istiod-b');
+  onClose(() => b.elector.stop());
+  b.elector.start();
+  await sleep(LEASE_MS / 2);
+  assert.equal(b.elector.isLeader, false, 'b waits while a renews');
+
+  const killedAt = Date.now();
+  await a.elector.stop({ release: false }); // a crashed process: timers gone, lease left as it was
+  assert.equal(lease(server)!.spec.holderIdentity, 'istiod-a');
+  await waitFor(() => b.elector.isLeader, LEASE_MS + b.elector.retryPeriodMs * 2 + 2000, 'b takes over');
+  const tookOver = b.events.find((e) => e.what === 'started')!.at;
+  // b measured the expiry with its own clock from when it last saw the record change
+  assert.ok(tookOver - killedAt >= LEASE_MS - b.elector.retryPeriodMs, `took over after ${tookOver - killedAt} ms, before the lease could expire`);
+  const spec = lease(server)!.spec;
+  assert.equal(spec.holderIdentity, 'istiod-b');
+  assert.equal(spec.leaseTransitions, 1);
+});
+
+test('graceful stop releases the lease: the successor does not wait for it to expire', async (t) => {
+  const { server, onClose } = await setup(t);
+  const long = 8000;
+  const a = replica(server, 'istiod-a', long);
+  onClose(() => a.elector.stop());
+  a.elector.start();
+  await waitFor(() => a.elector.isLeader, 5000, 'a leads');
+  const b = replica(server, 'istiod-b', long);
+  onClose(() => b.elector.stop());
+  b.elector.start();
+  await sleep(500);
+  assert.equal(b.elector.isLeader, false);
+
+  const stoppedAt = Date.now();
+  await a.elector.stop();
+  assert.deepEqual(a.events.map((e) => e.what), ['started', 'stopped']);
+  const released = lease(server)!.spec;
+  assert.equal(released.holderIdentity, '');
+  assert.equal(released.leaseDurationSeconds, 1);
+  await waitFor(() => b.elector.isLeader, long, 'b takes over');
+  assert.ok(Date.now() - stoppedAt < long, 'b took over before the 8 s lease would have expired');
+});
+
+test('a leader that cannot renew (API server gone) stops its duties within the renew deadline', async (t) => {
+  const { server, onClose } = await setup(t);
+  const a = replica(server, 'istiod-a');
+  onClose(() => a.elector.stop({ release: false }));
+  a.elector.start();
+  await waitFor(() => a.elector.isLeader, 5000, 'a leads');
+  const lastRenew = Date.parse(lease(server)!.spec.renewTime);
+  await server.stop();
+  await waitFor(() => !a.elector.isLeader, a.elector.renewDeadlineMs + 2000, 'a steps down');
+  const stopped = a.events.find((e) => e.what === 'stopped')!.at;
+  assert.ok(stopped - lastRenew <= a.elector.renewDeadlineMs + a.elector.retryPeriodMs + 500, `stepped down ${stopped - lastRenew} ms after its last renewal`);
+  assert.ok(stopped - lastRenew < a.elector.leaseDurationMs, 'stopped before any other replica could consider the lease expired');
+  // The API server comes back: a campaigns again and, still named in the lease, leads again.
+  await server.start();
+  await waitFor(() => a.elector.isLeader, LEASE_MS * 3, 'a leads again');
+  assert.deepEqual(a.events.map((e) => e.what), ['started', 'stopped', 'started']);
+});
+
+test('a leader that finds someone else in the lease steps down at once', async (t) => {
+  const { server, onClose } = await setup(t);
+  const a = replica(server, 'istiod-a');
+  onClose(() => a.elector.stop());
+  a.elector.start();
+  await waitFor(() => a.elector.isLeader, 5000, 'a leads');
+  const cur = lease(server)!;
+  server.update({ ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()) } });
+  await waitFor(() => !a.elector.isLeader, a.elector.retryPeriodMs * 2 + 1000, 'a steps down');
+  assert.equal(a.elector.leader, 'intruder');
+});
+
+test('two replicas with duties: the survivor of a killed leader keeps the CA root ConfigMaps current', async (t) => {
+  const { server, onClose } = await setup(t);
+  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app-1' } });
+  const mk = (identity: string) => new LeaderDuties({
+    client: server.client(),
+    settings: { ...settings(identity), leaderElection: true, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
+    rootPem: 'ROOTS-1\n',
+    webhookReady: () => true,
+    retryMs: 100,
+  });
+  const a = mk('istiod-a');
+  const b = mk('istiod-b');
+  onClose(() => a.stop());
+  onClose(() => b.stop());
+  a.start();
+  await waitFor(() => a.isLeader, 5000, 'a leads');
+  b.start();
+  const cm = (ns: string) => server.get('v1', 'ConfigMap', ns, 'istio-ca-root-cert') as Record<string, any> | undefined;
+  await waitFor(() => cm('app-1'), 5000, 'ConfigMap in app-1');
+  assert.equal(b.isLeader, false);
+  assert.equal(b.namespaces.isRunning, false, 'the follower runs no duties');
+
+  await a.stop({ release: false }); // kill the leader
+  await waitFor(() => b.isLeader, LEASE_MS + 3000, 'b takes over');
+  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app-2' } });
+  await waitFor(() => cm('app-2'), 5000, 'ConfigMap in the namespace created after the takeover');
+  assert.equal(cm('app-2')!.data['root-cert.pem'], 'ROOTS-1\n');
+  b.setRoots('ROOTS-2\n');
+  await waitFor(() => cm('app-1')?.data['root-cert.pem'] === 'ROOTS-2\n' && cm('app-2')?.data['root-cert.pem'] === 'ROOTS-2\n', 5000, 'rotated roots everywhere');
+});
+
+test('leader election off: the duties run at once, without a Lease', async (t) => {
+  const { server, onClose } = await setup(t);
+  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app-1' } });
+  const d = new LeaderDuties({
+    client: server.client(),
+    settings: { ...settings('istiod-a'), leaderElection: false, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
+    rootPem: 'ROOTS\n',
+    webhookReady: () => true,
+  });
+  onClose(() => d.stop());
+  d.start();
+  assert.equal(d.isLeader, true);
+  assert.equal(d.leader, 'istiod-a');
+  await waitFor(() => server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert'), 5000, 'ConfigMap');
+  assert.equal(lease(server), undefined);
+  assert.ok(!server.requests.some((r) => r.resource === 'leases'));
+});
