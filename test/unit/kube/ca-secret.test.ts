@@ -9,16 +9,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startKubeTestServer } from '../../helpers/kube-apiserver';
+import { kubeTestTarget, KubeTestTarget } from '../../helpers/kube-apiserver';
 import { teardown } from '../../helpers/teardown';
-import { CA_SECRET_NAME, loadCaSecret, prepareCaRoot, saveCaSecret } from '../../../src/main/kube/ca-secret';
+import { waitFor } from '../../helpers/wait-for';
+import { CA_SECRET_NAME, loadCaSecret, mirrorRotations, prepareCaRoot, saveCaSecret } from '../../../src/main/kube/ca-secret';
+import { CertificateAuthority } from '../../../src/main/ca/certificate-authority';
+import type { CaPool } from '../../../src/main/ca/ca-pool';
 import { createSelfSignedRoot } from '../../../src/main/ca/self-signed-root';
 import { KeyCertBundle } from '../../../src/main/ca/key-cert-bundle';
 import { loadSelfSigned } from '../../../src/main/ca/root-store';
 import type { CaConfig } from '../../../src/main/config';
 import { setLogSink } from '../../../src/main/log';
 
-const NS = 'istio-system';
 type Obj = Record<string, any>;
 const YEAR = 365 * 24 * 3600 * 1000;
 
@@ -27,33 +29,35 @@ async function newBundle(org = 'cluster.local'): Promise<KeyCertBundle> {
   return { source: 'self-signed', caCertPem: r.certPem, caKeyPem: r.keyPem, certChainPem: '', rootBundlePem: r.certPem };
 }
 
+/** The local test server, or a real API server (KUBE_TEST_APISERVER + KUBECONFIG); a fresh namespace each. */
 async function setup(t: TestContext) {
   const restoreLog = setLogSink(() => {});
   const onClose = teardown(t);
   onClose(restoreLog);
-  const server = await startKubeTestServer();
+  const server = await kubeTestTarget();
   onClose(() => server.close());
-  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+  const ns = `ca-secret-test-${Math.random().toString(36).slice(2, 8)}`;
+  await server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ca-secret-'));
   onClose(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return { server, dir };
+  return { server, dir, ns };
 }
 
-const secret = (server: Awaited<ReturnType<typeof setup>>['server']) => server.get('v1', 'Secret', NS, CA_SECRET_NAME) as Obj | undefined;
+const secret = async (server: KubeTestTarget, ns: string) => await server.get('v1', 'Secret', ns, CA_SECRET_NAME) as Obj | undefined;
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString('utf8');
 
 test('absent Secret: loadCaSecret resolves undefined', async (t) => {
-  const { server } = await setup(t);
+  const { server, ns: NS } = await setup(t);
   assert.equal(await loadCaSecret(server.client(), NS), undefined);
 });
 
 test('two replicas creating it together end up with ONE root, stored with Istio\'s type and keys', async (t) => {
-  const { server } = await setup(t);
+  const { server, ns: NS } = await setup(t);
   const [a, b] = await Promise.all([newBundle(), newBundle()]);
   const [ra, rb] = await Promise.all([saveCaSecret(server.client(), NS, a), saveCaSecret(server.client(), NS, b)]);
   assert.equal(ra.caCertPem, rb.caCertPem, 'both replicas use the same root');
   assert.equal(ra.caKeyPem, rb.caKeyPem);
-  const s = secret(server)!;
+  const s = (await secret(server, NS))!;
   assert.equal(s.type, 'istio.io/ca-root');
   assert.deepEqual(Object.keys(s.data).sort(), ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'key.pem', 'root-cert.pem']);
   assert.equal(unb64(s.data['ca-cert.pem']), ra.caCertPem);
@@ -66,36 +70,36 @@ test('two replicas creating it together end up with ONE root, stored with Istio\
 });
 
 test('rotation is compare-and-swap on ca-cert.pem', async (t) => {
-  const { server } = await setup(t);
+  const { server, ns: NS } = await setup(t);
   const [v1, v2, v2other] = await Promise.all([newBundle(), newBundle(), newBundle()]);
   await saveCaSecret(server.client(), NS, v1);
   const rotated: KeyCertBundle = { ...v2, rootBundlePem: v2.caCertPem + v1.caCertPem };
   const inForce = await saveCaSecret(server.client(), NS, rotated, { replaces: v1.caCertPem });
   assert.equal(inForce.caCertPem, v2.caCertPem);
-  assert.equal(unb64(secret(server)!.data['root-cert.pem']), v2.caCertPem + v1.caCertPem);
+  assert.equal(unb64((await secret(server, NS))!.data['root-cert.pem']), v2.caCertPem + v1.caCertPem);
   // A second replica rotating from the same old root loses: it gets the first one's bundle.
   const late = await saveCaSecret(server.client(), NS, v2other, { replaces: v1.caCertPem });
   assert.equal(late.caCertPem, v2.caCertPem);
-  assert.equal(unb64(secret(server)!.data['ca-cert.pem']), v2.caCertPem);
+  assert.equal(unb64((await secret(server, NS))!.data['ca-cert.pem']), v2.caCertPem);
   // An Istio-written Secret (root-cert.pem empty) reads as the CA certificate alone.
-  const cur = secret(server)!;
-  server.update({ ...cur, data: { ...cur.data, 'root-cert.pem': '' } });
+  const cur = (await secret(server, NS))!;
+  await server.update({ ...cur, data: { ...cur.data, 'root-cert.pem': '' } });
   assert.equal((await loadCaSecret(server.client(), NS))!.rootBundlePem, v2.caCertPem);
 });
 
 test('an unusable Secret is a clear error naming it', async (t) => {
-  const { server } = await setup(t);
+  const { server, ns: NS } = await setup(t);
   const b = await newBundle();
-  server.create({ apiVersion: 'v1', kind: 'Secret', type: 'istio.io/ca-root', metadata: { name: CA_SECRET_NAME, namespace: NS }, data: { 'ca-cert.pem': Buffer.from(b.caCertPem).toString('base64') } } as Obj);
-  await assert.rejects(loadCaSecret(server.client(), NS), /Secret istio-system\/istio-ca-secret: ca-key\.pem is missing/);
+  await server.create({ apiVersion: 'v1', kind: 'Secret', type: 'istio.io/ca-root', metadata: { name: CA_SECRET_NAME, namespace: NS }, data: { 'ca-cert.pem': Buffer.from(b.caCertPem).toString('base64') } } as Obj);
+  await assert.rejects(loadCaSecret(server.client(), NS), new RegExp(`Secret ${NS}/istio-ca-secret: ca-key\\.pem is missing`));
   const other = await newBundle();
-  const cur = secret(server)!;
-  server.update({ ...cur, data: { ...cur.data, 'ca-key.pem': Buffer.from(other.caKeyPem).toString('base64') } });
-  await assert.rejects(loadCaSecret(server.client(), NS), /Secret istio-system\/istio-ca-secret: ca-key\.pem does not match/);
+  const cur = (await secret(server, NS))!;
+  await server.update({ ...cur, data: { ...cur.data, 'ca-key.pem': Buffer.from(other.caKeyPem).toString('base64') } });
+  await assert.rejects(loadCaSecret(server.client(), NS), new RegExp(`Secret ${NS}/istio-ca-secret: ca-key\\.pem does not match`));
 });
 
 test('prepareCaRoot: replicas starting together share one root in their --stateDir; a plug-in CA leaves the Secret alone', async (t) => {
-  const { server, dir } = await setup(t);
+  const { server, dir, ns: NS } = await setup(t);
   const ca = { rootCaDir: path.join(dir, 'no-plugin'), selfSignedCaCertTtlMs: YEAR, rsaKeySize: 2048 } as CaConfig;
   const opts = (stateDir: string) => ({ client: server.client(), namespace: NS, stateDir, ca, trustDomain: 'cluster.local' });
   const [a, b] = await Promise.all([prepareCaRoot(opts(path.join(dir, 'a'))), prepareCaRoot(opts(path.join(dir, 'b')))]);
@@ -113,7 +117,25 @@ test('prepareCaRoot: replicas starting together share one root in their --stateD
   fs.writeFileSync(path.join(plugin, 'ca-cert.pem'), p.caCertPem);
   fs.writeFileSync(path.join(plugin, 'ca-key.pem'), p.caKeyPem);
   fs.writeFileSync(path.join(plugin, 'root-cert.pem'), p.caCertPem);
-  const before = server.requests.length;
+  const before = server.requests?.length;
   assert.equal(await prepareCaRoot({ ...opts(path.join(dir, 'd')), ca: { ...ca, rootCaDir: plugin } }), undefined);
-  assert.equal(server.requests.length, before);
+  assert.equal(server.requests?.length, before);
+});
+
+test('mirrorRotations: the CA\'s root rotation lands in the Secret, new root first and the old one kept', async (t) => {
+  const { server, dir, ns: NS } = await setup(t);
+  const ca = { rootCaDir: '', selfSignedCaCertTtlMs: YEAR, rsaKeySize: 2048, rootCheckIntervalMs: 0, rootGracePercentile: 20 } as CaConfig;
+  const stateDir = path.join(dir, 'state');
+  const client = server.client();
+  const prepared = (await prepareCaRoot({ client, namespace: NS, stateDir, ca, trustDomain: 'cluster.local' }))!;
+  // The signing pool is not used by rotation.
+  const authority = await CertificateAuthority.start({ config: ca, trustDomain: 'cluster.local', stateDir, pool: {} as CaPool });
+  t.after(() => authority.close());
+  assert.equal(authority.bundle.caCertPem, prepared.caCertPem, 'the CA loads the Secret\'s root from --stateDir');
+  mirrorRotations(authority, client, NS, prepared);
+  await authority.rotateRoot();
+  await waitFor(async () => unb64((await secret(server, NS))!.data['ca-cert.pem']) === authority.bundle.caCertPem, 5000, 'rotated root in the Secret');
+  const roots = unb64((await secret(server, NS))!.data['root-cert.pem']);
+  assert.equal(roots, authority.bundle.rootBundlePem);
+  assert.ok(roots.startsWith(authority.bundle.caCertPem) && roots.includes(prepared.caCertPem), 'new root first, old root kept');
 });

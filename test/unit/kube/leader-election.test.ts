@@ -6,7 +6,7 @@
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { startKubeTestServer, KubeTestServer } from '../../helpers/kube-apiserver';
+import { kubeTestTarget, localTarget, startKubeTestServer, KubeTestServer, KubeTestTarget } from '../../helpers/kube-apiserver';
 import { teardown } from '../../helpers/teardown';
 import { waitFor, sleep } from '../../helpers/wait-for';
 import { LeaderElector, microTime } from '../../../src/main/kube/leader-election';
@@ -14,34 +14,50 @@ import { LeaderDuties } from '../../../src/main/kube/leader-duties';
 import { setLogSink } from '../../../src/main/log';
 
 const LEASE_MS = 2000;
-const NS = 'istio-system';
-const settings = (identity: string, leaseDurationMs = LEASE_MS) => ({ leaseName: 'istio-namespace-controller-election', leaseNamespace: NS, leaseDurationMs, identity });
+const LEASE = 'istio-namespace-controller-election';
+type Obj = Record<string, any>;
+const settings = (identity: string, ns: string, leaseDurationMs = LEASE_MS) => ({ leaseName: LEASE, leaseNamespace: ns, leaseDurationMs, identity });
 
 interface Replica { elector: LeaderElector; events: Array<{ what: 'started' | 'stopped'; at: number }> }
 
-function replica(server: KubeTestServer, identity: string, leaseDurationMs = LEASE_MS): Replica {
+function replica(env: Env, identity: string, leaseDurationMs = LEASE_MS): Replica {
   const events: Replica['events'] = [];
   const elector = new LeaderElector({
-    client: server.client(),
-    settings: settings(identity, leaseDurationMs),
+    client: env.target.client(),
+    settings: settings(identity, env.ns, leaseDurationMs),
     onStartedLeading: () => events.push({ what: 'started', at: Date.now() }),
     onStoppedLeading: () => events.push({ what: 'stopped', at: Date.now() }),
   });
   return { elector, events };
 }
 
-function lease(server: KubeTestServer): Record<string, any> | undefined {
-  return server.get('coordination.k8s.io/v1', 'Lease', NS, 'istio-namespace-controller-election') as Record<string, any> | undefined;
+interface Env { target: KubeTestTarget; ns: string; onClose: (fn: () => unknown) => void }
+
+async function lease(env: Env): Promise<Obj | undefined> {
+  return await env.target.get('coordination.k8s.io/v1', 'Lease', env.ns, LEASE) as Obj | undefined;
 }
 
-async function setup(t: TestContext) {
+/** The local test server, or a real API server (KUBE_TEST_APISERVER + KUBECONFIG): the Lease lives in a fresh namespace. */
+async function setup(t: TestContext): Promise<Env> {
+  const restoreLog = setLogSink(() => {});
+  const onClose = teardown(t);
+  onClose(restoreLog);
+  const target = await kubeTestTarget();
+  onClose(() => target.close());
+  const ns = `leader-test-${Math.random().toString(36).slice(2, 8)}`;
+  await target.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  return { target, ns, onClose };
+}
+
+/** For tests that need the outage controls or write into every namespace: the local server only. */
+async function setupLocal(t: TestContext): Promise<{ server: KubeTestServer; onClose: (fn: () => unknown) => void; env: Env }> {
   const restoreLog = setLogSink(() => {});
   const onClose = teardown(t);
   onClose(restoreLog);
   const server = await startKubeTestServer();
   onClose(() => server.close());
-  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  return { server, onClose };
+  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } });
+  return { server, onClose, env: { target: localTarget(server), ns: 'istio-system', onClose } };
 }
 
 test('microTime: RFC 3339 with six fractional digits', () => {
@@ -51,16 +67,16 @@ test('microTime: RFC 3339 with six fractional digits', () => {
 test('options are validated with the option named', () => {
   const client = {} as never;
   const cb = { onStartedLeading() {}, onStoppedLeading() {} };
-  assert.throws(() => new LeaderElector({ client, settings: { ...settings('a'), identity: '' }, ...cb }), /identity is empty/);
-  assert.throws(() => new LeaderElector({ client, settings: { ...settings('a'), leaseDurationMs: 10 }, ...cb }), /leaseDurationMs/);
+  assert.throws(() => new LeaderElector({ client, settings: { ...settings('a', 'ns'), identity: '' }, ...cb }), /identity is empty/);
+  assert.throws(() => new LeaderElector({ client, settings: { ...settings('a', 'ns'), leaseDurationMs: 10 }, ...cb }), /leaseDurationMs/);
 });
 
 test('two replicas: exactly one holds the lease; the record is client-go shaped', async (t) => {
-  const { server, onClose } = await setup(t);
-  const a = replica(server, 'istiod-a');
-  const b = replica(server, 'istiod-b');
-  onClose(() => a.elector.stop());
-  onClose(() => b.elector.stop());
+  const env = await setup(t);
+  const a = replica(env, 'istiod-a');
+  const b = replica(env, 'istiod-b');
+  env.onClose(() => a.elector.stop());
+  env.onClose(() => b.elector.stop());
   a.elector.start();
   b.elector.start();
   await waitFor(() => a.elector.isLeader || b.elector.isLeader, 5000, 'a leader');
@@ -71,7 +87,7 @@ test('two replicas: exactly one holds the lease; the record is client-go shaped'
   const follower = leader === a ? b : a;
   assert.equal(follower.events.length, 0, 'the follower never started its duties');
   assert.equal(follower.elector.leader, leader.elector.identity);
-  const spec = lease(server)!.spec;
+  const spec = (await lease(env))!.spec;
   assert.equal(spec.holderIdentity, leader.elector.identity);
   assert.equal(spec.leaseDurationSeconds, 2);
   assert.equal(spec.leaseTransitions, 0);
@@ -79,45 +95,46 @@ test('two replicas: exactly one holds the lease; the record is client-go shaped'
   assert.match(spec.renewTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   // renewals move renewTime, never acquireTime
   const first = spec.renewTime;
-  await waitFor(() => lease(server)!.spec.renewTime !== first, 3000, 'a renewal');
-  assert.equal(lease(server)!.spec.acquireTime, spec.acquireTime);
-  // every Lease write carried the resourceVersion read (PUT = update with optimistic concurrency)
-  assert.ok(server.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
+  await waitFor(async () => (await lease(env))!.spec.renewTime !== first, 3000, 'a renewal');
+  assert.equal((await lease(env))!.spec.acquireTime, spec.acquireTime);
+  // Lease writes are updates (PUT with the resourceVersion read)
+  if (env.target.requests) assert.ok(env.target.requests.some((r) => r.resource === 'leases' && r.verb === 'update'));
 });
 
 test('a dead leader (no release) is replaced after the lease duration; transitions count up', async (t) => {
-  const { server, onClose } = await setup(t);
-  const a = replica(server, 'istiod-a');
-  onClose(() => a.elector.stop());
+  const env = await setup(t);
+  const a = replica(env, 'istiod-a');
+  env.onClose(() => a.elector.stop());
   a.elector.start();
   await waitFor(() => a.elector.isLeader, 5000, 'a leads');
-  const b = replica(server, 'istiod-b');
-  onClose(() => b.elector.stop());
+  const b = replica(env, 'istiod-b');
+  env.onClose(() => b.elector.stop());
   b.elector.start();
   await sleep(LEASE_MS / 2);
   assert.equal(b.elector.isLeader, false, 'b waits while a renews');
 
   const killedAt = Date.now();
   await a.elector.stop({ release: false }); // a crashed process: timers gone, lease left as it was
-  assert.equal(lease(server)!.spec.holderIdentity, 'istiod-a');
+  assert.equal((await lease(env))!.spec.holderIdentity, 'istiod-a');
   await waitFor(() => b.elector.isLeader, LEASE_MS + b.elector.retryPeriodMs * 2 + 2000, 'b takes over');
   const tookOver = b.events.find((e) => e.what === 'started')!.at;
-  // b measured the expiry with its own clock from when it last saw the record change
-  assert.ok(tookOver - killedAt >= LEASE_MS - b.elector.retryPeriodMs, `took over after ${tookOver - killedAt} ms, before the lease could expire`);
-  const spec = lease(server)!.spec;
+  // b measured the expiry with its own clock from when it last saw the record change (a's last
+  // renewal, at most about one retry period before the kill)
+  assert.ok(tookOver - killedAt >= LEASE_MS - 2 * b.elector.retryPeriodMs, `took over ${tookOver - killedAt} ms after the kill, before the lease could expire`);
+  const spec = (await lease(env))!.spec;
   assert.equal(spec.holderIdentity, 'istiod-b');
   assert.equal(spec.leaseTransitions, 1);
 });
 
 test('graceful stop releases the lease: the successor does not wait for it to expire', async (t) => {
-  const { server, onClose } = await setup(t);
+  const env = await setup(t);
   const long = 8000;
-  const a = replica(server, 'istiod-a', long);
-  onClose(() => a.elector.stop());
+  const a = replica(env, 'istiod-a', long);
+  env.onClose(() => a.elector.stop());
   a.elector.start();
   await waitFor(() => a.elector.isLeader, 5000, 'a leads');
-  const b = replica(server, 'istiod-b', long);
-  onClose(() => b.elector.stop());
+  const b = replica(env, 'istiod-b', long);
+  env.onClose(() => b.elector.stop());
   b.elector.start();
   await sleep(500);
   assert.equal(b.elector.isLeader, false);
@@ -125,20 +142,20 @@ test('graceful stop releases the lease: the successor does not wait for it to ex
   const stoppedAt = Date.now();
   await a.elector.stop();
   assert.deepEqual(a.events.map((e) => e.what), ['started', 'stopped']);
-  const released = lease(server)!.spec;
-  assert.equal(released.holderIdentity, '');
+  const released = (await lease(env))!.spec;
+  assert.ok(!released.holderIdentity, 'holderIdentity cleared');
   assert.equal(released.leaseDurationSeconds, 1);
   await waitFor(() => b.elector.isLeader, long, 'b takes over');
   assert.ok(Date.now() - stoppedAt < long, 'b took over before the 8 s lease would have expired');
 });
 
 test('a leader that cannot renew (API server gone) stops its duties within the renew deadline', async (t) => {
-  const { server, onClose } = await setup(t);
-  const a = replica(server, 'istiod-a');
+  const { server, onClose, env } = await setupLocal(t);
+  const a = replica(env, 'istiod-a');
   onClose(() => a.elector.stop({ release: false }));
   a.elector.start();
   await waitFor(() => a.elector.isLeader, 5000, 'a leads');
-  const lastRenew = Date.parse(lease(server)!.spec.renewTime);
+  const lastRenew = Date.parse((await lease(env))!.spec.renewTime);
   await server.stop();
   await waitFor(() => !a.elector.isLeader, a.elector.renewDeadlineMs + 2000, 'a steps down');
   const stopped = a.events.find((e) => e.what === 'stopped')!.at;
@@ -151,23 +168,23 @@ test('a leader that cannot renew (API server gone) stops its duties within the r
 });
 
 test('a leader that finds someone else in the lease steps down at once', async (t) => {
-  const { server, onClose } = await setup(t);
-  const a = replica(server, 'istiod-a');
-  onClose(() => a.elector.stop());
+  const env = await setup(t);
+  const a = replica(env, 'istiod-a');
+  env.onClose(() => a.elector.stop());
   a.elector.start();
   await waitFor(() => a.elector.isLeader, 5000, 'a leads');
-  const cur = lease(server)!;
-  server.update({ ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()) } });
+  const cur = (await lease(env))!;
+  await env.target.update({ ...cur, metadata: { ...cur.metadata, resourceVersion: undefined }, spec: { ...cur.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()) } } as Obj);
   await waitFor(() => !a.elector.isLeader, a.elector.retryPeriodMs * 2 + 1000, 'a steps down');
   assert.equal(a.elector.leader, 'intruder');
 });
 
 test('two replicas with duties: the survivor of a killed leader keeps the CA root ConfigMaps current', async (t) => {
-  const { server, onClose } = await setup(t);
+  const { server, onClose, env } = await setupLocal(t);
   server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app-1' } });
   const mk = (identity: string) => new LeaderDuties({
     client: server.client(),
-    settings: { ...settings(identity), leaderElection: true, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
+    settings: { ...settings(identity, env.ns), leaderElection: true, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
     rootPem: 'ROOTS-1\n',
     webhookReady: () => true,
     retryMs: 100,
@@ -179,7 +196,7 @@ test('two replicas with duties: the survivor of a killed leader keeps the CA roo
   a.start();
   await waitFor(() => a.isLeader, 5000, 'a leads');
   b.start();
-  const cm = (ns: string) => server.get('v1', 'ConfigMap', ns, 'istio-ca-root-cert') as Record<string, any> | undefined;
+  const cm = (ns: string) => server.get('v1', 'ConfigMap', ns, 'istio-ca-root-cert') as Obj | undefined;
   await waitFor(() => cm('app-1'), 5000, 'ConfigMap in app-1');
   assert.equal(b.isLeader, false);
   assert.equal(b.namespaces.isRunning, false, 'the follower runs no duties');
@@ -194,11 +211,11 @@ test('two replicas with duties: the survivor of a killed leader keeps the CA roo
 });
 
 test('leader election off: the duties run at once, without a Lease', async (t) => {
-  const { server, onClose } = await setup(t);
+  const { server, onClose, env } = await setupLocal(t);
   server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app-1' } });
   const d = new LeaderDuties({
     client: server.client(),
-    settings: { ...settings('istiod-a'), leaderElection: false, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
+    settings: { ...settings('istiod-a', env.ns), leaderElection: false, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
     rootPem: 'ROOTS\n',
     webhookReady: () => true,
   });
@@ -207,6 +224,6 @@ test('leader election off: the duties run at once, without a Lease', async (t) =
   assert.equal(d.isLeader, true);
   assert.equal(d.leader, 'istiod-a');
   await waitFor(() => server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert'), 5000, 'ConfigMap');
-  assert.equal(lease(server), undefined);
+  assert.equal(await lease(env), undefined);
   assert.ok(!server.requests.some((r) => r.resource === 'leases'));
 });
