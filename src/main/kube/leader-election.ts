@@ -118,8 +118,9 @@ export class LeaderElector {
 
   get identity(): string { return this.opts.settings.identity; }
 
+  /** Campaign (again, after stop()). */
   start(): void {
-    if (this.state !== 'idle') return;
+    if (this.state !== 'idle' && this.state !== 'stopped') return;
     this.state = 'candidate';
     log.info('leader election started', { lease: `${this.opts.settings.leaseNamespace}/${this.opts.settings.leaseName}`, identity: this.identity, leaseDurationMs: this.leaseDurationMs });
     this.schedule(0);
