@@ -7,22 +7,26 @@
  * HTTP edge rules, as Istio's server.go: an empty body is 400 "no body found" (checked first),
  * a Content-Type other than exactly application/json is 415; then (istiod-ts) a body that is not
  * JSON or not a review is 400 "could not decode body: ..." and a body over `maxBodyBytes`
- * (4 MiB, the API server's own request limit is 3 MiB) is 413. Those errors count in
+ * (4 MiB; the API server's own request limit is 3 MiB) is 413. Those errors count in
  * galley_validation_http_error{status} for /validate. Replies to reviews are 200 with JSON.
+ * Requests are answered synchronously inside uWS's data callback once the body is complete.
  *
- * Requests are answered synchronously inside uWS's data callback once the body is complete, so
- * at any moment between callbacks no request is half-handled; the certificate swap relies on it.
+ * Certificate rotation without a gap: uWS (v20.30) cannot reload an SSL context in place, and
+ * replacing an SNI context frees the router that live connections still point at. But it binds
+ * an explicit port with SO_REUSEPORT, so a new SSLApp with the new certificate starts listening
+ * on the same port BEFORE the old app stops: there is always a listener. The old app then closes
+ * its listen socket, answers the requests still arriving on its open connections with
+ * `Connection: close` (clients reconnect and get the new certificate), and is closed for good
+ * after RETIRE_GRACE_MS (uWS drops idle HTTP connections after 10 s anyway). A certificate that
+ * cannot be loaded, or a failed listen, leaves the old app serving. The one residual loss: Linux
+ * resets a connection that entered the old listener's accept queue in the instant between uWS's
+ * last accept and the close (net.ipv4.tcp_migrate_req=1 would hand it to the new listener).
  *
- * Certificate rotation: uWS (v20.30) cannot reload an SSL context in place, and replacing an SNI
- * context frees the router live connections still point at. So a new certificate means a new
- * SSLApp: it is built first (a bad certificate leaves the old one serving), then the old app is
- * closed and the new one listens on the same port in the same event-loop tick. Listening is
- * never interrupted for longer than that tick, but connections open on the old app at that
- * instant (idle keep-alives, a request still uploading) are closed; the API server dials again.
- * uWS cannot bind the port while the old app still holds accepted connections, which is why the
- * old app is closed rather than drained.
+ * Because of SO_REUSEPORT, startup first checks with an exclusive node:net bind that nobody
+ * listens on the port yet (uWS would otherwise share it silently); port 0 picks a free port.
  */
 import { STATUS_CODES } from 'node:http';
+import * as net from 'node:net';
 import * as uws from '@trufflesuite/uws-js-unofficial';
 import type { Registry } from 'prom-client';
 import type { ListenAddr } from '../config';
@@ -37,7 +41,8 @@ export type { WebhookIdentity } from './serving-files';
 const log = scope('validationServer');
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
-const RELISTEN_RETRY_MS = 100;
+/** How long an app replaced by a new certificate keeps its open connections. */
+const RETIRE_GRACE_MS = 15_000;
 
 export interface WebhookServerOptions {
   readonly addr: ListenAddr;
@@ -76,13 +81,12 @@ const plain = (status: number, message: string, closeConnection = false): Reply 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isInteger(maxBody) || maxBody <= 0) throw new RangeError(`maxBodyBytes: expected a positive integer, got ${String(opts.maxBodyBytes)}`);
+  const { host } = opts.addr;
+  const port = await claimPort(host, opts.addr.port);
   const metrics = new WebhookMetrics(opts.registry);
   const files = new ServingFiles();
   let closed = false;
-  let app: uws.TemplatedApp | undefined;
-  let listenSocket: uws.us_listen_socket | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let port = opts.addr.port;
+  const retiring = new Set<ServedApp>();
 
   const answer = (route: Route, body: Buffer, contentType: string): Reply => {
     if (body.length === 0) return plain(400, 'no body found');
@@ -95,7 +99,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     return { status: 200, contentType: 'application/json', body: JSON.stringify(outcome.review) };
   };
 
-  const handler = (route: Route) => (res: uws.HttpResponse, req: uws.HttpRequest): void => {
+  const handler = (route: Route, served: ServedApp) => (res: uws.HttpResponse, req: uws.HttpRequest): void => {
     // A kept-alive connection may outlive close(): drop it, as a closed server would.
     if (closed) { res.close(); return; }
     const contentType = req.getHeader('content-type');
@@ -109,7 +113,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       res.cork(() => {
         res.writeStatus(`${r.status} ${STATUS_CODES[r.status] ?? ''}`.trimEnd());
         res.writeHeader('Content-Type', r.contentType);
-        res.end(r.body, r.closeConnection ?? false);
+        // A retiring app sends its clients to the new certificate's app.
+        res.end(r.body, (r.closeConnection ?? false) || served.retiring);
       });
     };
     const tooLarge = () => plain(413, `request body larger than ${maxBody} bytes`, true);
@@ -131,69 +136,52 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     });
   };
 
-  const buildApp = (identity: WebhookIdentity): { app: uws.TemplatedApp; subject: string; notAfter: string } => {
+  /** A listening app for `identity`, or an exception (nothing changed then). */
+  const serve = (identity: WebhookIdentity): ServedApp => {
     const id = checkIdentity(identity);
-    let next: uws.TemplatedApp;
+    let app: uws.TemplatedApp;
     try {
-      next = files.with(id, (certFile, keyFile) => uws.SSLApp({ cert_file_name: certFile, key_file_name: keyFile }));
+      app = files.with(id, (certFile, keyFile) => uws.SSLApp({ cert_file_name: certFile, key_file_name: keyFile }));
     } catch (e) {
       throw new Error(`webhook certificate: uWS could not load it: ${(e as Error).message}`);
     }
-    next.any('/validate', handler('validate'));
-    next.any('/validate/*', handler('validate'));
-    next.any('/convert', handler('convert'));
-    next.any('/convert/*', handler('convert'));
-    next.any('/*', (res) => {
+    const served: ServedApp = { app, retiring: false, dnsNames: id.subjectAltName, notAfter: id.notAfter };
+    for (const [path, route] of ROUTES) app.any(path, handler(route, served));
+    app.any('/*', (res) => {
       if (closed) { res.close(); return; }
       res.cork(() => res.writeStatus('404 Not Found').writeHeader('Content-Type', 'application/json')
         .end(JSON.stringify({ error: 'not found', paths: ['POST /validate', 'POST /convert'] })));
     });
-    return { app: next, subject: id.subjectAltName, notAfter: id.notAfter };
+    // uWS calls back synchronously inside listen().
+    app.listen(host, port, (s) => { if (s) served.listen = s; });
+    if (!served.listen) {
+      closeApp(app);
+      throw new Error(`webhook server: cannot listen on ${host}:${port}`);
+    }
+    return served;
   };
 
-  /** Listens synchronously (uWS calls back inside listen); true on success. */
-  const listenOn = (a: uws.TemplatedApp, p: number): boolean => {
-    const got: { sock: uws.us_listen_socket | false } = { sock: false };
-    a.listen(opts.addr.host, p, (s) => { got.sock = s; });
-    if (!got.sock) return false;
-    listenSocket = got.sock;
-    port = uws.us_socket_local_port(got.sock as unknown as uws.us_socket);
-    return true;
-  };
+  let current: ServedApp;
+  try { current = serve(opts.identity()); } catch (e) { files.remove(); throw e; }
+  log.info('webhook server listening', { address: `${host}:${port}`, paths: ['/validate', '/convert'], dnsNames: current.dnsNames, notAfter: current.notAfter });
 
-  const retryListen = (a: uws.TemplatedApp): void => {
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      if (closed || app !== a) return;
-      if (listenOn(a, port)) log.info('webhook server listening again', { address: `${opts.addr.host}:${port}` });
-      else retryListen(a);
-    }, RELISTEN_RETRY_MS);
-    retryTimer.unref();
+  const retire = (old: ServedApp): void => {
+    if (old.listen) uws.us_listen_socket_close(old.listen);
+    old.listen = undefined;
+    old.retiring = true;
+    retiring.add(old);
+    // Referenced until closed: uWS must not free an app whose connections are still open.
+    old.timer = setTimeout(() => { retiring.delete(old); closeApp(old.app); }, RETIRE_GRACE_MS);
+    old.timer.unref();
   };
-
-  const first = buildApp(opts.identity());
-  app = first.app;
-  if (!listenOn(app, opts.addr.port)) {
-    closeApp(app);
-    files.remove();
-    throw new Error(`webhook server: cannot listen on ${opts.addr.host}:${opts.addr.port}`);
-  }
-  log.info('webhook server listening', { address: `${opts.addr.host}:${port}`, paths: ['/validate', '/convert'], dnsNames: first.subject, notAfter: first.notAfter });
 
   const updateCertificate = (identity: WebhookIdentity): void => {
     if (closed) return;
-    const next = buildApp(identity); // throws before anything changes
-    const old = app;
-    listenSocket = undefined;
-    if (retryTimer) { clearTimeout(retryTimer); retryTimer = undefined; }
-    app = next.app;
-    if (old) closeApp(old);
-    if (listenOn(next.app, port)) {
-      log.info('webhook serving certificate rotated', { port, dnsNames: next.subject, notAfter: next.notAfter });
-    } else {
-      log.error('webhook server could not listen again after the certificate rotation; retrying', { address: `${opts.addr.host}:${port}` });
-      retryListen(next.app);
-    }
+    const next = serve(identity); // listening alongside the old app, or throws with the old one untouched
+    const old = current;
+    current = next;
+    retire(old);
+    log.info('webhook serving certificate rotated', { port, dnsNames: next.dnsNames, notAfter: next.notAfter });
   };
 
   const unsubscribe = opts.onRotate?.((identity) => {
@@ -203,27 +191,53 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   });
 
   return {
-    get port() { return port; },
-    ready: () => !closed && listenSocket !== undefined,
+    port,
+    ready: () => !closed && current.listen !== undefined,
     updateCertificate,
     close: () => {
       if (closed) return;
       closed = true;
-      if (retryTimer) clearTimeout(retryTimer);
       if (typeof unsubscribe === 'function') unsubscribe();
-      if (app) closeApp(app);
-      app = undefined;
-      listenSocket = undefined;
+      for (const old of retiring) { clearTimeout(old.timer); closeApp(old.app); }
+      retiring.clear();
+      closeApp(current.app);
+      current.listen = undefined;
       files.remove();
       log.info('webhook server closed', { port });
     },
   };
 }
 
+const ROUTES: ReadonlyArray<[string, Route]> = [['/validate', 'validate'], ['/validate/*', 'validate'], ['/convert', 'convert'], ['/convert/*', 'convert']];
+
+/** One SSLApp with one certificate. */
+interface ServedApp {
+  app: uws.TemplatedApp;
+  listen?: uws.us_listen_socket;
+  /** replaced by a newer certificate: answers with Connection: close until closed */
+  retiring: boolean;
+  timer?: NodeJS.Timeout;
+  dnsNames: string;
+  notAfter: string;
+}
+
 /**
- * Closes the app's listen socket and every connection. `close()` exists on uWS apps since v20.30
- * but is missing from its typings.
+ * The port to serve on, after making sure nobody listens on it: uWS binds explicit ports with
+ * SO_REUSEPORT and would share a taken port silently, node:net binds exclusively. Port 0 picks
+ * a free port the same way.
  */
+function claimPort(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`webhook server: cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+    probe.listen({ host, port, exclusive: true }, () => {
+      const bound = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(bound));
+    });
+  });
+}
+
+/** Closes the app's listen sockets and every connection (uWS has close() but not in its typings). */
 function closeApp(a: uws.TemplatedApp): void {
   (a as unknown as { close(): void }).close();
 }
