@@ -79,7 +79,14 @@ export class KubeClient {
   async request<T = unknown>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const init = (await this.kc.applyToFetchOptions({})) as unknown as FetchInit;
     init.method = method;
-    init.headers = { ...(init.headers as Record<string, string> | undefined), Accept: 'application/json', ...(body === undefined ? {} : { 'Content-Type': contentType }) };
+    // client-node hands back a WHATWG Headers object (auth lives there): copy its entries, a spread would drop them.
+    const headers: Record<string, string> = {};
+    const given = init.headers as unknown as { forEach?: (fn: (v: string, k: string) => void) => void } | Record<string, string> | undefined;
+    if (given && typeof (given as { forEach?: unknown }).forEach === 'function') (given as { forEach: (fn: (v: string, k: string) => void) => void }).forEach((v, k) => { headers[k] = v; });
+    else if (given) Object.assign(headers, given);
+    headers['accept'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = contentType;
+    init.headers = headers;
     if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), this.timeoutMs);
