@@ -39,10 +39,12 @@ export interface RootStore {
   readonly where: string;
   load(nowMs: number): Promise<KeyCertBundle | undefined>;
   /**
-   * Persist `next` (a new or rotated root). Resolves to the bundle now stored: `next`, or the one
-   * another replica stored first (create race, concurrent rotation), which the caller adopts.
+   * Persist `next` (a new or rotated root). `replaces` is the CA certificate of the root being
+   * rotated (undefined for a new root): a store shared by replicas writes only if it still holds
+   * that one. Resolves to the bundle now stored: `next`, or the one another replica stored first
+   * (create race, concurrent rotation), which the caller adopts.
    */
-  save(next: KeyCertBundle, nowMs: number): Promise<KeyCertBundle>;
+  save(next: KeyCertBundle, nowMs: number, replaces?: string): Promise<KeyCertBundle>;
 }
 
 export function fileRootStore(stateDir: string): RootStore {
@@ -176,7 +178,7 @@ export class CertificateAuthority {
     // Trust bundle: the new root first, then every old root that is still valid.
     const kept = parseCertificates(old.rootBundlePem).filter((c) => Date.parse(c.validTo) > now && c.fingerprint256 !== fresh.fingerprint256);
     const next: KeyCertBundle = { source: 'self-signed', caCertPem: root.certPem, caKeyPem: root.keyPem, certChainPem: '', rootBundlePem: [root.certPem, ...kept.map((c) => c.toString())].join('') };
-    const stored = await this.store().save(next, now);
+    const stored = await this.store().save(next, now, old.caCertPem);
     if (stored.caCertPem !== next.caCertPem) {
       this.adopt(stored, 'another replica rotated the root first');
       return true;
