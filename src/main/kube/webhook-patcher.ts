@@ -16,7 +16,7 @@
 import type { KubeClient, KubeObject } from './client';
 import { isStatus } from './client';
 import { Clock, systemClock } from './leader-election';
-import { Reflector } from './namespace-controller';
+import { Reflector } from '../sources/kube/reflector';
 import { scope } from '../log';
 
 const log = scope('validationController');
@@ -51,7 +51,10 @@ export interface WebhookPatcherOptions {
 export class WebhookPatcher {
   private roots: string;
   private running = false;
-  private reflector?: Reflector<ValidatingWebhookConfiguration>;
+  private reflector?: Reflector;
+  /** the configuration as last seen (undefined: absent), once the first list arrived */
+  private current?: ValidatingWebhookConfiguration;
+  private synced = false;
   private readyLatched = false;
   private busy = false;
   private again = false;
@@ -73,11 +76,20 @@ export class WebhookPatcher {
     if (this.running) return;
     this.running = true;
     this.reportedMissing = false;
-    this.reflector = new Reflector<ValidatingWebhookConfiguration>({
+    this.current = undefined;
+    this.synced = false;
+    this.reflector = new Reflector({
       client: this.o.client, path: VWC_PATH, query: { fieldSelector: `metadata.name=${this.o.configName}` },
-      what: `validatingwebhookconfiguration ${this.o.configName}`, log, clock: this.o.clock, retryMs: this.o.retryMs, retryMaxMs: this.o.retryMaxMs,
-      onChange: () => this.kick(),
-      onSynced: () => this.kick(),
+      name: `validatingwebhookconfiguration ${this.o.configName}`, log,
+      backoff: { initialMs: this.o.retryMs ?? 1000, maxMs: this.o.retryMaxMs ?? 30_000 },
+      handler: (batch) => {
+        if (!this.running) return;
+        if (batch.remove.some((o) => o.metadata.name === this.o.configName)) this.current = undefined;
+        const put = batch.put.find((o) => o.metadata.name === this.o.configName);
+        if (put) this.current = put as ValidatingWebhookConfiguration;
+        this.synced = true;
+        this.kick();
+      },
     });
     this.reflector.start();
   }
@@ -86,8 +98,10 @@ export class WebhookPatcher {
   stop(): void {
     if (!this.running) return;
     this.running = false;
-    this.reflector?.stop();
+    void this.reflector?.stop();
     this.reflector = undefined;
+    this.current = undefined;
+    this.synced = false;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -116,7 +130,7 @@ export class WebhookPatcher {
     try {
       do {
         this.again = false;
-        if (!this.running || !this.reflector?.hasSynced) return;
+        if (!this.running || !this.synced) return;
         try {
           await this.reconcile();
           this.failures = 0;
@@ -144,7 +158,7 @@ export class WebhookPatcher {
   }
 
   private async reconcile(): Promise<void> {
-    let current = this.reflector?.items.get(this.o.configName);
+    let current = this.current;
     if (!current) {
       if (!this.reportedMissing) log.info(`Skip patching webhook, webhook "${this.o.configName}" not found`);
       this.reportedMissing = true;
