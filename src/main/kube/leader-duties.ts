@@ -23,6 +23,18 @@ import { scope } from '../log';
 
 const log = scope('leader');
 
+/**
+ * The API access the singleton duties need (for istiod's ClusterRole/Role): group, resource,
+ * verbs. The CA Secret is read and written by every replica before its CA starts (ca-secret.ts).
+ */
+export const LEADER_DUTIES_RBAC: ReadonlyArray<{ group: string; resource: string; verbs: readonly string[] }> = [
+  { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'] },
+  { group: '', resource: 'namespaces', verbs: ['list', 'watch'] },
+  { group: '', resource: 'configmaps', verbs: ['list', 'watch', 'create', 'update'] },
+  { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verbs: ['get', 'list', 'watch', 'update'] },
+  { group: '', resource: 'secrets', verbs: ['get', 'create', 'update'] },
+];
+
 export interface LeaderDutiesOptions {
   readonly client: KubeClient;
   readonly settings: Pick<KubeSettings, 'leaderElection' | 'leaseName' | 'leaseNamespace' | 'leaseDurationMs' | 'identity' | 'caCertConfigMap' | 'webhookConfigName'>;

@@ -10,7 +10,7 @@ import { kubeTestTarget, localTarget, startKubeTestServer, KubeTestServer, KubeT
 import { teardown } from '../../helpers/teardown';
 import { waitFor, sleep } from '../../helpers/wait-for';
 import { LeaderElector, microTime } from '../../../src/main/kube/leader-election';
-import { LeaderDuties } from '../../../src/main/kube/leader-duties';
+import { LEADER_DUTIES_RBAC, LeaderDuties } from '../../../src/main/kube/leader-duties';
 import { setLogSink } from '../../../src/main/log';
 
 const LEASE_MS = 2000;
@@ -226,4 +226,28 @@ test('leader election off: the duties run at once, without a Lease', async (t) =
   await waitFor(() => server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert'), 5000, 'ConfigMap');
   assert.equal(await lease(env), undefined);
   assert.ok(!server.requests.some((r) => r.resource === 'leases'));
+});
+
+test('the leader uses only the API access LEADER_DUTIES_RBAC documents', async (t) => {
+  const { server, onClose, env } = await setupLocal(t);
+  server.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app-1' } });
+  server.create({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'istio-validator-istio-system' }, webhooks: [{ name: 'validation.istio.io', clientConfig: { service: { name: 'istiod', namespace: 'istio-system' } }, sideEffects: 'None', admissionReviewVersions: ['v1'], failurePolicy: 'Ignore' }] } as Obj);
+  const d = new LeaderDuties({
+    client: server.client(),
+    settings: { ...settings('istiod-a', env.ns), leaderElection: true, caCertConfigMap: 'istio-ca-root-cert', webhookConfigName: 'istio-validator-istio-system' },
+    rootPem: 'ROOTS\n',
+    webhookReady: () => true,
+  });
+  onClose(() => d.stop());
+  d.start();
+  await waitFor(() => server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert'), 5000, 'ConfigMap');
+  await waitFor(() => (server.get('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, 'istio-validator-istio-system') as Obj).webhooks[0].failurePolicy === 'Fail', 5000, 'webhook patched');
+  const cm = server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert') as Obj;
+  server.update({ ...cm, data: { 'root-cert.pem': 'x' } });
+  await waitFor(() => (server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert') as Obj).data['root-cert.pem'] === 'ROOTS\n', 5000, 'fixed');
+  await d.stop();
+  const allowed = new Set(LEADER_DUTIES_RBAC.flatMap((r) => r.verbs.map((v) => `${v} ${r.group}/${r.resource}`)));
+  const used = new Set(server.requests.filter((r) => r.resource).map((r) => `${r.verb} ${r.group ?? ''}/${r.resource}`));
+  assert.deepEqual([...used].filter((u) => !allowed.has(u)), [], 'requests outside the documented RBAC');
+  for (const must of ['update coordination.k8s.io/leases', 'watch /namespaces', 'create /configmaps', 'update /configmaps', 'update admissionregistration.k8s.io/validatingwebhookconfigurations']) assert.ok(used.has(must), must);
 });
