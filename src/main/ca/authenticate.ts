@@ -17,8 +17,11 @@ export interface Caller {
 
 export type AuthResult =
   | { ok: true; caller: Caller }
-  /** `idExtraction`: credentials were valid but named no identity */
-  | { ok: false; reason: string; idExtraction: boolean };
+  /**
+   * `idExtraction`: credentials were valid but named no identity; `unavailable`: the check itself
+   * could not run (e.g. the Kubernetes API server is down), so the caller should retry
+   */
+  | { ok: false; reason: string; idExtraction: boolean; unavailable?: boolean };
 
 /** What an authenticator sees of a call. */
 export interface AuthInput {
@@ -43,6 +46,12 @@ export function sanUris(subjectaltname: string | undefined): string[] {
     try { out.push(v.startsWith('"') ? JSON.parse(v) : v); } catch { /* malformed quoting: skip */ }
   }
   return out;
+}
+
+/** An authenticator that asks someone else (Kubernetes TokenReview); runs after the local ones. */
+export interface AsyncAuthenticator {
+  readonly name: string;
+  authenticate(input: AuthInput): Promise<AuthResult | undefined>;
 }
 
 export function clientCertAuthenticator(): Authenticator {
@@ -79,26 +88,48 @@ export function jwtAuthenticator(verifier: JwtVerifier, trustDomain: () => strin
 }
 
 export class Authenticators {
-  constructor(private readonly list: readonly Authenticator[]) {}
+  constructor(private readonly list: readonly Authenticator[], private readonly asyncList: readonly AsyncAuthenticator[] = []) {}
 
+  /** The local (synchronous) authenticators only. */
   authenticate(input: AuthInput): AuthResult {
-    const reasons: string[] = [];
-    let idExtraction = false;
+    return this.conclude(this.list.map((a) => [a.name, a.authenticate(input)] as const));
+  }
+
+  /** Every authenticator: the local ones first, then the asynchronous ones in order. */
+  async authenticateAsync(input: AuthInput): Promise<AuthResult> {
+    const seen: Array<readonly [string, AuthResult | undefined]> = [];
     for (const a of this.list) {
       const r = a.authenticate(input);
-      if (!r) continue;
-      if (r.ok) return r;
-      reasons.push(`${a.name}: ${r.reason}`);
-      idExtraction ||= r.idExtraction;
+      if (r?.ok) return r;
+      seen.push([a.name, r]);
     }
-    if (reasons.length === 0) return { ok: false, reason: 'no credentials (no verified client certificate, no bearer token)', idExtraction: false };
-    return { ok: false, reason: reasons.join('; '), idExtraction };
+    for (const a of this.asyncList) {
+      const r = await a.authenticate(input).catch((e: unknown): AuthResult => ({ ok: false, reason: `authenticator error: ${String(e)}`, idExtraction: false }));
+      if (r?.ok) return r;
+      seen.push([a.name, r]);
+    }
+    return this.conclude(seen);
   }
 
   /** Authenticate a gRPC call from its metadata and its TLS peer certificate. */
-  authenticateCall(call: { metadata: grpc.Metadata; getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } | null }): AuthResult {
+  authenticateCall(call: { metadata: grpc.Metadata; getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } | null }): Promise<AuthResult> {
     let peerCertificate: PeerCertificate | undefined;
     try { peerCertificate = call.getAuthContext?.()?.sslPeerCertificate; } catch { peerCertificate = undefined; }
-    return this.authenticate({ metadata: call.metadata, peerCertificate });
+    return this.authenticateAsync({ metadata: call.metadata, peerCertificate });
+  }
+
+  private conclude(results: ReadonlyArray<readonly [string, AuthResult | undefined]>): AuthResult {
+    const reasons: string[] = [];
+    let idExtraction = false;
+    let unavailable = false;
+    for (const [name, r] of results) {
+      if (!r) continue;
+      if (r.ok) return r;
+      reasons.push(`${name}: ${r.reason}`);
+      idExtraction ||= r.idExtraction;
+      unavailable ||= r.unavailable === true;
+    }
+    if (reasons.length === 0) return { ok: false, reason: 'no credentials (no verified client certificate, no bearer token)', idExtraction: false };
+    return { ok: false, reason: reasons.join('; '), idExtraction, ...(unavailable ? { unavailable } : {}) };
   }
 }

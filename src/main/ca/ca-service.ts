@@ -40,48 +40,52 @@ export function caServiceImplementation(deps: { ca: CertificateAuthority; authen
     const t0 = performance.now();
     metrics.csr.inc();
     const fail = (code: grpc.status, details: string) => callback({ code, details } as grpc.ServiceError, null);
-    const auth = authenticators.authenticateCall(call);
-    if (!auth.ok) {
-      metrics.authnFailures.inc();
-      if (auth.idExtraction) metrics.idExtractionErrors.inc();
-      log.warn('CSR refused: authentication failed', { peer: call.getPeer(), reason: auth.reason });
-      fail(grpc.status.UNAUTHENTICATED, `request authenticate failure (${auth.reason})`);
-      return;
-    }
-    const req = call.request;
-    if (metadataString(req, 'ImpersonatedIdentity')) {
-      metrics.authnFailures.inc();
-      log.warn('CSR refused: impersonation needs a node authorizer (CA_TRUSTED_NODE_ACCOUNTS), which istiod-ts does not support', { caller: auth.caller.identities });
-      fail(grpc.status.UNAUTHENTICATED, 'request impersonation authentication failure');
-      return;
-    }
-    const csr = typeof req.csr === 'string' ? req.csr : '';
-    if (csr.length > MAX_CSR_PEM_BYTES) {
-      // Refused before the pool: no point cloning a huge string into a worker.
-      metrics.csrParsingErrors.inc();
-      metrics.signErrors.inc({ error: 'CSR_ERROR' });
-      fail(grpc.status.INVALID_ARGUMENT, `CSR signing error (CSR is larger than ${MAX_CSR_PEM_BYTES} bytes)`);
-      return;
-    }
-    ca.sign({ csrPem: csr, ttlSeconds: Number(req.validity_duration ?? 0), uris: auth.caller.identities }).then((r) => {
-      if (!r.ok) {
-        const e = SIGN_ERROR[r.error.code];
-        if (r.error.code === 'CSR_MALFORMED' || r.error.code === 'CSR_TOO_LARGE') metrics.csrParsingErrors.inc();
-        metrics.signErrors.inc({ error: e.type });
-        log.warn('CSR signing error', { caller: auth.caller.identities, code: r.error.code, error: r.error.message });
-        fail(e.status, `CSR signing error (${r.error.message})`);
+    authenticators.authenticateCall(call).then((auth) => {
+      if (!auth.ok) {
+        metrics.authnFailures.inc();
+        if (auth.idExtraction) metrics.idExtractionErrors.inc();
+        log.warn('CSR refused: authentication failed', { peer: call.getPeer(), reason: auth.reason });
+        fail(auth.unavailable ? grpc.status.UNAVAILABLE : grpc.status.UNAUTHENTICATED, `request authenticate failure (${auth.reason})`);
         return;
       }
-      metrics.issued.inc();
-      metrics.signDuration.observe((performance.now() - t0) / 1000);
-      if (log.enabled('debug')) log.debug('certificate issued', { identities: auth.caller.identities, via: auth.caller.via, key: r.keyDescription, notAfter: new Date(r.notAfterMs).toISOString() });
-      callback(null, { cert_chain: [...r.certChain] });
+      const req = call.request;
+      if (metadataString(req, 'ImpersonatedIdentity')) {
+        metrics.authnFailures.inc();
+        log.warn('CSR refused: impersonation needs a node authorizer (CA_TRUSTED_NODE_ACCOUNTS), which istiod-ts does not support', { caller: auth.caller.identities });
+        fail(grpc.status.UNAUTHENTICATED, 'request impersonation authentication failure');
+        return;
+      }
+      const csr = typeof req.csr === 'string' ? req.csr : '';
+      if (csr.length > MAX_CSR_PEM_BYTES) {
+        // Refused before the pool: no point cloning a huge string into a worker.
+        metrics.csrParsingErrors.inc();
+        metrics.signErrors.inc({ error: 'CSR_ERROR' });
+        fail(grpc.status.INVALID_ARGUMENT, `CSR signing error (CSR is larger than ${MAX_CSR_PEM_BYTES} bytes)`);
+        return;
+      }
+      ca.sign({ csrPem: csr, ttlSeconds: Number(req.validity_duration ?? 0), uris: auth.caller.identities }).then((r) => {
+        if (!r.ok) {
+          const e = SIGN_ERROR[r.error.code];
+          if (r.error.code === 'CSR_MALFORMED' || r.error.code === 'CSR_TOO_LARGE') metrics.csrParsingErrors.inc();
+          metrics.signErrors.inc({ error: e.type });
+          log.warn('CSR signing error', { caller: auth.caller.identities, code: r.error.code, error: r.error.message });
+          fail(e.status, `CSR signing error (${r.error.message})`);
+          return;
+        }
+        metrics.issued.inc();
+        metrics.signDuration.observe((performance.now() - t0) / 1000);
+        if (log.enabled('debug')) log.debug('certificate issued', { identities: auth.caller.identities, via: auth.caller.via, key: r.keyDescription, notAfter: new Date(r.notAfterMs).toISOString() });
+        callback(null, { cert_chain: [...r.certChain] });
+      }, (e: unknown) => {
+        // Piscina refuses when its queue is full, or fails a job whose worker died.
+        const msg = e instanceof Error ? e.message : String(e);
+        metrics.signErrors.inc({ error: 'CA_NOT_READY' });
+        log.error('CA pool failed a CSR', { error: msg });
+        fail(grpc.status.UNAVAILABLE, `CA is overloaded or restarting, retry (${msg})`);
+      });
     }, (e: unknown) => {
-      // Piscina refuses when its queue is full, or fails a job whose worker died.
-      const msg = e instanceof Error ? e.message : String(e);
-      metrics.signErrors.inc({ error: 'CA_NOT_READY' });
-      log.error('CA pool failed a CSR', { error: msg });
-      fail(grpc.status.UNAVAILABLE, `CA is overloaded or restarting, retry (${msg})`);
+      metrics.authnFailures.inc();
+      fail(grpc.status.INTERNAL, `authentication error (${e instanceof Error ? e.message : String(e)})`);
     });
   };
   return { CreateCertificate } as grpc.UntypedServiceImplementation;

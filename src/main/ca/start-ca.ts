@@ -14,7 +14,7 @@ import { ConfigError } from '../../shared/errors';
 import { StreamAuthenticator } from '../xds/ads-server';
 import { CaPool, createCaPool } from './ca-pool';
 import { CertificateAuthority } from './certificate-authority';
-import { Authenticators, clientCertAuthenticator, jwtAuthenticator } from './authenticate';
+import { AsyncAuthenticator, Authenticators, clientCertAuthenticator, jwtAuthenticator } from './authenticate';
 import { JwtVerifier, parseJwks } from './jwt';
 import { ServingCertRenewer, istiodDnsNames } from './serving-cert';
 import { RotatingServerCredentials } from './tls-credentials';
@@ -38,7 +38,11 @@ export interface CaRuntime {
   close(): Promise<void>;
 }
 
-export async function startCa(opts: { config: Config; mesh: MeshSettings; metrics: Metrics; now?: () => number }): Promise<CaRuntime> {
+export async function startCa(opts: {
+  config: Config; mesh: MeshSettings; metrics: Metrics; now?: () => number;
+  /** run after mTLS and the JWKS JWT check: Kubernetes mode passes kubeJwtAuthenticator (TokenReview) */
+  extraAuthenticators?: readonly AsyncAuthenticator[];
+}): Promise<CaRuntime> {
   const { config, mesh, metrics } = opts;
   const c = config.ca;
   let verifier: JwtVerifier | undefined;
@@ -61,7 +65,7 @@ export async function startCa(opts: { config: Config; mesh: MeshSettings; metric
     fs.watchFile(c.jwksFile, { interval: 2000, persistent: false }, onChange);
     unwatch = () => fs.unwatchFile(c.jwksFile, onChange);
     if (!c.jwtIssuer) log.warn('--jwtIssuer is empty: the iss claim of service-account tokens is not checked');
-  } else {
+  } else if (!opts.extraAuthenticators?.length) {
     log.info('no --jwksFile: only mTLS client certificates authenticate CA and secure xDS callers');
   }
 
@@ -70,7 +74,7 @@ export async function startCa(opts: { config: Config; mesh: MeshSettings; metric
   const authenticators = new Authenticators([
     clientCertAuthenticator(),
     ...(verifier ? [jwtAuthenticator(verifier, () => mesh.trustDomain)] : []),
-  ]);
+  ], opts.extraAuthenticators ?? []);
 
   const discoveryAddress = (mesh.raw['defaultConfig'] as { discoveryAddress?: string } | undefined)?.discoveryAddress;
   const dnsNames = istiodDnsNames(c.podNamespace, discoveryAddress, c.customHosts);
@@ -82,7 +86,7 @@ export async function startCa(opts: { config: Config; mesh: MeshSettings; metric
     expiry: () => ({ ...ca.expiry(), hasChain: ca.bundle.certChainPem.trim() !== '' }),
     pool: () => pool.stats(),
   });
-  log.info('CA ready', { source: ca.bundle.source, trustDomain: mesh.trustDomain, servingNames: dnsNames, signingWorkers: c.workers, jwt: Boolean(verifier) });
+  log.info('CA ready', { source: ca.bundle.source, trustDomain: mesh.trustDomain, servingNames: dnsNames, signingWorkers: c.workers, jwt: Boolean(verifier), extraAuthenticators: (opts.extraAuthenticators ?? []).map((a) => a.name) });
 
   return {
     ca, pool, authenticators, serving, credentials,

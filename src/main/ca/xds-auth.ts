@@ -26,10 +26,10 @@ export function checkConnectionIdentity(identities: readonly string[], proxy: Pr
 export function xdsStreamAuthenticator(authenticators: Authenticators, opts: { identityCheck: boolean; onFailure?: (reason: string) => void }): StreamAuthenticator {
   return {
     authenticate: async (call) => {
-      const r = authenticators.authenticateCall(call as unknown as Parameters<Authenticators['authenticateCall']>[0]);
+      const r = await authenticators.authenticateCall(call as unknown as Parameters<Authenticators['authenticateCall']>[0]);
       if (!r.ok) {
         opts.onFailure?.(r.reason);
-        return { ok: false, code: grpc.status.UNAUTHENTICATED, details: `authentication failure (${r.reason})` };
+        return { ok: false, code: r.unavailable ? grpc.status.UNAVAILABLE : grpc.status.UNAUTHENTICATED, details: `authentication failure (${r.reason})` };
       }
       const identities = r.caller.identities;
       return { ok: true, authorize: (proxy: ProxyView) => (opts.identityCheck ? checkConnectionIdentity(identities, proxy) : undefined) };
