@@ -126,6 +126,26 @@ test('a dead leader (no release) is replaced after the lease duration; transitio
   assert.equal(spec.leaseTransitions, 1);
 });
 
+test('expiry is measured with the local clock, never the remote timestamps (clock skew)', async (t) => {
+  const env = await setup(t);
+  for (const [holder, skewMs] of [['ghost-past', -3600_000], ['ghost-future', 3600_000]] as const) {
+    const ns = env.ns;
+    const existing = await lease(env);
+    const spec = { holderIdentity: holder, leaseDurationSeconds: 2, acquireTime: microTime(Date.now() + skewMs), renewTime: microTime(Date.now() + skewMs), leaseTransitions: 3 };
+    if (existing) await env.target.update({ ...existing, metadata: { ...existing.metadata, resourceVersion: undefined }, spec } as Obj);
+    else await env.target.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: LEASE, namespace: ns }, spec } as Obj);
+    const b = replica(env, `istiod-${holder}`);
+    const started = Date.now();
+    b.elector.start();
+    await waitFor(() => b.elector.isLeader, 2000 + b.elector.retryPeriodMs * 2 + 2000, `takeover from ${holder}`);
+    const waited = Date.now() - started;
+    // an hour-old renewTime does not make the lease free at once; an hour-ahead one does not hold it for an hour
+    assert.ok(waited >= 2000, `${holder}: took over after ${waited} ms, before 2 s of local time`);
+    assert.equal((await lease(env))!.spec.leaseTransitions, 4);
+    await b.elector.stop({ release: false });
+  }
+});
+
 test('graceful stop releases the lease: the successor does not wait for it to expire', async (t) => {
   const env = await setup(t);
   const long = 8000;
