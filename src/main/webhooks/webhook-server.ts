@@ -43,11 +43,18 @@ const log = scope('validationServer');
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** How long an app replaced by a new certificate keeps its open connections. */
 const RETIRE_GRACE_MS = 15_000;
+const DEFAULT_IDENTITY_CHECK_MS = 5_000;
 
 export interface WebhookServerOptions {
   readonly addr: ListenAddr;
-  /** The serving certificate to start with (e.g. `() => renewer.current` of ca/serving-cert.ts). */
+  /**
+   * The current serving certificate, e.g. `() => caRuntime.serving.current` (ca/serving-cert.ts).
+   * Read at start and then every `identityCheckMs`: a different object means a renewed
+   * certificate, which is then served (so a renewer needs no extra subscription).
+   */
   readonly identity: () => WebhookIdentity;
+  /** How often `identity()` is re-read; default 5 s, 0 = only at start (use onRotate/updateCertificate). */
+  readonly identityCheckMs?: number;
   /**
    * Subscribes to certificate rotation: called once with a listener that takes each new identity
    * (the same as calling updateCertificate). May return an unsubscribe function, called on close.
@@ -155,28 +162,35 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     // uWS calls back synchronously inside listen().
     app.listen(host, port, (s) => { if (s) served.listen = s; });
     if (!served.listen) {
-      closeApp(app);
+      closeServed(served);
       throw new Error(`webhook server: cannot listen on ${host}:${port}`);
     }
     return served;
   };
 
   let current: ServedApp;
-  try { current = serve(opts.identity()); } catch (e) { files.remove(); throw e; }
+  let lastIdentity = opts.identity();
+  try { current = serve(lastIdentity); } catch (e) { files.remove(); throw e; }
   log.info('webhook server listening', { address: `${host}:${port}`, paths: ['/validate', '/convert'], dnsNames: current.dnsNames, notAfter: current.notAfter });
 
   const retire = (old: ServedApp): void => {
-    if (old.listen) uws.us_listen_socket_close(old.listen);
-    old.listen = undefined;
     old.retiring = true;
     retiring.add(old);
+    // Stop listening one loop turn later (check phase, after the poll phase in which uWS accepts):
+    // connections already queued on the old listener are accepted first instead of being reset.
+    setImmediate(() => {
+      if (old.closed || !old.listen) return;
+      uws.us_listen_socket_close(old.listen);
+      old.listen = undefined;
+    });
     // Referenced until closed: uWS must not free an app whose connections are still open.
-    old.timer = setTimeout(() => { retiring.delete(old); closeApp(old.app); }, RETIRE_GRACE_MS);
+    old.timer = setTimeout(() => { retiring.delete(old); closeServed(old); }, RETIRE_GRACE_MS);
     old.timer.unref();
   };
 
   const updateCertificate = (identity: WebhookIdentity): void => {
     if (closed) return;
+    lastIdentity = identity;
     const next = serve(identity); // listening alongside the old app, or throws with the old one untouched
     const old = current;
     current = next;
@@ -184,11 +198,20 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     log.info('webhook serving certificate rotated', { port, dnsNames: next.dnsNames, notAfter: next.notAfter });
   };
 
-  const unsubscribe = opts.onRotate?.((identity) => {
+  const rotateTo = (identity: WebhookIdentity): void => {
+    lastIdentity = identity;
     try { updateCertificate(identity); } catch (e) {
       log.error('webhook certificate rotation refused; the previous certificate keeps serving', { error: (e as Error).message });
     }
-  });
+  };
+  const unsubscribe = opts.onRotate?.(rotateTo);
+  const checkMs = opts.identityCheckMs ?? DEFAULT_IDENTITY_CHECK_MS;
+  const identityTimer = checkMs > 0 ? setInterval(() => {
+    let id: WebhookIdentity;
+    try { id = opts.identity(); } catch (e) { log.error('reading the webhook certificate failed', { error: (e as Error).message }); return; }
+    if (id !== lastIdentity) rotateTo(id); // each identity is tried once, a refused one is not retried
+  }, checkMs) : undefined;
+  identityTimer?.unref();
 
   return {
     port,
@@ -198,10 +221,10 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       if (closed) return;
       closed = true;
       if (typeof unsubscribe === 'function') unsubscribe();
-      for (const old of retiring) { clearTimeout(old.timer); closeApp(old.app); }
+      if (identityTimer) clearInterval(identityTimer);
+      for (const old of retiring) { clearTimeout(old.timer); closeServed(old); }
       retiring.clear();
-      closeApp(current.app);
-      current.listen = undefined;
+      closeServed(current);
       files.remove();
       log.info('webhook server closed', { port });
     },
@@ -214,6 +237,8 @@ const ROUTES: ReadonlyArray<[string, Route]> = [['/validate', 'validate'], ['/va
 interface ServedApp {
   app: uws.TemplatedApp;
   listen?: uws.us_listen_socket;
+  /** closeServed ran: its sockets are freed and must not be touched */
+  closed?: boolean;
   /** replaced by a newer certificate: answers with Connection: close until closed */
   retiring: boolean;
   timer?: NodeJS.Timeout;
@@ -238,6 +263,9 @@ function claimPort(host: string, port: number): Promise<number> {
 }
 
 /** Closes the app's listen sockets and every connection (uWS has close() but not in its typings). */
-function closeApp(a: uws.TemplatedApp): void {
-  (a as unknown as { close(): void }).close();
+function closeServed(s: ServedApp): void {
+  if (s.closed) return;
+  s.closed = true;
+  s.listen = undefined;
+  (s.app as unknown as { close(): void }).close();
 }
