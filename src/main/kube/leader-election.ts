@@ -97,6 +97,8 @@ export class LeaderElector {
   /** bumped whenever leadership starts or ends: results of older attempts are ignored */
   private epoch = 0;
   private lastLeader: string | undefined;
+  /** Lease calls time out after the renew deadline (client-go bounds them by its context the same way) */
+  private readonly client: KubeClient;
 
   constructor(private readonly opts: LeaderElectorOptions) {
     const s = opts.settings;
@@ -108,6 +110,7 @@ export class LeaderElector {
     this.leaseDurationMs = s.leaseDurationMs;
     this.renewDeadlineMs = s.leaseDurationMs / 2;
     this.retryPeriodMs = s.leaseDurationMs / 4;
+    this.client = opts.client.kc ? new KubeClient(opts.client.kc, Math.max(500, this.renewDeadlineMs)) : opts.client;
     this.path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(s.leaseNamespace)}/leases/${encodeURIComponent(s.leaseName)}`;
   }
 
@@ -230,7 +233,7 @@ export class LeaderElector {
 
   /** One round of client-go's tryAcquireOrRenew. Resolves true when we hold the lease afterwards. */
   private async tryAcquireOrRenew(now: number): Promise<boolean> {
-    const c = this.opts.client;
+    const c = this.client;
     const s = this.opts.settings;
     const want = this.desired(now);
     let lease: LeaseObject;
@@ -289,7 +292,7 @@ export class LeaderElector {
 
   /** client-go release(): give the lease up so a successor need not wait for it to expire. */
   private async release(): Promise<void> {
-    const c = this.opts.client;
+    const c = this.client;
     try {
       const lease = await c.request<LeaseObject>('GET', this.path);
       if ((lease.spec?.holderIdentity ?? '') !== this.identity) return;
