@@ -169,8 +169,14 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   };
 
   let current: ServedApp;
-  let lastIdentity = opts.identity();
-  try { current = serve(lastIdentity); } catch (e) { files.remove(); throw e; }
+  let lastIdentity: WebhookIdentity;
+  try {
+    lastIdentity = opts.identity();
+    current = serve(lastIdentity);
+  } catch (e) {
+    files.remove();
+    throw e;
+  }
   log.info('webhook server listening', { address: `${host}:${port}`, paths: ['/validate', '/convert'], dnsNames: current.dnsNames, notAfter: current.notAfter });
 
   const retire = (old: ServedApp): void => {
