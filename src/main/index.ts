@@ -7,7 +7,8 @@ import * as os from 'node:os';
 import { Config } from './config';
 import { ModelStore, ConfigChange } from './model/store';
 import { Registry } from './model/registry';
-import { loadMeshConfig } from './mesh-config';
+import { loadMeshConfig, meshSettingsFrom } from './mesh-config';
+import { MeshSettings } from './model/registry';
 import { FileSource } from './sources/file-source';
 import { SnapshotArena } from '../shared/snapshot/arena';
 import { SnapshotWriter } from '../shared/snapshot/snapshot-writer';
@@ -27,6 +28,9 @@ import { resourceEncodeCount } from '../shared/envoy/proto';
 import { changedDependencies } from '../shared/snapshot/snapshot-diff';
 import { SHORT_NAME } from '../shared/resources';
 import { CaRuntime, startCa } from './ca/start-ca';
+import { KubeRuntime, kubeCaOptions, startKubeSource, startLeaderDuties } from './kube/start-kube';
+import { LeaderDuties } from './kube/leader-duties';
+import { WebhookServer, startWebhookServer } from './webhooks/webhook-server';
 
 const log = scope('default');
 /** snapshot publication and push fan-out (Istio's `push` scope) */
@@ -42,13 +46,17 @@ export interface Discovery {
   readonly metrics: Metrics;
   readonly pool: ConfigPool;
   /** bound ports (0 when disabled) */
-  readonly ports: { grpc: number; http: number; monitoring: number; secureGrpc: number };
+  readonly ports: { grpc: number; http: number; monitoring: number; secureGrpc: number; https: number };
   /** the certificate authority, when it runs (issue 6) */
   readonly ca?: CaRuntime;
   /** operations (issue 7): lifecycle state, the model registry, recent pushes */
   readonly lifecycle: Lifecycle;
   readonly registry: Registry;
   readonly pushTrace: PushTracer;
+  /** Kubernetes mode (issue 8): the API client and informers, the singleton duties, the webhooks */
+  readonly kube?: KubeRuntime;
+  readonly leaderDuties?: LeaderDuties;
+  readonly webhooks?: WebhookServer;
   /** push everything to every proxy now (/debug/adsz?push=true) */
   forcePush(reason: TriggerReason): void;
   /** config files or objects rejected by validation */
@@ -97,7 +105,18 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
   parseLogLevels(config.logOutputLevel);
   const loadedMesh = loadMeshConfig(config.meshConfigFile);
   // Generators read feature flags only from the snapshot: the mesh object carries them (`features`).
-  const mesh = { ...loadedMesh, raw: Object.freeze({ ...loadedMesh.raw, features: config.features }) };
+  const withFeatures = (m: MeshSettings): MeshSettings => ({ ...m, raw: Object.freeze({ ...m.raw, features: config.features }) });
+  let mesh = withFeatures(loadedMesh);
+  // Kubernetes mode reloads mesh config live (the istio ConfigMap): replace it, then push everything.
+  let onMeshChange: (() => void) | undefined;
+  const onMesh = (raw: Record<string, unknown>): void => {
+    const next = withFeatures(meshSettingsFrom(raw));
+    if (JSON.stringify(next.raw) === JSON.stringify(mesh.raw)) return;
+    if (next.trustDomain !== mesh.trustDomain && onMeshChange) log.warn('trustDomain changed: workload identities follow now; the CA keeps the old trust domain in new roots until restart', { from: mesh.trustDomain, to: next.trustDomain });
+    mesh = next;
+    log.info('mesh config changed', { source: `ConfigMap ${config.kube.podNamespace}/${config.kube.meshConfigMap}` });
+    onMeshChange?.();
+  };
   const store = new ModelStore((key, origins) => log.warn('object defined in several files; the first wins', { key, origins }));
   const metrics = new Metrics();
   // Operations first (issue 7): /ready answers 503 while the sources sync.
@@ -105,14 +124,20 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
   lifecycle.registerMetric(metrics.registry);
   const pushTrace = new PushTracer();
   const discoveryRef: { d?: Discovery } = {};
-  const ports = { grpc: 0, http: 0, monitoring: 0, secureGrpc: 0 };
+  const ports = { grpc: 0, http: 0, monitoring: 0, secureGrpc: 0, https: 0 };
   const ops = await startOpsServers({ config, version: VERSION, lifecycle, pushTrace, metrics, discovery: () => discoveryRef.d, ports });
   undo.push(() => ops.close());
 
   const fileSource = config.configDir ? new FileSource({ dir: config.configDir, store }) : undefined;
   undo.push(() => void fileSource?.stop());
   await opts.beforeSourcesSync?.();
-  if (fileSource) await fileSource.start();
+  // Kubernetes mode (issue 8): informers feed the same store; Ready only after their initial lists.
+  let kube: KubeRuntime | undefined;
+  const kubeStarting = config.kube.enabled
+    ? startKubeSource({ config, store, meshBase: loadedMesh.raw, onMesh, registry: metrics.registry }).then((k) => { kube = k; })
+    : undefined;
+  undo.push(() => void kube?.source.stop());
+  await Promise.all([fileSource?.start(), kubeStarting]);
   lifecycle.mark('sourcesSynced');
 
   const registry = new Registry(store, mesh);
@@ -196,12 +221,21 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     });
   });
 
+  // A new mesh config (Kubernetes mode: the istio ConfigMap) changes what every generator reads.
+  onMeshChange = () => {
+    registry.setMesh(mesh);
+    debouncer.push({ configsUpdated: new Set(), endpointsOnly: false, reasons: { global: 1 }, start: (opts.clock ?? { now: Date.now }).now(), forced: true });
+  };
+
   // ---- certificate authority + secure gRPC (issue 6) --------------------------------------------
   // The CA runs when the secure port is served (its serving certificate comes from our root) or
   // when it is asked for on the plaintext port. IstioCertificateService goes on the secure port
   // only; on the plaintext port only with ISTIOD_ENABLE_PLAINTEXT_CA and no secure port.
   const plaintextCa = !config.secureGrpcAddr && config.ca.enabled && config.ca.plaintextCa;
-  const caRuntime = config.secureGrpcAddr || plaintextCa ? await startCa({ config, mesh, metrics }) : undefined;
+  const caRuntime = config.secureGrpcAddr || plaintextCa
+    ? await startCa({ config, mesh, metrics, ...(kube ? kubeCaOptions(kube, config, () => mesh.trustDomain) : {}) })
+    : undefined;
+  undo.push(() => void caRuntime?.close());
   if (caRuntime && plaintextCa) ads.server.addService(caRuntime.service.definition, caRuntime.service.implementation);
   if (caRuntime && config.secureGrpcAddr) {
     ports.secureGrpc = await ads.listenSecure(config.secureGrpcAddr.host, config.secureGrpcAddr.port, caRuntime.credentials, {
@@ -215,23 +249,42 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     ports.grpc = await ads.listen(config.grpcAddr.host, config.grpcAddr.port);
     log.info('xDS (ADS, plaintext) listening', { address: `${config.grpcAddr.host}:${ports.grpc}`, flag: '--grpcAddr' });
   }
-  if (config.httpsAddr) log.warn('--httpsAddr is not served yet (webhooks arrive with Kubernetes mode)', { address: `${config.httpsAddr.host}:${config.httpsAddr.port}` });
+  // ---- webhooks and singleton duties (issue 8) ----------------------------------------------------
+  let webhooks: WebhookServer | undefined;
+  if (config.httpsAddr && caRuntime) {
+    webhooks = await startWebhookServer({ addr: config.httpsAddr, identity: () => caRuntime.serving.current, registry: metrics.registry });
+    undo.push(() => webhooks?.close());
+    ports.https = webhooks.port;
+    log.info('webhooks (HTTPS) listening', { address: `${config.httpsAddr.host}:${ports.https}`, flag: '--httpsAddr', paths: ['/validate', '/convert'] });
+  } else if (config.httpsAddr) {
+    log.warn('--httpsAddr is not served: the webhook certificate comes from the CA, which runs only with --secureGRPCAddr (or ISTIOD_ENABLE_PLAINTEXT_CA)', { address: `${config.httpsAddr.host}:${config.httpsAddr.port}` });
+  }
+  let leaderDuties: LeaderDuties | undefined;
+  if (kube && caRuntime) {
+    leaderDuties = startLeaderDuties({ kube, config, ca: caRuntime.ca, webhookReady: () => webhooks?.ready() ?? false, registry: metrics.registry });
+    undo.push(() => void leaderDuties?.stop());
+  } else if (kube) {
+    log.warn('no CA runs (--secureGRPCAddr empty): istio-ca-root-cert ConfigMaps and the webhook caBundle are not maintained by this replica');
+  }
 
   lifecycle.mark('xdsListening');
 
   let closing: Promise<void> | undefined;
   const discovery: Discovery = {
-    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime, lifecycle, registry, pushTrace,
+    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime, lifecycle, registry, pushTrace, kube, leaderDuties, webhooks,
     forcePush: (reason) => debouncer.push({ configsUpdated: new Set(), endpointsOnly: false, reasons: { [reason]: 1 }, start: (opts.clock ?? { now: Date.now }).now(), forced: true }),
-    fileErrors: () => fileSource?.errors() ?? [],
-    sourceDegraded: () => [],
+    fileErrors: () => [...(fileSource?.errors() ?? []), ...(kube?.source.errors() ?? [])],
+    sourceDegraded: () => kube?.source.degraded() ?? [],
     pushed: () => new Promise<void>((resolve) => pushWaiters.push(resolve)),
     mainThreadEncodes: () => resourceEncodeCount(),
     // Graceful: 503, no new pushes, in-flight pushes finish, GOAWAY, streams end, then CA and pools (lifecycle.ts).
     close: () => (closing ??= gracefulShutdown({
       lifecycle, log, ads,
-      stopSources: async () => { debouncer.stop(); await fileSource?.stop(); },
+      stopSources: async () => { debouncer.stop(); await Promise.all([fileSource?.stop(), kube?.source.stop()]); },
       closeRest: async () => {
+        // Release the Lease first, so another replica takes the duties over at once.
+        await leaderDuties?.stop();
+        webhooks?.close();
         ops.close();
         await caRuntime?.close(); // issue 6: after the servers, so no CSR is in flight into a closed pool
         await realPool.close();

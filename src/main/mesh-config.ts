@@ -23,10 +23,16 @@ export function loadMeshConfig(file: string): MeshSettings {
     if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc))) throw new ConfigError(`--meshConfig ${file}: expected a YAML mapping of MeshConfig fields`);
     raw = { ...DEFAULT_MESH, ...(doc as Record<string, unknown> | null) };
   }
+  return meshSettingsFrom(raw);
+}
+
+/** MeshSettings from raw MeshConfig fields (defaults for what is absent); Kubernetes mode calls it on every ConfigMap change. */
+export function meshSettingsFrom(raw: Record<string, unknown>): MeshSettings {
+  const full = { ...DEFAULT_MESH, ...raw };
   return {
     domainSuffix: 'cluster.local',
-    rootNamespace: String(raw['rootNamespace'] ?? 'istio-system'),
-    trustDomain: String(raw['trustDomain'] ?? 'cluster.local'),
-    raw: Object.freeze(raw),
+    rootNamespace: String(full['rootNamespace'] ?? 'istio-system'),
+    trustDomain: String(full['trustDomain'] ?? 'cluster.local'),
+    raw: Object.freeze(full),
   };
 }

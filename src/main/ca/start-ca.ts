@@ -13,7 +13,7 @@ import { Metrics } from '../http/metrics';
 import { ConfigError } from '../../shared/errors';
 import { StreamAuthenticator } from '../xds/ads-server';
 import { CaPool, createCaPool } from './ca-pool';
-import { CertificateAuthority } from './certificate-authority';
+import { CertificateAuthority, RootStore } from './certificate-authority';
 import { AsyncAuthenticator, Authenticators, clientCertAuthenticator, jwtAuthenticator } from './authenticate';
 import { JwtVerifier, parseJwks } from './jwt';
 import { ServingCertRenewer, istiodDnsNames } from './serving-cert';
@@ -42,6 +42,8 @@ export async function startCa(opts: {
   config: Config; mesh: MeshSettings; metrics: Metrics; now?: () => number;
   /** run after mTLS and the JWKS JWT check: Kubernetes mode passes kubeJwtAuthenticator (TokenReview) */
   extraAuthenticators?: readonly AsyncAuthenticator[];
+  /** where a self-signed root persists (default --stateDir files; Kubernetes mode: istio-ca-secret) */
+  rootStore?: RootStore;
 }): Promise<CaRuntime> {
   const { config, mesh, metrics } = opts;
   const c = config.ca;
@@ -70,7 +72,7 @@ export async function startCa(opts: {
   }
 
   const pool = createCaPool(c.workers);
-  const ca = await CertificateAuthority.start({ config: c, trustDomain: mesh.trustDomain, stateDir: config.stateDir, pool, now: opts.now });
+  const ca = await CertificateAuthority.start({ config: c, trustDomain: mesh.trustDomain, stateDir: config.stateDir, pool, now: opts.now, rootStore: opts.rootStore });
   const authenticators = new Authenticators([
     clientCertAuthenticator(),
     ...(verifier ? [jwtAuthenticator(verifier, () => mesh.trustDomain)] : []),
