@@ -13,17 +13,13 @@
  * ca-cert.pem (PUT with the resourceVersion read), so two rotating replicas cannot overwrite each
  * other's root blindly.
  *
- * Composition (index.ts, Kubernetes mode, before CertificateAuthority.start):
- *   const root = await prepareCaRoot({ client, namespace: kube.podNamespace, stateDir, ca: config.ca, trustDomain });
- *   const ca = ... CertificateAuthority.start(...)   // loads the Secret's root from --stateDir
- *   if (root) mirrorRotations(ca, client, kube.podNamespace, root);
+ * Composition (index.ts, Kubernetes mode):
+ *   startCa({ ..., rootStore: secretRootStore(client, config.kube.podNamespace) })
+ * A plug-in CA (ROOT_CA_DIR) never touches the store, as Istio leaves istio-ca-secret alone then.
  */
 import { ConfigError } from '../../shared/errors';
-import type { CaConfig } from '../config';
-import type { CertificateAuthority } from '../ca/certificate-authority';
+import type { RootStore } from '../ca/certificate-authority';
 import { KeyCertBundle, parseCertificates, verifyBundle } from '../ca/key-cert-bundle';
-import { loadPluginCa, loadSelfSigned, saveSelfSigned } from '../ca/root-store';
-import { createSelfSignedRoot } from '../ca/self-signed-root';
 import { KubeClient, KubeObject, isStatus } from './client';
 import { scope } from '../log';
 
@@ -139,68 +135,16 @@ export async function saveCaSecret(client: KubeClient, ns: string, bundle: KeyCe
   throw new Error(`${where}: gave up after repeated conflicting writes`);
 }
 
-export interface PrepareCaRootOptions {
-  readonly client: KubeClient;
-  /** istiod's namespace (POD_NAMESPACE) */
-  readonly namespace: string;
-  /** --stateDir: CertificateAuthority.start loads the self-signed root from here */
-  readonly stateDir: string;
-  readonly ca: CaConfig;
-  /** O= of a new root */
-  readonly trustDomain: string;
-  readonly nowMs?: number;
-}
-
 /**
- * Before CertificateAuthority.start in Kubernetes mode. With a plug-in CA in ROOT_CA_DIR nothing
- * happens (undefined: Istio leaves istio-ca-secret alone then). Otherwise the root of
- * `istio-ca-secret` is written to --stateDir, so the CA loads it; when the Secret does not exist
- * yet it is created from the root already in --stateDir, or from a new one, and the race with
- * other replicas decides which root everyone uses. Resolves to that bundle.
+ * The CA's RootStore in Kubernetes mode (CertificateAuthority / startCa `rootStore`): the
+ * self-signed root lives in `istio-ca-secret`, shared by every replica. The CA creates it when
+ * absent (a lost create race adopts the winner's root), writes rotations compare-and-swap, and
+ * adopts a root another replica rotated at its next check.
  */
-export async function prepareCaRoot(o: PrepareCaRootOptions): Promise<KeyCertBundle | undefined> {
-  const now = o.nowMs ?? Date.now();
-  if (loadPluginCa(o.ca.rootCaDir, now)) return undefined;
-  let bundle = await loadCaSecret(o.client, o.namespace, now);
-  if (!bundle) {
-    let local = loadSelfSigned(o.stateDir, now);
-    if (!local) {
-      const root = await createSelfSignedRoot({ org: o.trustDomain, ttlMs: o.ca.selfSignedCaCertTtlMs, rsaKeySize: o.ca.rsaKeySize, nowMs: now });
-      local = { source: 'self-signed', caCertPem: root.certPem, caKeyPem: root.keyPem, certChainPem: '', rootBundlePem: root.certPem };
-    }
-    bundle = await saveCaSecret(o.client, o.namespace, local, { nowMs: now });
-  }
-  let onDisk: KeyCertBundle | undefined;
-  try { onDisk = loadSelfSigned(o.stateDir, now); } catch { onDisk = undefined; } // the Secret is authoritative
-  if (!onDisk || onDisk.caCertPem !== bundle.caCertPem || onDisk.caKeyPem !== bundle.caKeyPem || onDisk.rootBundlePem !== bundle.rootBundlePem) {
-    saveSelfSigned(o.stateDir, bundle);
-  }
-  return bundle;
-}
-
-/**
- * Keep `istio-ca-secret` in step with the CA's rotations (including one done by
- * CertificateAuthority.start itself, when the root was already in its grace period). Failures are
- * logged; the next rotation tries again.
- */
-export function mirrorRotations(ca: CertificateAuthority, client: KubeClient, ns: string, prepared: KeyCertBundle): void {
-  let stored = prepared.caCertPem;
-  let chain: Promise<void> = Promise.resolve();
-  const push = () => {
-    chain = chain.then(async () => {
-      const b = ca.bundle;
-      if (b.source !== 'self-signed' || b.caCertPem === stored) return;
-      try {
-        const inForce = await saveCaSecret(client, ns, b, { replaces: stored });
-        stored = inForce.caCertPem;
-        if (inForce.caCertPem !== b.caCertPem) {
-          log.warn('another replica rotated the CA root first; this replica keeps signing with its own until restart', { secret: `${ns}/${CA_SECRET_NAME}` });
-        }
-      } catch (e) {
-        log.error('failed to store the rotated root in the CA secret', { secret: `${ns}/${CA_SECRET_NAME}`, error: (e as Error).message });
-      }
-    });
+export function secretRootStore(client: KubeClient, ns: string): RootStore {
+  return {
+    where: `Secret ${ns}/${CA_SECRET_NAME}`,
+    load: (nowMs) => loadCaSecret(client, ns, nowMs),
+    save: (next, nowMs, replaces) => saveCaSecret(client, ns, next, { replaces, nowMs }),
   };
-  ca.onChange(push);
-  push();
 }

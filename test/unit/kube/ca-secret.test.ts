@@ -1,8 +1,8 @@
 /**
  * The CA root Secret `istio-ca-secret` against the Kubernetes API test server: Istio's type and
  * data keys, two replicas racing to create it agree on ONE root, rotation is compare-and-swap,
- * an unusable Secret is a clear error, and prepareCaRoot puts the Secret's root where the CA
- * loads it (--stateDir).
+ * an unusable Secret is a clear error, and the CA on secretRootStore shares and rotates its root
+ * through the Secret.
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,13 +11,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { kubeTestTarget, KubeTestTarget } from '../../helpers/kube-apiserver';
 import { teardown } from '../../helpers/teardown';
-import { waitFor } from '../../helpers/wait-for';
-import { CA_SECRET_NAME, loadCaSecret, mirrorRotations, prepareCaRoot, saveCaSecret } from '../../../src/main/kube/ca-secret';
+import { CA_SECRET_NAME, loadCaSecret, saveCaSecret, secretRootStore } from '../../../src/main/kube/ca-secret';
+import type { KubeClient } from '../../../src/main/kube/client';
 import { CertificateAuthority } from '../../../src/main/ca/certificate-authority';
 import type { CaPool } from '../../../src/main/ca/ca-pool';
 import { createSelfSignedRoot } from '../../../src/main/ca/self-signed-root';
 import { KeyCertBundle } from '../../../src/main/ca/key-cert-bundle';
-import { loadSelfSigned } from '../../../src/main/ca/root-store';
 import type { CaConfig } from '../../../src/main/config';
 import { setLogSink } from '../../../src/main/log';
 
@@ -98,44 +97,54 @@ test('an unusable Secret is a clear error naming it', async (t) => {
   await assert.rejects(loadCaSecret(server.client(), NS), new RegExp(`Secret ${NS}/istio-ca-secret: ca-key\\.pem does not match`));
 });
 
-test('prepareCaRoot: replicas starting together share one root in their --stateDir; a plug-in CA leaves the Secret alone', async (t) => {
-  const { server, dir, ns: NS } = await setup(t);
-  const ca = { rootCaDir: path.join(dir, 'no-plugin'), selfSignedCaCertTtlMs: YEAR, rsaKeySize: 2048 } as CaConfig;
-  const opts = (stateDir: string) => ({ client: server.client(), namespace: NS, stateDir, ca, trustDomain: 'cluster.local' });
-  const [a, b] = await Promise.all([prepareCaRoot(opts(path.join(dir, 'a'))), prepareCaRoot(opts(path.join(dir, 'b')))]);
-  assert.equal(a!.caCertPem, b!.caCertPem);
-  assert.equal(loadSelfSigned(path.join(dir, 'a'), Date.now())!.caCertPem, a!.caCertPem);
-  assert.equal(loadSelfSigned(path.join(dir, 'b'), Date.now())!.caCertPem, a!.caCertPem);
-  // A restart with an empty --stateDir gets the same root back from the Secret.
-  const c = await prepareCaRoot(opts(path.join(dir, 'c')));
-  assert.equal(c!.caCertPem, a!.caCertPem);
+function caConfig(rootCaDir = ''): CaConfig {
+  return { rootCaDir, selfSignedCaCertTtlMs: YEAR, rsaKeySize: 2048, rootCheckIntervalMs: 0, rootGracePercentile: 20 } as CaConfig;
+}
 
-  // A plug-in CA (ROOT_CA_DIR) is used as is: nothing is read from or written to the Secret.
+/** A replica's CA on the Secret store (the signing pool is not used by what these tests do). */
+async function startReplica(t: TestContext, client: KubeClient, ns: string, stateDir: string, rootCaDir = ''): Promise<CertificateAuthority> {
+  const ca = await CertificateAuthority.start({ config: caConfig(rootCaDir), trustDomain: 'cluster.local', stateDir, pool: {} as CaPool, rootStore: secretRootStore(client, ns) });
+  t.after(() => ca.close());
+  return ca;
+}
+
+test('secretRootStore: replicas starting together share ONE root; a restart loads it back', async (t) => {
+  const { server, dir, ns: NS } = await setup(t);
+  const [a, b] = await Promise.all([startReplica(t, server.client(), NS, path.join(dir, 'a')), startReplica(t, server.client(), NS, path.join(dir, 'b'))]);
+  assert.equal(a.bundle.caCertPem, b.bundle.caCertPem);
+  assert.equal(unb64((await secret(server, NS))!.data['ca-cert.pem']), a.bundle.caCertPem);
+  const c = await startReplica(t, server.client(), NS, path.join(dir, 'c'));
+  assert.equal(c.bundle.caCertPem, a.bundle.caCertPem);
+  assert.equal(fs.existsSync(path.join(dir, 'c', 'ca-key.pem')), false, 'the key is kept in the Secret, not on disk');
+});
+
+test('secretRootStore: a rotation lands in the Secret (new root first, old kept); the other replica adopts it', async (t) => {
+  const { server, dir, ns: NS } = await setup(t);
+  const a = await startReplica(t, server.client(), NS, path.join(dir, 'a'));
+  const b = await startReplica(t, server.client(), NS, path.join(dir, 'b'));
+  const old = a.bundle.caCertPem;
+  await a.rotateRoot();
+  assert.notEqual(a.bundle.caCertPem, old);
+  const s = (await secret(server, NS))!;
+  assert.equal(unb64(s.data['ca-cert.pem']), a.bundle.caCertPem);
+  const roots = unb64(s.data['root-cert.pem']);
+  assert.ok(roots.startsWith(a.bundle.caCertPem) && roots.includes(old), 'new root first, old root kept');
+  // b, still on the old root, rotating concurrently would lose; at its next check it adopts a's root.
+  assert.equal(b.bundle.caCertPem, old);
+  await b.checkRotation();
+  assert.equal(b.bundle.caCertPem, a.bundle.caCertPem);
+  assert.equal(b.bundle.rootBundlePem, a.bundle.rootBundlePem);
+});
+
+test('a plug-in CA (ROOT_CA_DIR) leaves the Secret alone', async (t) => {
+  const { server, dir, ns: NS } = await setup(t);
   const plugin = path.join(dir, 'plugin');
   fs.mkdirSync(plugin);
   const p = await newBundle('plugin');
   fs.writeFileSync(path.join(plugin, 'ca-cert.pem'), p.caCertPem);
   fs.writeFileSync(path.join(plugin, 'ca-key.pem'), p.caKeyPem);
   fs.writeFileSync(path.join(plugin, 'root-cert.pem'), p.caCertPem);
-  const before = server.requests?.length;
-  assert.equal(await prepareCaRoot({ ...opts(path.join(dir, 'd')), ca: { ...ca, rootCaDir: plugin } }), undefined);
-  assert.equal(server.requests?.length, before);
-});
-
-test('mirrorRotations: the CA\'s root rotation lands in the Secret, new root first and the old one kept', async (t) => {
-  const { server, dir, ns: NS } = await setup(t);
-  const ca = { rootCaDir: '', selfSignedCaCertTtlMs: YEAR, rsaKeySize: 2048, rootCheckIntervalMs: 0, rootGracePercentile: 20 } as CaConfig;
-  const stateDir = path.join(dir, 'state');
-  const client = server.client();
-  const prepared = (await prepareCaRoot({ client, namespace: NS, stateDir, ca, trustDomain: 'cluster.local' }))!;
-  // The signing pool is not used by rotation.
-  const authority = await CertificateAuthority.start({ config: ca, trustDomain: 'cluster.local', stateDir, pool: {} as CaPool });
-  t.after(() => authority.close());
-  assert.equal(authority.bundle.caCertPem, prepared.caCertPem, 'the CA loads the Secret\'s root from --stateDir');
-  mirrorRotations(authority, client, NS, prepared);
-  await authority.rotateRoot();
-  await waitFor(async () => unb64((await secret(server, NS))!.data['ca-cert.pem']) === authority.bundle.caCertPem, 5000, 'rotated root in the Secret');
-  const roots = unb64((await secret(server, NS))!.data['root-cert.pem']);
-  assert.equal(roots, authority.bundle.rootBundlePem);
-  assert.ok(roots.startsWith(authority.bundle.caCertPem) && roots.includes(prepared.caCertPem), 'new root first, old root kept');
+  const ca = await startReplica(t, server.client(), NS, path.join(dir, 'state'), plugin);
+  assert.equal(ca.bundle.caCertPem, p.caCertPem);
+  assert.equal(await secret(server, NS), undefined);
 });
