@@ -30,6 +30,7 @@ import { SHORT_NAME } from '../shared/resources';
 import { CaRuntime, startCa } from './ca/start-ca';
 import { KubeRuntime, kubeCaOptions, startKubeSource, startLeaderDuties } from './kube/start-kube';
 import { LeaderDuties } from './kube/leader-duties';
+import { BackoffOptions } from './sources/kube/backoff';
 import { WebhookServer, startWebhookServer } from './webhooks/webhook-server';
 
 const log = scope('default');
@@ -79,6 +80,8 @@ export interface StartOptions {
   retryDelayMs?: number;
   /** tests: awaited before the sources load (the instance stays Initializing meanwhile) */
   beforeSourcesSync?: () => Promise<void>;
+  /** tests: retry backoff of the Kubernetes informers (default 200 ms doubling to 30 s) */
+  kubeBackoff?: BackoffOptions;
 }
 
 function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
@@ -134,7 +137,7 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
   // Kubernetes mode (issue 8): informers feed the same store; Ready only after their initial lists.
   let kube: KubeRuntime | undefined;
   const kubeStarting = config.kube.enabled
-    ? startKubeSource({ config, store, meshBase: loadedMesh.raw, onMesh, registry: metrics.registry }).then((k) => { kube = k; })
+    ? startKubeSource({ config, store, meshBase: loadedMesh.raw, onMesh, registry: metrics.registry, backoff: opts.kubeBackoff }).then((k) => { kube = k; })
     : undefined;
   undo.push(() => void kube?.source.stop());
   await Promise.all([fileSource?.start(), kubeStarting]);

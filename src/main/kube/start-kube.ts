@@ -18,6 +18,7 @@ import { Config } from '../config';
 import { ModelStore, ConfigChange } from '../model/store';
 import { KubeClient, loadKubeConfig } from './client';
 import { KubeSource } from '../sources/kube/kube-source';
+import { BackoffOptions } from '../sources/kube/backoff';
 import { LeaderDuties } from './leader-duties';
 import { loadCaSecret, saveCaSecret, CA_SECRET_NAME } from './ca-secret';
 import { RootStore, CertificateAuthority } from '../ca/certificate-authority';
@@ -39,11 +40,12 @@ export async function startKubeSource(opts: {
   meshBase: Record<string, unknown>;
   onMesh(raw: Record<string, unknown>): void;
   registry: client.Registry;
+  backoff?: BackoffOptions;
 }): Promise<KubeRuntime> {
   const kc = loadKubeConfig(opts.config.kube);
   const kubeClient = new KubeClient(kc);
   log.info('Kubernetes mode', { server: kubeClient.server, kubeconfig: opts.config.kube.kubeconfig || 'in-cluster', clusterId: opts.config.kube.clusterId });
-  const source = new KubeSource({ client: kubeClient, store: opts.store, settings: opts.config.kube, meshBase: opts.meshBase, onMeshConfig: opts.onMesh });
+  const source = new KubeSource({ client: kubeClient, store: opts.store, settings: opts.config.kube, meshBase: opts.meshBase, onMeshConfig: opts.onMesh, backoff: opts.backoff });
   countEvents(opts.store, opts.registry);
   await source.start();
   return { client: kubeClient, source };
