@@ -20,7 +20,7 @@ import { KubeClient, loadKubeConfig } from './client';
 import { KubeSource } from '../sources/kube/kube-source';
 import { BackoffOptions } from '../sources/kube/backoff';
 import { LeaderDuties } from './leader-duties';
-import { loadCaSecret, saveCaSecret, CA_SECRET_NAME } from './ca-secret';
+import { secretRootStore } from './ca-secret';
 import { RootStore, CertificateAuthority } from '../ca/certificate-authority';
 import { kubeJwtAuthenticator } from '../ca/kube-authenticator';
 import { AsyncAuthenticator } from '../ca/authenticate';
@@ -63,15 +63,6 @@ function countEvents(store: ModelStore, registry: client.Registry): void {
       else reg.inc({ type: REG_TYPE[c.kind] ?? c.kind, event: c.event });
     }
   });
-}
-
-/** The self-signed root in the `istio-ca-secret` Secret of istiod's namespace, shared by every replica. */
-export function secretRootStore(kubeClient: KubeClient, namespace: string): RootStore {
-  return {
-    where: `Secret ${namespace}/${CA_SECRET_NAME}`,
-    load: (nowMs) => loadCaSecret(kubeClient, namespace, nowMs),
-    save: (next, nowMs, replaces) => saveCaSecret(kubeClient, namespace, next, { replaces, nowMs }),
-  };
 }
 
 /** What startCa takes in Kubernetes mode. */
