@@ -25,7 +25,7 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop() {
-  for p in kube-apiserver etcd; do
+  for p in kube-controller-manager kube-apiserver etcd; do
     if alive "$RUN/$p.pid"; then
       pid=$(cat "$RUN/$p.pid")
       kill "$pid" 2>/dev/null || true
@@ -43,7 +43,7 @@ start() {
   local kubeconfig="${1:-$RUN/kubeconfig}"
   if alive "$RUN/kube-apiserver.pid"; then die "already running (pid $(cat "$RUN/kube-apiserver.pid")); run.sh stop first"; fi
   for p in "$PORT" "$ETCD_PORT" "$ETCD_PEER_PORT"; do port_busy "$p" && die "port 127.0.0.1:$p is in use (set KUBE_PEER_PORT / KUBE_PEER_ETCD_PORT)"; done
-  bash "$HERE/build.sh"
+  [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/etcd" && -x "$BIN_DIR/kube-controller-manager" ]] || bash "$HERE/build.sh"
   rm -rf "$RUN"; mkdir -p "$RUN/pki" "$RUN/etcd"
   local pki="$RUN/pki"
 
@@ -67,11 +67,13 @@ start() {
     --unsafe-no-fsync --log-level warn > "$RUN/etcd.log" 2>&1 < /dev/null &
   echo $! > "$RUN/etcd.pid"
 
-  # ServiceAccount admission is off: no controller-manager creates the `default` ServiceAccounts
-  # that it insists on for Pods. Every other default admission plugin stays on.
+  # ServiceAccount admission is off: tests create Pods in fresh namespaces at once, before the
+  # serviceaccount controller has made the `default` ServiceAccount it insists on, and no
+  # kubelet would use the projected tokens it adds. Every other default admission plugin stays on.
+  # --endpoint-reconciler-type none: the reconciler refuses a loopback --advertise-address.
   setsid "$BIN_DIR/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none --secure-port "$PORT" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --cert-dir "$pki" \
     --token-auth-file "$pki/tokens.csv" \
     --authorization-mode "$AUTHZ" \
@@ -113,12 +115,40 @@ contexts:
 current-context: test-peer
 KC
   echo "$kubeconfig" > "$RUN/kubeconfig-path"
+  cp "$kubeconfig" "$RUN/admin.kubeconfig"
 
+  # Only the controllers whose absence would make this API server behave unlike a cluster's:
+  # a deleted Namespace is emptied and goes away, ownerReferences are collected, every
+  # namespace gets its `default` ServiceAccount.
+  setsid "$BIN_DIR/kube-controller-manager" --kubeconfig "$RUN/admin.kubeconfig" \
+    --controllers namespace-controller,garbage-collector-controller,serviceaccount-controller \
+    --leader-elect=false --secure-port 0 --use-service-account-credentials=false \
+    --v=1 > "$RUN/kube-controller-manager.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/kube-controller-manager.pid"
+  sleep 1
+  alive "$RUN/kube-controller-manager.pid" || { tail -20 "$RUN/kube-controller-manager.log" >&2; die "kube-controller-manager exited (log above)"; }
+
+  # Istio CRDs (test/helpers/kube-crds.ts), applied with curl so this script needs only the
+  # compiled helper, then waited for until every served version answers a list.
   local crds="$REPO/dist/test/helpers/kube-crds.js"
   if [[ ! -f "$crds" || "$REPO/test/helpers/kube-crds.ts" -nt "$crds" ]]; then
     (cd "$REPO" && npx tsc -p . >/dev/null) || [[ -f "$crds" ]] || die "could not build $crds (npx tsc -p .)"
   fi
-  node "$crds" apply --kubeconfig "$kubeconfig" >&2
+  local n=0 code
+  while IFS= read -r crd; do
+    code=$(curl -s -o "$RUN/crd-answer.json" -w '%{http_code}' --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -X POST --data-binary "$crd" "$url/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+    [[ "$code" == 201 || "$code" == 409 ]] || die "creating a CRD answered $code: $(cat "$RUN/crd-answer.json")"
+    n=$((n + 1))
+  done < <(node "$crds" lines)
+  t0=$(date +%s)
+  for path in $(node "$crds" paths); do
+    until curl -sf -o /dev/null --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "$url$path?limit=1"; do
+      (( $(date +%s) - t0 > 60 )) && die "$path is not served 60 s after its CRD was created"
+      sleep 0.2
+    done
+  done
+  echo "applied $n Istio CRDs; every served version lists" >&2
 
   echo "export KUBE_TEST_APISERVER=$url"
   echo "export KUBECONFIG=$kubeconfig"

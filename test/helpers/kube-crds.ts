@@ -13,6 +13,8 @@
  *
  * CLI (after `npx tsc -p .`):
  *   node dist/test/helpers/kube-crds.js print                     # a JSON `List` of the CRDs
+ *   node dist/test/helpers/kube-crds.js lines                     # one CRD (JSON) per line
+ *   node dist/test/helpers/kube-crds.js paths                     # one list path per served version
  *   node dist/test/helpers/kube-crds.js apply --kubeconfig FILE   # create/update, wait until served
  */
 import { KubeClient, KubeObject, isStatus, loadKubeConfig } from '../../src/main/kube/client';
@@ -130,6 +132,14 @@ async function cli(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: istioCrds() }, null, 2) + '\n');
     return 0;
   }
+  if (cmd === 'lines') {
+    process.stdout.write(istioCrds().map((c) => JSON.stringify(c) + '\n').join(''));
+    return 0;
+  }
+  if (cmd === 'paths') {
+    process.stdout.write(ISTIO_CRD_KINDS.flatMap((k) => k.versions.map((v) => `/apis/${k.group}/${v}/${k.plural}\n`)).join(''));
+    return 0;
+  }
   if (cmd === 'apply') {
     const i = rest.indexOf('--kubeconfig');
     const kubeconfig = i >= 0 ? rest[i + 1] : process.env.KUBECONFIG;
@@ -141,7 +151,7 @@ async function cli(argv: string[]): Promise<number> {
     process.stdout.write(`applied ${ISTIO_CRD_KINDS.length} Istio CRDs\n`);
     return 0;
   }
-  process.stderr.write('usage: kube-crds print | kube-crds apply --kubeconfig FILE\n');
+  process.stderr.write('usage: kube-crds print | lines | paths | apply --kubeconfig FILE\n');
   return 2;
 }
 
