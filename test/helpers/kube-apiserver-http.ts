@@ -5,13 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as YAML from 'yaml';
+import { Authenticator } from './kube-apiserver-auth';
 import { ApiError } from './kube-apiserver-errors';
 import { jsonPatch, mergePatch } from './kube-apiserver-patch';
 import {
   ResourceDef, apiGroupList, apiResourceList, apiVersionOf, apiVersions, compareVersions, findByResource, RESOURCES,
 } from './kube-apiserver-resources';
 import { fieldMatcher, labelMatcher } from './kube-apiserver-select';
-import { KubeStore, Obj, present, rfc3339 } from './kube-apiserver-store';
+import { KubeStore, Obj, present } from './kube-apiserver-store';
 import { serveWatch } from './kube-apiserver-watch';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -36,20 +37,14 @@ export interface KubeRequest {
   code?: number;
 }
 
-export interface UserInfo { username: string; uid?: string; groups?: string[] }
-
 export interface ServerContext {
   store: KubeStore;
-  /** bearer token → identity (the server's own token included) */
-  tokens: Map<string, { user: UserInfo; audiences?: string[] }>;
+  auth: Authenticator;
   requests: KubeRequest[];
   openWatches: Set<() => void>;
   bookmarkIntervalMs: number;
   address(): string;
 }
-
-/** The API audiences of the server (what a TokenReview without spec.audiences checks against). */
-export const API_AUDIENCES = ['https://kubernetes.default.svc.cluster.local', 'https://kubernetes.default.svc'];
 
 const PUBLIC = new Set(['/healthz', '/readyz', '/livez', '/version']);
 
@@ -118,13 +113,12 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   const t = parsePath(parts);
   if (t) { entry.group = t.group; entry.version = t.version; }
   ctx.requests.push(entry);
-
-  const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  const who = auth ? ctx.tokens.get(auth[1]) : undefined;
-  if (!who) throw ApiError.unauthorized();
-  entry.user = who.user.username;
+  // authentication comes first (401 before anything else); the log entry is filled before it
+  const authenticate = (): void => { entry.user = ctx.auth.authenticateRequest(req.headers.authorization).username; };
 
   // Discovery
+  const discovery = url.pathname === '/api' || url.pathname === '/api/' || url.pathname === '/apis' || url.pathname === '/apis/' || (parts[0] === 'apis' && parts.length === 2) || !t || t.rest.length === 0;
+  if (discovery) { entry.verb = method.toLowerCase(); authenticate(); }
   if (url.pathname === '/api' || url.pathname === '/api/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiVersions(ctx.address())); }
   if (url.pathname === '/apis' || url.pathname === '/apis/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiGroupList()); }
   if (parts[0] === 'apis' && parts.length === 2) {
@@ -154,24 +148,31 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   if (namespace !== undefined && resource !== 'namespaces') entry.namespace = namespace;
   if (name !== undefined) entry.name = name;
   if (subresource !== undefined) entry.subresource = subresource;
-  const d = findByResource(t.group, t.version, resource);
-  if (!d || extra.length > 0) throw ApiError.noResource();
-  if (resource === 'namespaces') namespace = undefined;
-  if (!d.namespaced && namespace !== undefined) throw ApiError.noResource();
-  if (subresource !== undefined && !(subresource === 'status' && d.status)) throw ApiError.noResource();
-
   const q = url.searchParams;
   const isWatch = q.get('watch') === 'true' || q.get('watch') === '1';
   const verb: Verb = method === 'GET' ? (name !== undefined ? (isWatch ? 'watch' : 'get') : isWatch ? 'watch' : 'list')
     : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch'
       : method === 'DELETE' ? (name !== undefined ? 'delete' : 'deletecollection') : ('' as Verb);
   entry.verb = verb || method.toLowerCase();
-  if (!verb || !d.verbs.includes(verb) || (name === undefined && ['update', 'patch', 'delete'].includes(verb)) || (name !== undefined && verb === 'create')) {
+  authenticate();
+
+  const d = findByResource(t.group, t.version, resource);
+  if (!d || extra.length > 0) throw ApiError.noResource();
+  if (resource === 'namespaces') namespace = undefined;
+  if (!d.namespaced && namespace !== undefined) throw ApiError.noResource();
+  if (subresource !== undefined && !(subresource === 'status' && d.status) && !(subresource === 'token' && d.resource === 'serviceaccounts')) throw ApiError.noResource();
+
+  if (!verb || !d.verbs.includes(verb) || (name === undefined && ['update', 'patch', 'delete'].includes(verb)) || (name !== undefined && verb === 'create' && subresource !== 'token')) {
     throw ApiError.methodNotAllowed(method, url.pathname);
   }
   if (d.namespaced && namespace === undefined && !['list', 'watch', 'deletecollection'].includes(verb) && d.resource !== 'tokenreviews') throw ApiError.noResource();
 
   if (d.resource === 'tokenreviews') return tokenReview(ctx, req, res, entry);
+  if (subresource === 'token') {
+    if (verb !== 'create') throw ApiError.methodNotAllowed(method, url.pathname);
+    const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
+    return send(res, (entry.code = 201), ctx.auth.tokenRequest(namespace!, name!, body));
+  }
 
   const ver = t.version;
   const store = ctx.store;
@@ -300,20 +301,8 @@ async function tokenReview(ctx: ServerContext, req: IncomingMessage, res: Server
   const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
   const spec = body?.spec ?? {};
   if (typeof spec.token !== 'string' || spec.token === '') throw ApiError.invalid(RESOURCES.find((d) => d.resource === 'tokenreviews')!, '', 'spec.token', 'Required value');
-  const requested: string[] = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? spec.audiences : API_AUDIENCES;
-  const known = ctx.tokens.get(spec.token);
-  let status: Obj;
-  if (!known) {
-    status = { user: {}, error: '[invalid bearer token, token lookup failed]' };
-  } else {
-    const tokenAud = known.audiences ?? API_AUDIENCES;
-    const both = requested.filter((a) => tokenAud.includes(a));
-    status = both.length === 0
-      ? { user: {}, error: `[invalid bearer token, token audiences ${JSON.stringify(tokenAud)} is invalid for the target audiences ${JSON.stringify(requested)}]` }
-      : { authenticated: true, user: { username: known.user.username, ...(known.user.uid ? { uid: known.user.uid } : {}), groups: known.user.groups ?? ['system:authenticated'] }, audiences: both };
-  }
   send(res, (entry.code = 201), {
     kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1',
-    metadata: { creationTimestamp: rfc3339() }, spec, status,
+    metadata: { creationTimestamp: null }, spec, status: ctx.auth.review(spec),
   });
 }

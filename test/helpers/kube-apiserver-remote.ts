@@ -27,6 +27,7 @@ export function remoteTarget(kubeconfigPath: string, server: string): KubeTestTa
   const nsDef = findByKind('v1', 'Namespace');
 
   const ensureNamespace = async (ns: string): Promise<void> => {
+    if (created.some((c) => c.kind === 'Namespace' && c.name === ns)) return;
     try {
       await client.request('POST', collectionPath(nsDef, 'v1'), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       created.push({ apiVersion: 'v1', kind: 'Namespace', name: ns });
@@ -92,6 +93,24 @@ export function remoteTarget(kubeconfigPath: string, server: string): KubeTestTa
       const d = findByKind(apiVersion, kind);
       const l = await client.list<KubeObject>(collectionPath(d, splitApiVersion(apiVersion).version));
       return l.items.map((i) => ({ apiVersion, kind, ...i }));
+    },
+    async freshNamespace(prefix = 'kt') {
+      const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+      await ensureNamespace(name);
+      return name;
+    },
+    async serviceAccountToken(namespace, name, audiences, expirationSeconds) {
+      await ensureNamespace(namespace);
+      try {
+        await client.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } });
+        created.push({ apiVersion: 'v1', kind: 'ServiceAccount', namespace, name });
+      } catch (e) {
+        if (!isStatus(e, 409)) throw e;
+      }
+      const tr = await client.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(name)}/token`, {
+        apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { ...(audiences ? { audiences } : {}), ...(expirationSeconds ? { expirationSeconds } : {}) },
+      });
+      return tr.status.token;
     },
     async close() {
       for (const c of created.reverse()) {

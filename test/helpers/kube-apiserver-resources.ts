@@ -150,6 +150,9 @@ export function apiResourceList(group: string, version: string): object | undefi
       ...(d.crd ? { categories: ['istio-io', `${group.split('.')[0]}-istio-io`] } : {}),
     });
     if (d.status) resources.push({ name: `${d.resource}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] });
+    if (d.resource === 'serviceaccounts') {
+      resources.push({ name: 'serviceaccounts/token', singularName: '', namespaced: true, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'] });
+    }
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(group, version), resources };
 }

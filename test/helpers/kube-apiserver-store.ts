@@ -35,6 +35,7 @@ export interface WriteOptions {
 }
 
 const NS_DEF = RESOURCES.find((d) => d.resource === 'namespaces')!;
+const SA_DEF = RESOURCES.find((d) => d.resource === 'serviceaccounts')!;
 
 /** RFC3339 with seconds precision, as metav1.Time serialises. */
 export function rfc3339(d = new Date()): string {
@@ -60,6 +61,23 @@ function specChanged(a: Obj, b: Obj): boolean {
 export function present(d: ResourceDef, obj: Obj, version: string): Obj {
   const { apiVersion: _a, kind: _k, ...rest } = obj;
   return { apiVersion: apiVersionOf(d.group, version), kind: d.kind, ...structuredClone(rest) };
+}
+
+const LABEL_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** metadata.name validation of the API server (DNS-1035 label for Services, RFC 1123 label for Namespaces, subdomain elsewhere). */
+function checkName(d: ResourceDef, name: string): void {
+  const bad = (why: string) => new ApiError(422, 'Invalid', `${d.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": ${why}`,
+    { name, group: d.group || undefined, kind: d.kind, causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: "${name}": ${why}`, field: 'metadata.name' }] });
+  if (d.resource === 'services') {
+    if (name.length > 63 || !LABEL_1035.test(name)) throw bad("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')");
+  } else if (d.resource === 'namespaces') {
+    if (name.length > 63 || !LABEL_1123.test(name)) throw bad("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+  } else if (name.length > 253 || !SUBDOMAIN.test(name)) {
+    throw bad("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+  }
 }
 
 interface Snapshot { rv: number; items: Obj[] }
@@ -124,6 +142,7 @@ export class KubeStore {
     const meta: Obj = (obj.metadata = { ...(obj.metadata ?? {}) });
     if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
     if (!meta.name) throw ApiError.invalid(d, '', 'metadata.name', 'Required value: name or generateName is required');
+    checkName(d, meta.name);
     if (d.namespaced) {
       if (!meta.namespace) throw ApiError.invalid(d, meta.name, 'metadata.namespace', 'Required value');
       if (!this.table(NS_DEF).has(nsName(undefined, meta.namespace))) {
@@ -151,6 +170,10 @@ export class KubeStore {
     meta.resourceVersion = String(++this.rv);
     t.set(k, obj);
     this.emit(d, 'ADDED', obj);
+    // what the serviceaccount controller does for every namespace
+    if (d.resource === 'namespaces' && !this.table(SA_DEF).has(nsName(meta.name, 'default'))) {
+      this.create(SA_DEF, { metadata: { name: 'default', namespace: meta.name } });
+    }
     return structuredClone(obj);
   }
 

@@ -21,11 +21,14 @@ import type { Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeClient, KubeObject, loadKubeConfig } from '../../src/main/kube/client';
-import { KubeRequest, ServerContext, UserInfo, handle } from './kube-apiserver-http';
+import { Authenticator, UserInfo } from './kube-apiserver-auth';
+import { KubeRequest, ServerContext, handle } from './kube-apiserver-http';
 import { findByKind, splitApiVersion } from './kube-apiserver-resources';
 import { KubeStore, Obj, present } from './kube-apiserver-store';
 
-export type { KubeRequest, UserInfo } from './kube-apiserver-http';
+export type { KubeRequest } from './kube-apiserver-http';
+export type { UserInfo } from './kube-apiserver-auth';
+export { API_AUDIENCES } from './kube-apiserver-auth';
 export { RESOURCES, findByKind } from './kube-apiserver-resources';
 
 export interface KubeTestServerOptions {
@@ -57,6 +60,10 @@ export interface KubeTestTarget {
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): Promise<KubeObject | undefined>;
   /** Every object of the kind, all namespaces, sorted by namespace/name. */
   list(apiVersion: string, kind: string): Promise<KubeObject[]>;
+  /** Creates a namespace with a fresh random name (`<prefix>-xxxxxx`); returns the name. Removed on close() on a real server. */
+  freshNamespace(prefix?: string): Promise<string>;
+  /** A ServiceAccount token from TokenRequest (the ServiceAccount is created when missing). */
+  serviceAccountToken(namespace: string, name: string, audiences?: string[], expirationSeconds?: number): Promise<string>;
   close(): Promise<void>;
   /** local only */
   readonly server?: KubeTestServer;
@@ -86,12 +93,13 @@ export class KubeTestServer {
     this.store = new KubeStore(opts.historyLimit ?? 10_000);
     this.ctx = {
       store: this.store,
-      tokens: new Map([[this.token, { user: { username: 'kube-test-admin', groups: ['system:masters', 'system:authenticated'] } }]]),
+      auth: new Authenticator(this.store),
       requests: this.requests,
       openWatches: new Set(),
       bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
       address: () => `127.0.0.1:${this._port}`,
     };
+    this.ctx.auth.add(this.token, { user: { username: 'kube-test-admin', groups: ['system:masters', 'system:authenticated'] } });
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-test-'));
     this.kubeconfigPath = path.join(this.dir, 'kubeconfig');
     for (const name of DEFAULT_NAMESPACES) this.store.create(findByKind('v1', 'Namespace'), { metadata: { name } });
@@ -142,9 +150,29 @@ export class KubeTestServer {
     return new KubeClient(loadKubeConfig({ kubeconfig: this.kubeconfigPath }));
   }
 
-  /** Tokens that TokenReview accepts (and that authenticate API requests too). Default audiences: the API server's. */
+  /**
+   * A token TokenReview accepts for `audiences` (default: the API server's, API_AUDIENCES). It
+   * authenticates API requests too when its audiences include the API server's.
+   */
   addToken(token: string, user: UserInfo, audiences?: string[]): void {
-    this.ctx.tokens.set(token, { user, ...(audiences ? { audiences } : {}) });
+    this.ctx.auth.add(token, { user, ...(audiences ? { audiences } : {}) });
+  }
+
+  /**
+   * Issues a ServiceAccount token as TokenRequest does (creating the ServiceAccount, and its
+   * namespace, when missing): a JWT bound to the ServiceAccount, valid for TokenReview with
+   * `audiences` until it expires or the ServiceAccount is deleted.
+   */
+  serviceAccountToken(namespace: string, name: string, audiences?: string[], expirationSeconds?: number): string {
+    if (!this.get('v1', 'ServiceAccount', namespace, name)) this.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } });
+    return this.ctx.auth.issue(namespace, name, { audiences, expirationSeconds }).token;
+  }
+
+  /** Creates a namespace with a fresh random name (`<prefix>-xxxxxx`) and returns its name. */
+  freshNamespace(prefix = 'kt'): string {
+    const name = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+    this.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    return name;
   }
 
   /** Drops the watch history: a watch from any older resourceVersion gets a 410 Expired ERROR event. */
@@ -226,6 +254,8 @@ export function localTarget(server: KubeTestServer): KubeTestTarget {
     remove: async (a, k, ns, n) => server.remove(a, k, ns, n),
     get: async (a, k, ns, n) => server.get(a, k, ns, n),
     list: async (a, k) => server.list(a, k),
+    freshNamespace: async (prefix) => server.freshNamespace(prefix),
+    serviceAccountToken: async (ns, name, aud, exp) => server.serviceAccountToken(ns, name, aud, exp),
     close: () => server.close(),
     stop: () => server.stop(),
     start: () => server.start(),
