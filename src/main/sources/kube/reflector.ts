@@ -229,6 +229,7 @@ export class Reflector {
       let gone = false;
       let statusError: Error | undefined;
       let ctl: AbortController | undefined;
+      let established = false;
       const finish = (o: WatchOutcome) => {
         if (settled) return;
         settled = true;
@@ -245,8 +246,11 @@ export class Reflector {
       const done = (err: unknown) => {
         if (gone || isStatus(err, 410)) finish({ kind: 'gone' });
         else if (statusError) finish({ kind: 'error', err: statusError });
-        else if (err) finish({ kind: 'error', err });
-        else finish({ kind: 'ended', short: received === 0 && Date.now() - started < SHORT_WATCH_MS });
+        else {
+          const short = received === 0 && Date.now() - started < SHORT_WATCH_MS;
+          if (err && (!established || !isConnectionDrop(err) || short)) finish({ kind: 'error', err });
+          else finish({ kind: 'ended', short });
+        }
       };
       const onEvent = (type: string, obj: any) => {
         if (settled) return;
@@ -269,6 +273,7 @@ export class Reflector {
         ctl = c;
         if (settled) { c.abort(); return; }
         // The stream is open: the API server answered 200.
+        established = true;
         this.recovered();
       }, done);
     });
@@ -382,6 +387,15 @@ export class Reflector {
       this.sleeper = { timer, resolve };
     });
   }
+}
+
+/**
+ * An open watch stream cut by the peer (API server restart, load balancer): resumed like a watch
+ * that ended; if the server is really gone, the reconnect fails and reports it.
+ */
+function isConnectionDrop(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 export function errText(err: unknown): string {
