@@ -3,7 +3,7 @@
 #
 #   scripts/kube-apiserver/run.sh start [KUBECONFIG_PATH]   # prints the env lines to export
 #   scripts/kube-apiserver/run.sh stop                      # kills both, removes the state dir
-#   scripts/kube-apiserver/run.sh status
+#   scripts/kube-apiserver/run.sh status | env                # env: the export lines again
 #
 # Env: KUBE_PEER_DIR (binaries/cache, default ~/.cache/istiod-ts-kube), KUBE_PEER_RUN_DIR (state,
 # default $KUBE_PEER_DIR/run), KUBE_PEER_PORT (API server, default 36443), KUBE_PEER_ETCD_PORT
@@ -157,9 +157,13 @@ KC
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) stop ;;
+  env)
+    alive "$RUN/kube-apiserver.pid" || { echo "not running" >&2; exit 1; }
+    echo "export KUBE_TEST_APISERVER=https://127.0.0.1:$PORT"
+    echo "export KUBECONFIG=$(cat "$RUN/kubeconfig-path")" ;;
   status)
     if alive "$RUN/kube-apiserver.pid"; then
       echo "running: https://127.0.0.1:$PORT (kubeconfig $(cat "$RUN/kubeconfig-path" 2>/dev/null))"
     else echo "not running"; exit 1; fi ;;
-  *) echo "usage: $0 start [KUBECONFIG_PATH] | stop | status" >&2; exit 2 ;;
+  *) echo "usage: $0 start [KUBECONFIG_PATH] | stop | status | env" >&2; exit 2 ;;
 esac
