@@ -240,7 +240,11 @@ export class KubeSource {
   }
 
   private async waitSynced(reflectors: Reflector[]): Promise<void> {
-    await Promise.all(reflectors.map((r) => r.whenSynced()));
+    try {
+      await Promise.all(reflectors.map((r) => r.whenSynced()));
+    } catch {
+      // only a stop() makes a reflector give up before its first list
+    }
     if (this.state !== 'running') throw new Error('KubeSource stopped before its initial sync');
   }
 
