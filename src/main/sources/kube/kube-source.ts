@@ -82,6 +82,8 @@ interface KindState {
   /** what this kind's origin holds in the store */
   applied: Map<ObjectKey, K8sObject>;
   problems: Map<ObjectKey, FileError>;
+  /** Pods and Nodes: stored as projections without resourceVersion */
+  projected: boolean;
 }
 
 type Shaped = { status: 'ok'; obj: K8sObject; warning?: FileError } | { status: 'skip' } | { status: 'invalid'; problem: FileError };
@@ -168,6 +170,8 @@ export class KubeSource {
     this.wake?.();
     await Promise.all([this.meshReflector?.stop(), ...[...this.kinds.values()].map((s) => s.reflector.stop())]);
     await this.discoveryRunning;
+    // a discovery check that was mid-way may have started a kind meanwhile
+    await Promise.all([...this.kinds.values()].map((s) => s.reflector.stop()));
   }
 
   /** What is failing right now, for /ready; empty when healthy. */
@@ -213,9 +217,9 @@ export class KubeSource {
 
   // ---- reflectors ------------------------------------------------------------------------------
 
-  private reflectorFor(path: string, name: string, handler: (b: ReflectorBatch) => void, query?: Record<string, string>): Reflector {
+  private reflectorFor(path: string, name: string, handler: (b: ReflectorBatch) => void, query?: Record<string, string>, transform?: (o: KubeObject) => KubeObject): Reflector {
     return new Reflector({
-      client: this.client, path, name, handler, query, log: this.log,
+      client: this.client, path, name, handler, query, log: this.log, ...(transform ? { transform } : {}),
       ...(this.backoffOpts ? { backoff: this.backoffOpts } : {}),
       ...(this.watchTimeoutSeconds ? { watchTimeoutSeconds: this.watchTimeoutSeconds } : {}),
     });
@@ -226,8 +230,9 @@ export class KubeSource {
     const name = kind.group ? `${kind.plural}.${kind.group}` : kind.plural;
     const state = {
       kind, version, apiVersion, origin: originOf(kind), candidates: new Map(), applied: new Map(), problems: new Map(),
+      projected: kind.group === '' && (kind.kind === 'Pod' || kind.kind === 'Node'),
     } as unknown as KindState;
-    state.reflector = this.reflectorFor(collectionPath(kind, version), name, (b) => this.onBatch(state, b));
+    state.reflector = this.reflectorFor(collectionPath(kind, version), name, (b) => this.onBatch(state, b), undefined, (raw) => this.reduce(state, raw));
     this.kinds.set(kind, state);
     state.reflector.start();
     return state;
@@ -279,7 +284,9 @@ export class KubeSource {
       }
       if (shaped.warning) state.problems.set(key, shaped.warning); else state.problems.delete(key);
       const prev = state.candidates.get(key);
-      if (prev && JSON.stringify(prev) === JSON.stringify(shaped.obj)) continue; // status churn, same content
+      // Projected kinds: an update whose projection is unchanged (status churn) is no change.
+      // Other kinds always differ here (their resourceVersion moved), so they skip the compare.
+      if (prev && state.projected && JSON.stringify(prev) === JSON.stringify(shaped.obj)) continue;
       state.candidates.set(key, shaped.obj);
       touched.add(key);
     }
@@ -298,13 +305,36 @@ export class KubeSource {
     }
   }
 
-  /** One raw API object → the object to store, nothing (irrelevant), or a validation problem. */
-  private shape(state: KindState, raw: KubeObject): Shaped {
+  /**
+   * What the reflector caches of a raw API object (client-go SetTransform): apiVersion/kind set,
+   * managedFields and last-applied dropped, Pods and Nodes projected, Secrets that are not
+   * credentials reduced to their name. resourceVersion stays (relists are diffed by it).
+   */
+  private reduce(state: KindState, raw: KubeObject): KubeObject {
     const { kind } = state;
-    if (kind.kind === 'Secret' && kind.group === '' && !isCredentialSecret(raw)) return { status: 'skip' };
-    let obj = cleanObject(raw, state.apiVersion, kind.kind);
-    if (kind.group === '' && kind.kind === 'Pod') obj = projectPod(obj);
-    else if (kind.group === '' && kind.kind === 'Node') obj = projectNode(obj);
+    if (kind.group !== '') return cleanObject(raw, state.apiVersion, kind.kind) as KubeObject;
+    const rv = raw.metadata.resourceVersion;
+    const withRv = (o: K8sObject) => ({ ...o, metadata: { ...o.metadata, ...(rv !== undefined ? { resourceVersion: rv } : {}) } }) as KubeObject;
+    switch (kind.kind) {
+      case 'Secret':
+        if (isCredentialSecret(raw)) return cleanObject(raw, state.apiVersion, kind.kind) as KubeObject;
+        return { apiVersion: state.apiVersion, kind: kind.kind, type: raw.type, metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace, resourceVersion: rv } };
+      case 'Pod': return withRv(projectPod(cleanObject(raw, state.apiVersion, kind.kind)));
+      case 'Node': return withRv(projectNode(cleanObject(raw, state.apiVersion, kind.kind)));
+      default: return cleanObject(raw, state.apiVersion, kind.kind) as KubeObject;
+    }
+  }
+
+  /** One cached object (see reduce) → the object to store, nothing (irrelevant), or a validation problem. */
+  private shape(state: KindState, cached: KubeObject): Shaped {
+    const { kind } = state;
+    if (kind.kind === 'Secret' && kind.group === '' && !isCredentialSecret(cached)) return { status: 'skip' };
+    let obj = cached as K8sObject;
+    if (state.projected) {
+      // resourceVersion moves with every status heartbeat: the stored projection leaves it out
+      const { resourceVersion: _rv, ...metadata } = obj.metadata;
+      obj = { ...obj, metadata } as K8sObject;
+    }
     if (!kind.istio) return { status: 'ok', obj };
     const checked = checkDocument(obj);
     if (checked.status !== 'checked') return { status: 'ok', obj }; // a kind the model does not read (yet): kept as the API server has it
@@ -460,6 +490,7 @@ export class KubeSource {
     if (this.discoveryFailingSince !== undefined) this.log.info('API discovery answers again', {});
     this.discoveryFailingSince = undefined;
     for (const k of ISTIO_KINDS) {
+      if (this.state !== 'running') return false;
       const version = found.get(k);
       const state = this.kinds.get(k);
       if (version && !state) {
