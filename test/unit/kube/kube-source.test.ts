@@ -16,24 +16,8 @@ import { sleep, waitFor } from '../../helpers/wait-for';
 
 const FAST = { initialMs: 20, maxMs: 200 };
 
-/**
- * WORKAROUND until src/main/kube/client.ts is fixed: KubeClient.request spreads client-node's
- * node-fetch `Headers` into a plain object, which drops Authorization (every request is 401).
- */
 function clientOf(server: KubeTestServer): KubeClient {
-  const client = server.client();
-  const kc = client.kc as unknown as { applyToFetchOptions(o: object): Promise<{ headers?: any }> };
-  const orig = kc.applyToFetchOptions.bind(kc);
-  kc.applyToFetchOptions = async (o) => {
-    const r = await orig(o);
-    if (r.headers && typeof r.headers.forEach === 'function' && typeof r.headers.raw === 'function') {
-      const h: Record<string, string> = {};
-      r.headers.forEach((v: string, k: string) => { h[k] = v; });
-      r.headers = h;
-    }
-    return r;
-  };
-  return client;
+  return server.client();
 }
 
 function settings(over: Partial<KubeConfig> = {}): KubeConfig {

@@ -11,31 +11,8 @@ import { sleep, waitFor } from '../../helpers/wait-for';
 
 const FAST = { initialMs: 20, maxMs: 200 };
 
-/**
- * WORKAROUND until src/main/kube/client.ts is fixed: KubeClient.request spreads client-node's
- * node-fetch `Headers` object into a plain object, which drops every entry (Authorization
- * included), so token-authenticated requests get 401. Converts the headers to a plain object.
- * Returns false (no-op) once the client sends Authorization itself.
- */
-async function fixAuth(client: KubeClient): Promise<KubeClient> {
-  const kc = client.kc as unknown as { applyToFetchOptions(o: object): Promise<{ headers?: any }> };
-  const orig = kc.applyToFetchOptions.bind(kc);
-  kc.applyToFetchOptions = async (o) => {
-    const r = await orig(o);
-    if (r.headers && typeof r.headers.forEach === 'function' && typeof r.headers.raw === 'function') {
-      const h: Record<string, string> = {};
-      r.headers.forEach((v: string, k: string) => { h[k] = v; });
-      r.headers = h;
-    }
-    return r;
-  };
-  return client;
-}
-
 function clientOf(server: KubeTestServer): KubeClient {
-  const c = server.client();
-  void fixAuth(c);
-  return c;
+  return server.client();
 }
 
 function svc(ns: string, name: string, port = 80): KubeObject {
