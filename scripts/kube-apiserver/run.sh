@@ -4,6 +4,7 @@
 #   scripts/kube-apiserver/run.sh start [KUBECONFIG_PATH]   # prints the env lines to export
 #   scripts/kube-apiserver/run.sh stop                      # kills both, removes the state dir
 #   scripts/kube-apiserver/run.sh status | env                # env: the export lines again
+#   scripts/kube-apiserver/run.sh down | up                   # outage: stop/restart kube-apiserver only
 #
 # Env: KUBE_PEER_DIR (binaries/cache, default ~/.cache/istiod-ts-kube), KUBE_PEER_RUN_DIR (state,
 # default $KUBE_PEER_DIR/run), KUBE_PEER_PORT (API server, default 36443), KUBE_PEER_ETCD_PORT
@@ -39,6 +40,37 @@ stop() {
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Starts kube-apiserver on the state in $RUN (certs, keys, token) and waits for /readyz.
+start_apiserver() {
+  local pki="$RUN/pki" token; token=$(cat "$RUN/admin-token")
+  # ServiceAccount admission is off: tests create Pods in fresh namespaces at once, before the
+  # serviceaccount controller has made the `default` ServiceAccount it insists on, and no
+  # kubelet would use the projected tokens it adds. Every other default admission plugin stays on.
+  # --endpoint-reconciler-type none: the reconciler refuses a loopback --advertise-address.
+  setsid "$BIN_DIR/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none --secure-port "$PORT" \
+    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --cert-dir "$pki" \
+    --token-auth-file "$pki/tokens.csv" \
+    --authorization-mode "$AUTHZ" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --api-audiences istio-ca,https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --enable-admission-plugins NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
+    --disable-admission-plugins ServiceAccount \
+    --allow-privileged=true --profiling=false --v=1 >> "$RUN/kube-apiserver.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/kube-apiserver.pid"
+
+  t0=$(date +%s)
+  until curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; do
+    alive "$RUN/etcd.pid" || { tail -20 "$RUN/etcd.log" >&2; stop >/dev/null; die "etcd exited (log above)"; }
+    alive "$RUN/kube-apiserver.pid" || { tail -30 "$RUN/kube-apiserver.log" >&2; stop >/dev/null; die "kube-apiserver exited (log above)"; }
+    (( $(date +%s) - t0 > 120 )) && { tail -30 "$RUN/kube-apiserver.log" >&2; die "kube-apiserver not ready after 120 s ($RUN/kube-apiserver.log)"; }
+    sleep 0.5
+  done
+}
+
 start() {
   local kubeconfig="${1:-$RUN/kubeconfig}"
   if alive "$RUN/kube-apiserver.pid"; then die "already running (pid $(cat "$RUN/kube-apiserver.pid")); run.sh stop first"; fi
@@ -67,33 +99,8 @@ start() {
     --unsafe-no-fsync --log-level warn > "$RUN/etcd.log" 2>&1 < /dev/null &
   echo $! > "$RUN/etcd.pid"
 
-  # ServiceAccount admission is off: tests create Pods in fresh namespaces at once, before the
-  # serviceaccount controller has made the `default` ServiceAccount it insists on, and no
-  # kubelet would use the projected tokens it adds. Every other default admission plugin stays on.
-  # --endpoint-reconciler-type none: the reconciler refuses a loopback --advertise-address.
-  setsid "$BIN_DIR/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none --secure-port "$PORT" \
-    --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --cert-dir "$pki" \
-    --token-auth-file "$pki/tokens.csv" \
-    --authorization-mode "$AUTHZ" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-    --api-audiences istio-ca,https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range 10.96.0.0/16 \
-    --enable-admission-plugins NamespaceLifecycle,MutatingAdmissionWebhook,ValidatingAdmissionWebhook \
-    --disable-admission-plugins ServiceAccount \
-    --allow-privileged=true --profiling=false --v=1 > "$RUN/kube-apiserver.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/kube-apiserver.pid"
-
+  start_apiserver
   local url="https://127.0.0.1:$PORT"
-  local t0; t0=$(date +%s)
-  until curl -sf --cacert "$pki/ca.crt" -H "Authorization: Bearer $token" "$url/readyz" >/dev/null 2>&1; do
-    alive "$RUN/etcd.pid" || { tail -20 "$RUN/etcd.log" >&2; stop >/dev/null; die "etcd exited (log above)"; }
-    alive "$RUN/kube-apiserver.pid" || { tail -30 "$RUN/kube-apiserver.log" >&2; stop >/dev/null; die "kube-apiserver exited (log above)"; }
-    (( $(date +%s) - t0 > 120 )) && { tail -30 "$RUN/kube-apiserver.log" >&2; die "kube-apiserver not ready after 120 s ($RUN/kube-apiserver.log)"; }
-    sleep 0.5
-  done
   echo "kube-apiserver ready at $url after $(( $(date +%s) - t0 ))s (authorization: $AUTHZ)" >&2
 
   mkdir -p "$(dirname "$kubeconfig")"
@@ -157,6 +164,19 @@ KC
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) stop ;;
+  down)  # an API-server outage: kube-apiserver goes away, etcd (the state) stays
+    alive "$RUN/kube-apiserver.pid" || die "kube-apiserver is not running"
+    pid=$(cat "$RUN/kube-apiserver.pid"); kill "$pid"
+    # graceful shutdown waits for open watches to end; past 5 s it is a crash (SIGKILL)
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    echo "kube-apiserver stopped (pid $pid); etcd keeps the state; run.sh up brings it back" ;;
+  up)
+    alive "$RUN/etcd.pid" || die "no peer state (run.sh start first)"
+    alive "$RUN/kube-apiserver.pid" && die "kube-apiserver is already running"
+    t0=$(date +%s); start_apiserver
+    echo "kube-apiserver back at https://127.0.0.1:$PORT after $(( $(date +%s) - t0 ))s" ;;
   env)
     alive "$RUN/kube-apiserver.pid" || { echo "not running" >&2; exit 1; }
     echo "export KUBE_TEST_APISERVER=https://127.0.0.1:$PORT"
@@ -165,5 +185,5 @@ case "${1:-}" in
     if alive "$RUN/kube-apiserver.pid"; then
       echo "running: https://127.0.0.1:$PORT (kubeconfig $(cat "$RUN/kubeconfig-path" 2>/dev/null))"
     else echo "not running"; exit 1; fi ;;
-  *) echo "usage: $0 start [KUBECONFIG_PATH] | stop | status | env" >&2; exit 2 ;;
+  *) echo "usage: $0 start [KUBECONFIG_PATH] | stop | status | env | down | up" >&2; exit 2 ;;
 esac
