@@ -15,7 +15,18 @@ import { ModelStore } from './store';
 import { hostMatches } from '../../shared/istio/hosts';
 
 
-const CONFIG_KINDS = ['VirtualService', 'DestinationRule', 'Sidecar', 'Gateway'];
+/** Group of objects the control plane itself writes into the store (never read from files or the API). */
+export const INTERNAL_GROUP = 'internal.istiod-ts.io';
+
+/** Config kinds carried into the snapshot as ConfigModels, by group. */
+const CONFIG_KINDS: ReadonlyArray<readonly [group: string, kind: string]> = [
+  ['networking.istio.io', 'VirtualService'], ['networking.istio.io', 'DestinationRule'], ['networking.istio.io', 'Sidecar'], ['networking.istio.io', 'Gateway'],
+  ['security.istio.io', 'PeerAuthentication'], ['security.istio.io', 'AuthorizationPolicy'], ['security.istio.io', 'RequestAuthentication'],
+  // gateway credentials (issue 9); spec = { type, data } with data base64 as in the Secret
+  ['', 'Secret'],
+  // JWKS the control plane fetched for RequestAuthentication jwksUri (issue 9; written by the main thread)
+  [INTERNAL_GROUP, 'JwksCache'],
+];
 const SE_RESOLUTION: Record<string, Resolution> = { STATIC: 'eds', NONE: 'passthrough', DNS: 'dns', DYNAMIC_DNS: 'dns', DNS_ROUND_ROBIN: 'dns-round-robin' };
 
 interface Built { inputs: readonly object[]; entry: ServiceEntryInput }
@@ -118,6 +129,13 @@ function endpointLocality(e: any, pod: K8sObject | undefined, nodes: Map<string,
   return subzone ? `${region}/${zone}/${subzone}` : `${region}/${zone}`;
 }
 
+/** A Secret as the snapshot carries it: its type and data (base64; stringData folded in, encoded). */
+function secretSpec(obj: K8sObject): Record<string, unknown> {
+  const data: Record<string, string> = { ...((obj as any).data ?? {}) };
+  for (const [k, v] of Object.entries(((obj as any).stringData ?? {}) as Record<string, string>)) data[k] = Buffer.from(String(v)).toString('base64');
+  return { type: (obj as any).type ?? 'Opaque', data };
+}
+
 /** Label keys read by VirtualService sourceLabels, DestinationRule workloadSelector and Gateway selector. */
 function selectorKeysOf(configs: readonly ConfigModel[]): string[] {
   const keys = new Set<string>();
@@ -129,6 +147,7 @@ function selectorKeysOf(configs: readonly ConfigModel[]): string[] {
       }
     } else if (c.kind === 'DestinationRule') add(c.spec?.workloadSelector?.matchLabels);
     else if (c.kind === 'Gateway') add(c.spec?.selector);
+    else if (c.group === 'security.istio.io') add(c.spec?.selector?.matchLabels);
   }
   return [...keys].sort();
 }
@@ -241,11 +260,12 @@ export class Registry {
 
     const configs: ConfigModel[] = [];
     const nextConfigs = new Map<K8sObject, ConfigModel>();
-    for (const kind of CONFIG_KINDS) {
-      for (const obj of this.store.list(kind, 'networking.istio.io')) {
+    for (const [group, kind] of CONFIG_KINDS) {
+      for (const obj of this.store.list(kind, group)) {
         const model = this.configs.get(obj) ?? Object.freeze({
           group: splitApiVersion(obj.apiVersion).group, kind, namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name,
-          revision: obj.metadata.resourceVersion ?? '', labels: obj.metadata.labels ?? {}, spec: obj.spec ?? {},
+          revision: obj.metadata.resourceVersion ?? '', labels: obj.metadata.labels ?? {},
+          spec: kind === 'Secret' ? secretSpec(obj) : obj.spec ?? {},
           ...(typeof obj.metadata.creationTimestamp === 'string' ? { created: obj.metadata.creationTimestamp } : {}),
         });
         nextConfigs.set(obj, model);

@@ -20,6 +20,10 @@ import { validateVirtualService } from './validate-virtual-service';
 import { validateDestinationRule } from './validate-destination-rule';
 import { validateSidecar } from './validate-sidecar';
 import { validateGateway } from './validate-gateway';
+import { validatePeerAuthentication } from './validate-peer-authentication';
+import { validateAuthorizationPolicy } from './validate-authorization-policy';
+import { validateRequestAuthentication } from './validate-request-authentication';
+import { validateSecret } from './validate-secret';
 
 export type { ValidationIssue, PathSegment } from './validate-fields';
 
@@ -62,6 +66,10 @@ const VALIDATORS: ReadonlyMap<string, KindValidator> = new Map<string, KindValid
   ['networking.istio.io/DestinationRule', validateDestinationRule],
   ['networking.istio.io/Sidecar', validateSidecar],
   ['networking.istio.io/Gateway', validateGateway],
+  ['security.istio.io/PeerAuthentication', validatePeerAuthentication],
+  ['security.istio.io/AuthorizationPolicy', validateAuthorizationPolicy],
+  ['security.istio.io/RequestAuthentication', validateRequestAuthentication],
+  ['/Secret', validateSecret],
 ]);
 
 export function validateObject(obj: K8sObject): ValidationResult {

@@ -34,6 +34,7 @@ export interface KindInfo {
 }
 
 const ISTIO_NET_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'] as const;
+const ISTIO_SECURITY_VERSIONS = ['v1', 'v1beta1'] as const;
 
 /** Every kind file mode accepts. Kubernetes mode watches the same list. */
 export const KINDS: readonly KindInfo[] = [
@@ -50,6 +51,11 @@ export const KINDS: readonly KindInfo[] = [
   { group: 'networking.istio.io', kind: 'DestinationRule', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: false },
   { group: 'networking.istio.io', kind: 'Sidecar', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: false },
   { group: 'networking.istio.io', kind: 'Gateway', versions: ISTIO_NET_VERSIONS, namespaced: true, registry: false },
+  { group: 'security.istio.io', kind: 'PeerAuthentication', versions: ISTIO_SECURITY_VERSIONS, namespaced: true, registry: false },
+  { group: 'security.istio.io', kind: 'AuthorizationPolicy', versions: ISTIO_SECURITY_VERSIONS, namespaced: true, registry: false },
+  { group: 'security.istio.io', kind: 'RequestAuthentication', versions: ISTIO_SECURITY_VERSIONS, namespaced: true, registry: false },
+  /** gateway credentials (credentialName): kubernetes.io/tls, or generic with cert/key/cacert keys */
+  { group: '', kind: 'Secret', versions: ['v1'], namespaced: true, registry: false },
 ];
 
 /** Split `apiVersion` into group and version ("v1" → core group). */

@@ -39,11 +39,14 @@ export function corsFilter(): Obj {
 export interface HttpFilterOptions {
   /** proxyless gRPC: only the filters grpc-js-xds / C-core implement */
   readonly proxyless?: boolean;
+  /** filters ahead of ours (inbound security: jwt_authn, rbac), in order */
+  readonly before?: readonly Obj[];
 }
 
 /** The HTTP filter chain of every HttpConnectionManager we generate; the router is last. */
 export function httpFilters(opts: HttpFilterOptions = {}): Obj[] {
-  return opts.proxyless ? [faultFilter(), routerFilter()] : [faultFilter(), corsFilter(), routerFilter()];
+  const own = opts.proxyless ? [faultFilter(), routerFilter()] : [faultFilter(), corsFilter(), routerFilter()];
+  return opts.before && opts.before.length > 0 ? [...opts.before, ...own] : own;
 }
 
 /** HttpConnectionManager typed_config (no wrapper), e.g. for api_listener. */

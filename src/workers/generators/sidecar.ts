@@ -19,12 +19,12 @@
  * Sidecar's ingress listeners, which replace them; captureMode NONE makes a real listener).
  * RDS: one virtual host per service and port with Istio's domains, then allow_any / block_all.
  * CDS: sidecar-clusters.ts.
- * mTLS is not generated (no PeerAuthentication support): inbound chains are the plaintext variants.
+ * Inbound LDS: sidecar-inbound.ts (with the security policy seam, security/inbound-policy.ts).
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel, SERVICELESS_HOSTS_KIND, ServicelessHost, serviceEntryPortProtocol, UNSUPPORTED_PROTOCOL } from '../../shared/model/service';
 import { parseGoDuration } from '../../shared/duration';
-import { hostMatches, inboundClusterName, outboundClusterName, resolveHost } from './hosts';
+import { hostMatches, outboundClusterName, resolveHost } from './hosts';
 import { buildRoutes, virtualServiceRoutes } from './routes';
 import { EgressListener, egressListenersOf, egressMatches, sidecarConfig, visibleServices } from './scope';
 import { virtualServiceFor } from './virtual-services';
@@ -44,8 +44,8 @@ export const INBOUND_PASSTHROUGH_BIND = '127.0.0.6';
 export const WILDCARD = '0.0.0.0';
 export const LOCALHOST = '127.0.0.1';
 /** ALPNs the http_inspector sets for plaintext HTTP (Istio plaintextHTTPALPNs without HTTP/1.0). */
-const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
-const RAW_BUFFER = 'raw_buffer';
+export const PLAINTEXT_HTTP_ALPNS = ['http/1.1', 'h2c'];
+export const RAW_BUFFER = 'raw_buffer';
 export const DNS_REFRESH_MS = 60_000; // MeshConfig dnsRefreshRate default
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
@@ -301,10 +301,10 @@ function listenerFromEntry(snap: SnapshotView, e: ListenerEntry, egress: Egress)
 }
 
 const TLS_INSPECTOR: Obj = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
-const HTTP_INSPECTOR: Obj = { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } };
+export const HTTP_INSPECTOR: Obj = { name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector' } };
 /** TPROXY keeps the client's source address toward the app (Istio xdsfilters.OriginalSrc, mark 1337). */
-const ORIGINAL_SRC: Obj = { name: 'envoy.filters.listener.original_src', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc', mark: 1337 } };
-const ORIGINAL_DST: Obj = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
+export const ORIGINAL_SRC: Obj = { name: 'envoy.filters.listener.original_src', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_src.v3.OriginalSrc', mark: 1337 } };
+export const ORIGINAL_DST: Obj = { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
 
 /** Valid IPv4/IPv6 literal (endpoint addresses of NONE ServiceEntries may be hostnames). */
 function isIp(a: string): boolean {
@@ -373,148 +373,6 @@ export const sidecarOutboundListeners: Generator = (snap, ctx) => {
       ],
     },
   });
-  return out;
-};
-
-// ---------------------------------------------------------------- LDS inbound
-
-/** One inbound filter chain's configuration (Istio inboundChainConfig). */
-interface InboundChain {
-  /** service port (names the virtual host) and target port (matched, names the cluster) */
-  port: number;
-  targetPort: number;
-  protocol: string;
-  hostname: string;
-  bind: string;
-  bindToPort: boolean;
-}
-
-interface IngressListener {
-  port?: { number?: number; protocol?: string; name?: string };
-  bind?: string;
-  captureMode?: string;
-  defaultEndpoint?: string;
-}
-
-export function ingressListeners(sidecar: ConfigModel | undefined): IngressListener[] {
-  return ((sidecar?.spec?.ingress ?? []) as IngressListener[]).filter((i) => Number.isInteger(Number(i?.port?.number)) && Number(i.port!.number) > 0);
-}
-
-/**
- * Istio buildInboundChainConfigs: the Sidecar's ingress listeners when it has any (they replace the
- * service ports), else one chain per target port of the workload's services (the first service of a
- * port wins) — none without iptables. Sorted by target port.
- */
-function inboundChains(ctx: Partial<GenContext>, sidecar: ConfigModel | undefined): InboundChain[] {
-  const byPort = new Map<number, InboundChain>();
-  const ingress = ingressListeners(sidecar);
-  if (ingress.length === 0) {
-    if (ctx.interceptionMode === 'NONE') return [];
-    for (const ip of ctx.inbound ?? []) {
-      if (byPort.has(ip.targetPort) || !listenerClass(ip.protocol)) continue;
-      byPort.set(ip.targetPort, { port: ip.port, targetPort: ip.targetPort, protocol: ip.protocol, hostname: ip.hostname, bind: WILDCARD, bindToPort: false });
-    }
-  } else {
-    for (const ing of ingress) {
-      const port = Number(ing.port!.number);
-      if (byPort.has(port)) continue;
-      const mode = ing.captureMode ?? 'DEFAULT';
-      const bindToPort = mode === 'DEFAULT' ? ctx.interceptionMode === 'NONE' : mode === 'NONE';
-      byPort.set(port, {
-        port, targetPort: port, protocol: serviceEntryPortProtocol(ing.port!.protocol),
-        hostname: `${sidecar!.name}.${sidecar!.namespace}`, bind: ing.bind || WILDCARD, bindToPort,
-      });
-    }
-  }
-  return [...byPort.values()].sort((a, b) => a.targetPort - b.targetPort);
-}
-
-/** Istio buildSidecarInboundHTTPRouteConfig: one virtual host, everything to the inbound cluster. */
-function inboundRouteConfig(name: string, cluster: string, port: number, hostname: string | undefined): Obj {
-  return {
-    name,
-    virtual_hosts: [{
-      name: `inbound|http|${port}`, domains: ['*'],
-      routes: [{
-        name: 'default', match: { prefix: '/' },
-        route: { cluster, timeout: duration(0), max_stream_duration: { max_stream_duration: duration(0), grpc_timeout_header_max: duration(0) } },
-        ...(hostname ? { decorator: { operation: `${hostname}:${port}/*` } } : {}),
-      }],
-    }],
-    validate_clusters: { value: false },
-  };
-}
-
-/**
- * The plaintext filter chains of one inbound chain config (mTLS DISABLE match options): HTTP or TCP
- * on raw_buffer, or both for a sniffed port (HTTP by the http_inspector's ALPN, TCP otherwise).
- */
-function inboundFilterChains(c: InboundChain): Obj[] {
-  const cluster = inboundClusterName(c.targetPort);
-  const name = `${c.bind}_${c.targetPort}`;
-  const http = () => hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) });
-  const tcp = () => tcpProxy(cluster, cluster);
-  const match = (alpn?: readonly string[]): Obj => ({ destination_port: { value: c.targetPort }, transport_protocol: RAW_BUFFER, ...(alpn ? { application_protocols: [...alpn] } : {}) });
-  const cls = listenerClass(c.protocol);
-  if (cls === 'AUTO') {
-    return [
-      { name, filter_chain_match: match(PLAINTEXT_HTTP_ALPNS), filters: [http()] },
-      { name, filter_chain_match: match(), filters: [tcp()] },
-    ];
-  }
-  return [{ name, filter_chain_match: match(), filters: [cls === 'HTTP' ? http() : tcp()] }];
-}
-
-/** Listener filter disabled on the given destination ports (Istio listenerPredicateExcludePorts). */
-function disabledOnPorts(ports: number[]): Obj {
-  const rules = ports.map((p) => ({ destination_port_range: { start: p, end: p + 1 } }));
-  return rules.length === 1 ? rules[0]! : { or_match: { rules } };
-}
-
-/** Inbound facet of LDS: depends only on the proxy's own workload (and Sidecar ingress). */
-export const sidecarInboundListeners: Generator = (snap, ctx) => {
-  const sidecar = sidecarConfig(snap, ctx.sidecar);
-  const out: Generated[] = [];
-  const chains = inboundChains(ctx, sidecar);
-  const filtersTimeout = duration(meshDurationMs(snap, 'protocolDetectionTimeout', 0));
-
-  // Chains that bind their own port (captureMode NONE, or no iptables): real listeners.
-  for (const c of chains.filter((x) => x.bindToPort)) {
-    const name = `${c.bind}_${c.targetPort}`;
-    out.push({ name, resource: {
-      name, address: address(c.bind, c.targetPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
-      filter_chains: inboundFilterChains(c), listener_filters_timeout: filtersTimeout,
-      ...(listenerClass(c.protocol) === 'AUTO' ? { listener_filters: [HTTP_INSPECTOR] } : {}),
-    } });
-  }
-  if (ctx.interceptionMode === 'NONE') return out;
-
-  const inboundPort = Number((snap.mesh() as any).proxyInboundListenPort ?? 15006) || 15006;
-  const serviceChains = chains.filter((x) => !x.bindToPort);
-  const passthroughHttp = {
-    name: 'virtualInbound-catchall-http',
-    filter_chain_match: { application_protocols: PLAINTEXT_HTTP_ALPNS, transport_protocol: RAW_BUFFER },
-    filters: [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) })],
-  };
-  const passthroughTcp = {
-    name: 'virtualInbound',
-    filter_chain_match: { transport_protocol: RAW_BUFFER },
-    filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
-  };
-  const blackhole = {
-    name: 'virtualInbound-blackhole', filter_chain_match: { destination_port: { value: inboundPort } },
-    filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
-  };
-  // http_inspector is needed by the passthrough HTTP chain and sniffed ports only: off for the
-  // blackhole port and for every declared-protocol port (their chains match on the port alone).
-  const noHttp = [...new Set([inboundPort, ...serviceChains.filter((c) => listenerClass(c.protocol) !== 'AUTO').map((c) => c.targetPort)])].sort((a, b) => a - b);
-  out.push({ name: 'virtualInbound', resource: {
-    name: 'virtualInbound', address: address(WILDCARD, inboundPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
-    ...(ctx.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
-    listener_filters: [ORIGINAL_DST, ...(ctx.interceptionMode === 'TPROXY' ? [ORIGINAL_SRC] : []), { ...HTTP_INSPECTOR, filter_disabled: disabledOnPorts(noHttp) }],
-    listener_filters_timeout: filtersTimeout,
-    filter_chains: [blackhole, passthroughHttp, passthroughTcp, ...serviceChains.flatMap(inboundFilterChains)],
-  } });
   return out;
 };
 
@@ -623,6 +481,9 @@ function serviceLessVirtualHosts(snap: SnapshotView, namespace: string, sidecar:
 }
 
 /** Whole-type LDS generator (both facets), for callers that do not split by facet. */
+import { sidecarInboundListeners } from './sidecar-inbound';
+export { sidecarInboundListeners, ingressListeners } from './sidecar-inbound';
+
 export const sidecarListeners: Generator = (snap, ctx, names) => [...sidecarOutboundListeners(snap, ctx, names), ...sidecarInboundListeners(snap, ctx, names)];
 
 export { ADS_CONFIG_SOURCE };
