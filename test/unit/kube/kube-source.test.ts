@@ -10,6 +10,8 @@ import type { KubeConfig } from '../../../src/main/config';
 import { ModelStore } from '../../../src/main/model/store';
 import { DEFAULT_MESH } from '../../../src/main/mesh-config';
 import { KubeSource, KubeSourceOptions } from '../../../src/main/sources/kube/kube-source';
+import { DiscoveryNamespaces, parseDiscoverySelectors, selectorMatches } from '../../../src/main/sources/kube/discovery-selectors';
+import { mergeMesh } from '../../../src/main/sources/kube/mesh-config-map';
 import { KubeTestServer, startKubeTestServer } from '../../helpers/kube-apiserver';
 import { teardown } from '../../helpers/teardown';
 import { sleep, waitFor } from '../../helpers/wait-for';
@@ -135,6 +137,8 @@ test('initial sync: the store holds the API server objects, shaped as file mode 
   assert.equal(h.meshes[0]!['rootNamespace'], 'istio-system');
   const stats = source.stats();
   assert.equal(stats.find((x) => x.kind === 'networking.istio.io/VirtualService')!.version, 'v1');
+  assert.equal(stats.find((x) => x.kind === 'networking.istio.io/EnvoyFilter')!.version, 'v1alpha3', 'the preferred version does not serve it: the newest that does');
+  assert.equal(store.get(key('networking.istio.io', 'EnvoyFilter', 'istio-system', 'ef'))!.apiVersion, 'networking.istio.io/v1alpha3');
   assert.equal(stats.find((x) => x.kind === 'Service')!.objects, 2);
 });
 
@@ -360,4 +364,65 @@ test('pod status churn that leaves the kept fields alone is not a store change; 
 
   server.update({ ...pod('default', 'p', '10.0.0.9', { ready: 'False', heartbeat: 't9' }), metadata: { ...server.get('v1', 'Pod', 'default', 'p')!.metadata, resourceVersion: undefined } });
   await waitFor(() => (store.get(key('', 'Pod', 'default', 'p')) as any)?.status?.conditions?.[0]?.status === 'False', 5000, 'readiness change');
+});
+
+test('Istio kinds are watched in the group\'s preferred version when it serves them', async (t) => {
+  const preferV1beta1 = (c: KubeClient) => {
+    const orig = c.request.bind(c);
+    c.request = (async (method: string, path: string, body?: unknown, ct?: string) => {
+      const r = await orig(method, path, body, ct) as { groups?: Array<{ name: string; preferredVersion?: object }> };
+      if (path !== '/apis') return r;
+      return { ...r, groups: r.groups!.map((g) => g.name === 'security.istio.io' ? { ...g, preferredVersion: { groupVersion: 'security.istio.io/v1beta1', version: 'v1beta1' } } : g) };
+    }) as KubeClient['request'];
+    return c;
+  };
+  const { store, server, source } = await harness(t, (s) => {
+    s.create({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny', namespace: 'default' }, spec: {} });
+  }, { wrapClient: preferV1beta1 });
+  assert.equal(source.stats().find((x) => x.kind === 'security.istio.io/AuthorizationPolicy')!.version, 'v1beta1');
+  assert.equal(store.get(key('security.istio.io', 'AuthorizationPolicy', 'default', 'deny'))!.apiVersion, 'security.istio.io/v1beta1');
+  assert.ok(server.requests.some((r) => r.path.startsWith('/apis/security.istio.io/v1beta1/authorizationpolicies')));
+  assert.equal(source.stats().find((x) => x.kind === 'networking.istio.io/VirtualService')!.version, 'v1');
+});
+
+test('label selectors: Kubernetes semantics for matchLabels and every matchExpressions operator; parse errors name the path', () => {
+  const sel = (v: unknown) => { const p = parseDiscoverySelectors([v]); assert.ok(p.ok, JSON.stringify(p)); return p.selectors[0]!; };
+  const labels = { env: 'prod', team: 'a' };
+  assert.equal(selectorMatches(sel({}), {}), true, 'empty selector matches everything');
+  assert.equal(selectorMatches(sel({ matchLabels: { env: 'prod' } }), labels), true);
+  assert.equal(selectorMatches(sel({ matchLabels: { env: 'prod', team: 'b' } }), labels), false, 'AND within a selector');
+  assert.equal(selectorMatches(sel({ matchExpressions: [{ key: 'env', operator: 'In', values: ['dev', 'prod'] }] }), labels), true);
+  assert.equal(selectorMatches(sel({ matchExpressions: [{ key: 'zone', operator: 'In', values: ['x'] }] }), labels), false);
+  assert.equal(selectorMatches(sel({ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }), labels), false);
+  assert.equal(selectorMatches(sel({ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['x'] }] }), labels), true, 'NotIn: absent key matches');
+  assert.equal(selectorMatches(sel({ matchExpressions: [{ key: 'team', operator: 'Exists' }] }), labels), true);
+  assert.equal(selectorMatches(sel({ matchExpressions: [{ key: 'team', operator: 'DoesNotExist' }] }), labels), false);
+  assert.deepEqual(parseDiscoverySelectors(undefined), { ok: true, selectors: [] });
+  const bad = (v: unknown) => { const p = parseDiscoverySelectors(v); assert.equal(p.ok, false); return (p as { reason: string }).reason; };
+  assert.match(bad({}), /expected a list/);
+  assert.match(bad([{ matchExpressions: [{ key: 'a', operator: 'Bogus' }] }]), /discoverySelectors\[0\]\.matchExpressions\[0\]\.operator: "Bogus" is not a valid label selector operator/);
+  assert.match(bad([{ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }]), /values set can't be empty/);
+  assert.match(bad([{ matchLabels: { a: 1 } }]), /matchLabels\["a"\]: expected a string/);
+  assert.match(bad([{ matchLabel: {} }]), /unknown field "matchLabel"/);
+
+  // OR across selectors; always-selected namespaces; unknown namespaces are not selected.
+  const ns = new DiscoveryNamespaces(new Set(['istio-system']));
+  ns.setNamespace('a', { env: 'prod' });
+  ns.setNamespace('b', { team: 'x' });
+  ns.setNamespace('c', {});
+  assert.deepEqual(ns.setSelectors([sel({ matchLabels: { env: 'prod' } }), sel({ matchLabels: { team: 'x' } })]).sort(), ['c']);
+  assert.equal(ns.selects('a'), true);
+  assert.equal(ns.selects('b'), true);
+  assert.equal(ns.selects('istio-system'), true);
+  assert.equal(ns.selects('unknown'), false);
+  assert.equal(ns.setNamespace('c', { env: 'prod' }), true, 'relabel into the selection');
+  assert.equal(ns.setNamespace('c', { env: 'prod', more: '1' }), false, 'no membership change');
+});
+
+test('mesh merge: mappings merge field by field, lists and scalars are replaced', () => {
+  const base = { trustDomain: 'cluster.local', defaultConfig: { discoveryAddress: 'istiod:15012', proxyMetadata: { A: '1' } }, extensionProviders: [{ name: 'x' }] };
+  assert.deepEqual(mergeMesh(base, { defaultConfig: { proxyMetadata: { B: '2' } }, extensionProviders: [{ name: 'y' }] }), {
+    trustDomain: 'cluster.local', defaultConfig: { discoveryAddress: 'istiod:15012', proxyMetadata: { A: '1', B: '2' } }, extensionProviders: [{ name: 'y' }],
+  });
+  assert.deepEqual(base.defaultConfig.proxyMetadata, { A: '1' }, 'the base is not mutated');
 });
