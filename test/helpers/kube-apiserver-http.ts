@@ -12,7 +12,7 @@ import {
   ResourceDef, apiGroupList, apiResourceList, apiVersionOf, apiVersions, compareVersions, findByResource, RESOURCES,
 } from './kube-apiserver-resources';
 import { fieldMatcher, labelMatcher } from './kube-apiserver-select';
-import { KubeStore, Obj, present } from './kube-apiserver-store';
+import { KubeStore, Obj, present, rfc3339 } from './kube-apiserver-store';
 import { serveWatch } from './kube-apiserver-watch';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -243,7 +243,18 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
       let opts: { preconditions?: { resourceVersion?: string; uid?: string } } = {};
       if (text.trim()) { try { opts = JSON.parse(text); } catch { throw ApiError.badRequest('the DeleteOptions body could not be decoded as JSON'); } }
       const gone = store.delete(d, namespace, name!, opts.preconditions);
-      return send(res, (entry.code = 200), present(d, gone, ver));
+      if (!d.deleteReturnsObject) {
+        return send(res, (entry.code = 200), {
+          kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
+          details: { name: gone.metadata.name, ...(d.group ? { group: d.group } : {}), kind: d.resource, uid: gone.metadata.uid },
+        });
+      }
+      // what the API server answers at the start of a graceful deletion
+      const answer = present(d, gone, ver);
+      answer.metadata.deletionTimestamp = rfc3339();
+      if (d.resource === 'pods') answer.metadata.deletionGracePeriodSeconds = 0;
+      if (d.resource === 'namespaces') answer.status = { ...(answer.status ?? {}), phase: 'Terminating' };
+      return send(res, (entry.code = 200), answer);
     }
     case 'deletecollection': {
       const labels = labelMatcher(q.get('labelSelector'));
@@ -258,6 +269,15 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
 
 function checkTypeMeta(d: ResourceDef, body: Obj): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw ApiError.badRequest('the request body must be a JSON object');
+  if (d.crd) {
+    // unstructured decoding needs both (typed kinds take them from the URL)
+    for (const f of ['kind', 'apiVersion']) {
+      if (!body[f]) {
+        const text = JSON.stringify(body);
+        throw ApiError.badRequest(`the object provided is unrecognized (must be of type ${d.kind}): Object '${f === 'kind' ? 'Kind' : f}' is missing in '${text}' (${text.slice(0, 50)} ...)`);
+      }
+    }
+  }
   if (body.kind !== undefined && body.kind !== d.kind) throw ApiError.badRequest(`the kind of the provided object (${body.kind}) does not match the resource ${d.resource} (kind ${d.kind})`);
   if (body.apiVersion !== undefined) {
     const g = body.apiVersion.includes('/') ? body.apiVersion.split('/')[0] : '';
@@ -293,7 +313,7 @@ async function patch(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   after.metadata = { ...(after.metadata ?? {}) };
   if (after.metadata.name !== name) throw ApiError.badRequest(`the name of the object (${after.metadata.name ?? ''}) does not match the name on the URL (${name})`);
   if (d.namespaced) after.metadata.namespace = namespace;
-  const updated = store.update(d, after, { http: true, statusOnly: subresource === 'status' });
+  const updated = store.update(d, after, { http: true, patch: true, statusOnly: subresource === 'status' });
   return send(res, (entry.code = 200), present(d, updated, ver));
 }
 

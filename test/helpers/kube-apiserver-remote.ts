@@ -72,8 +72,12 @@ export function remoteTarget(kubeconfigPath: string, server: string): KubeTestTa
     },
     async remove(apiVersion, kind, namespace, name) {
       const d = findByKind(apiVersion, kind);
+      const p = objectPath(d, splitApiVersion(apiVersion).version, namespace, name);
       try {
-        return await client.request<KubeObject>('DELETE', objectPath(d, splitApiVersion(apiVersion).version, namespace, name));
+        // DELETE answers with a Status for many kinds: return the last state read before
+        const last = await client.request<KubeObject>('GET', p);
+        const answer = await client.request<KubeObject>('DELETE', p);
+        return answer.kind === 'Status' ? last : answer;
       } catch (e) {
         if (isStatus(e, 404)) return undefined;
         throw e;

@@ -18,37 +18,53 @@ export interface ResourceDef {
   namespaced: boolean;
   verbs: string[];
   shortNames?: string[];
+  categories?: string[];
   /** CustomResourceDefinition-backed: list items carry apiVersion/kind (unstructured lists) */
   crd: boolean;
   /** has a /status subresource */
   status: boolean;
+  /** PUT without metadata.resourceVersion allowed (false: 422 "must be specified for an update") */
+  unconditionalUpdate: boolean;
+  /** DELETE answers with the object (true) or a Status Success (false) */
+  deleteReturnsObject: boolean;
+  /** metadata.generation: none, moved by changes outside metadata/status ('spec'), or by those and label changes ('spec+labels') */
+  generation: 'none' | 'spec' | 'spec+labels';
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+/** custom resources list them in this order */
+const CR_VERBS = ['delete', 'deletecollection', 'get', 'list', 'patch', 'create', 'update', 'watch'];
 
 function def(group: string, versions: string[], kind: string, resource: string, namespaced: boolean, extra: Partial<ResourceDef> = {}): ResourceDef {
-  return { group, versions, resource, singular: kind.toLowerCase(), kind, namespaced, verbs: ALL_VERBS, crd: false, status: false, ...extra };
+  return {
+    group, versions, resource, singular: kind.toLowerCase(), kind, namespaced, verbs: ALL_VERBS, crd: false, status: false,
+    unconditionalUpdate: true, deleteReturnsObject: false, generation: 'none', ...extra,
+  };
 }
 
 const NET_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
 const istio = (group: string, versions: string[], kind: string, resource: string, shortNames?: string[]): ResourceDef =>
-  def(group, versions, kind, resource, true, { crd: true, status: true, ...(shortNames ? { shortNames } : {}) });
+  def(group, versions, kind, resource, true, { crd: true, status: true, verbs: CR_VERBS, unconditionalUpdate: false, generation: 'spec', ...(shortNames ? { shortNames } : {}) });
 
+/**
+ * Per-resource behaviour (unconditional update, DELETE answer, generation, verbs) as observed on
+ * kube-apiserver v1.37 (scripts/kube-apiserver).
+ */
 export const RESOURCES: ResourceDef[] = [
-  def('', ['v1'], 'Namespace', 'namespaces', false, { shortNames: ['ns'], status: true, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }),
-  def('', ['v1'], 'Service', 'services', true, { shortNames: ['svc'], status: true }),
+  def('', ['v1'], 'Namespace', 'namespaces', false, { shortNames: ['ns'], status: true, deleteReturnsObject: true, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }),
+  def('', ['v1'], 'Service', 'services', true, { shortNames: ['svc'], status: true, deleteReturnsObject: true, categories: ['all'] }),
   def('', ['v1'], 'Endpoints', 'endpoints', true, { shortNames: ['ep'], singular: 'endpoints' }),
-  def('', ['v1'], 'Pod', 'pods', true, { shortNames: ['po'], status: true }),
+  def('', ['v1'], 'Pod', 'pods', true, { shortNames: ['po'], status: true, deleteReturnsObject: true, generation: 'spec', categories: ['all'] }),
   def('', ['v1'], 'Node', 'nodes', false, { shortNames: ['no'], status: true }),
   def('', ['v1'], 'Secret', 'secrets', true),
   def('', ['v1'], 'ConfigMap', 'configmaps', true, { shortNames: ['cm'] }),
-  def('', ['v1'], 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+  def('', ['v1'], 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'], deleteReturnsObject: true }),
   def('', ['v1'], 'Event', 'events', true, { shortNames: ['ev'] }),
-  def('discovery.k8s.io', ['v1'], 'EndpointSlice', 'endpointslices', true),
-  def('coordination.k8s.io', ['v1'], 'Lease', 'leases', true),
-  def('admissionregistration.k8s.io', ['v1'], 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false),
-  def('admissionregistration.k8s.io', ['v1'], 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false),
-  def('apiextensions.k8s.io', ['v1'], 'CustomResourceDefinition', 'customresourcedefinitions', false, { shortNames: ['crd', 'crds'], status: true }),
+  def('discovery.k8s.io', ['v1'], 'EndpointSlice', 'endpointslices', true, { generation: 'spec+labels' }),
+  def('coordination.k8s.io', ['v1'], 'Lease', 'leases', true, { unconditionalUpdate: false }),
+  def('admissionregistration.k8s.io', ['v1'], 'ValidatingWebhookConfiguration', 'validatingwebhookconfigurations', false, { categories: ['api-extensions'], unconditionalUpdate: false, generation: 'spec' }),
+  def('admissionregistration.k8s.io', ['v1'], 'MutatingWebhookConfiguration', 'mutatingwebhookconfigurations', false, { categories: ['api-extensions'], unconditionalUpdate: false, generation: 'spec' }),
+  def('apiextensions.k8s.io', ['v1'], 'CustomResourceDefinition', 'customresourcedefinitions', false, { shortNames: ['crd', 'crds'], categories: ['api-extensions'], status: true, unconditionalUpdate: false, deleteReturnsObject: true, generation: 'spec' }),
   def('authentication.k8s.io', ['v1'], 'TokenReview', 'tokenreviews', false, { verbs: ['create'] }),
   istio('networking.istio.io', NET_VERSIONS, 'VirtualService', 'virtualservices', ['vs']),
   istio('networking.istio.io', NET_VERSIONS, 'DestinationRule', 'destinationrules', ['dr']),
@@ -147,7 +163,7 @@ export function apiResourceList(group: string, version: string): object | undefi
       kind: d.kind,
       verbs: d.verbs,
       ...(d.shortNames ? { shortNames: d.shortNames } : {}),
-      ...(d.crd ? { categories: ['istio-io', `${group.split('.')[0]}-istio-io`] } : {}),
+      ...(d.crd ? { categories: ['istio-io', `${group.split('.')[0]}-istio-io`] } : d.categories ? { categories: d.categories } : {}),
     });
     if (d.status) resources.push({ name: `${d.resource}/status`, singularName: '', namespaced: d.namespaced, kind: d.kind, verbs: ['get', 'patch', 'update'] });
     if (d.resource === 'serviceaccounts') {

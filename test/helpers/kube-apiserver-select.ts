@@ -64,6 +64,7 @@ export function labelMatcher(selector: string | null): Matcher {
 
 /** Field labels the API server accepts, per resource (metadata.name and metadata.namespace everywhere). */
 const FIELDS: Record<string, string[]> = {
+  services: ['spec.clusterIP', 'spec.type'],
   pods: ['spec.nodeName', 'spec.serviceAccountName', 'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
   secrets: ['type'],
   events: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'reason', 'type', 'source'],
@@ -85,7 +86,7 @@ export function fieldMatcher(selector: string | null, d: ResourceDef): Matcher {
     if (!m) throw ApiError.badRequest(`invalid selector: '${selector}'; can't understand '${part}'`);
     const [, field, op, value] = m;
     if (field !== 'metadata.name' && field !== 'metadata.namespace' && !(FIELDS[d.resource] ?? []).includes(field)) {
-      throw ApiError.badRequest(`field label not supported: ${field}`);
+      throw ApiError.badRequest(FIELDS[d.resource] ? `field label not supported: ${field}` : `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
     }
     reqs.push(op === '!=' ? (o) => fieldValue(o, field) !== value : (o) => fieldValue(o, field) === value);
   }

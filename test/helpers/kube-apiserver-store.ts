@@ -3,14 +3,14 @@
  * increasing resourceVersion, the watch history (bounded by `historyLimit`, dropped by
  * `compact()`), and consistent snapshots for paginated lists.
  *
- * Semantics follow the API server: uid/creationTimestamp/generation are set on create and kept on
- * update; a stale `metadata.resourceVersion` on update is a 409 Conflict; an update that changes
+ * Semantics follow the API server: uid/creationTimestamp (and generation, for the kinds that have
+ * one) are set on create and kept on update; a stale `metadata.resourceVersion` on update is a 409 Conflict; an update that changes
  * nothing does not bump the resourceVersion (no watch event); generation moves when anything but
  * metadata and status changes; deleting a namespace deletes what it contains.
  */
 import { randomUUID, randomBytes } from 'node:crypto';
 import { ApiError } from './kube-apiserver-errors';
-import { ResourceDef, RESOURCES, apiVersionOf, storeKey } from './kube-apiserver-resources';
+import { ResourceDef, RESOURCES, apiVersionOf, qualifiedResource, storeKey } from './kube-apiserver-resources';
 
 export type Obj = Record<string, any>;
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -32,6 +32,8 @@ export interface WriteOptions {
   autoNamespace?: boolean;
   /** write only .status (the /status subresource) */
   statusOnly?: boolean;
+  /** the update comes from a PATCH (no resourceVersion needed) */
+  patch?: boolean;
 }
 
 const NS_DEF = RESOURCES.find((d) => d.resource === 'namespaces')!;
@@ -158,10 +160,11 @@ export class KubeStore {
     obj.kind = d.kind;
     meta.uid = opts.http || !meta.uid ? randomUUID() : meta.uid;
     meta.creationTimestamp = opts.http || !meta.creationTimestamp ? rfc3339() : meta.creationTimestamp;
-    meta.generation = 1;
+    if (d.generation === 'none') delete meta.generation; else meta.generation = 1;
     delete meta.deletionTimestamp;
     delete meta.selfLink;
     if (opts.http && d.status) delete obj.status;
+    if (opts.http && d.resource === 'services') this.defaultService(obj);
     if (d.resource === 'namespaces') {
       meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': meta.name };
       obj.spec = { finalizers: ['kubernetes'], ...(obj.spec ?? {}) };
@@ -185,7 +188,13 @@ export class KubeStore {
     const k = nsName(ns, meta.name);
     const cur = t.get(k);
     if (!cur) throw ApiError.notFound(d, meta.name);
-    if (meta.resourceVersion !== undefined && meta.resourceVersion !== '' && String(meta.resourceVersion) !== cur.metadata.resourceVersion) {
+    const hasRv = meta.resourceVersion !== undefined && meta.resourceVersion !== null && meta.resourceVersion !== '';
+    if (!hasRv && opts.http && !d.unconditionalUpdate && !opts.patch) {
+      throw new ApiError(422, 'Invalid', `${qualifiedResource(d)} "${meta.name}" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update`, {
+        name: meta.name, group: d.group || undefined, kind: d.resource, causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: 0: must be specified for an update', field: 'metadata.resourceVersion' }],
+      });
+    }
+    if (hasRv && String(meta.resourceVersion) !== cur.metadata.resourceVersion) {
       throw ApiError.conflict(d, meta.name);
     }
     if (meta.uid && meta.uid !== cur.metadata.uid) {
@@ -207,14 +216,16 @@ export class KubeStore {
         ...(ns !== undefined ? { namespace: ns } : {}),
         uid: cur.metadata.uid,
         creationTimestamp: cur.metadata.creationTimestamp,
-        generation: cur.metadata.generation,
       };
+      if (cur.metadata.generation === undefined) delete next.metadata.generation; else next.metadata.generation = cur.metadata.generation;
       if (ns === undefined) delete next.metadata.namespace;
       if (d.resource === 'namespaces') next.metadata.labels = { ...(next.metadata.labels ?? {}), 'kubernetes.io/metadata.name': meta.name };
     }
     next.metadata.resourceVersion = cur.metadata.resourceVersion;
     if (sameContent(cur, next)) return structuredClone(cur);
-    if (specChanged(cur, next)) next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
+    if (d.generation !== 'none' && (specChanged(cur, next) || (d.generation === 'spec+labels' && JSON.stringify(cur.metadata.labels ?? {}) !== JSON.stringify(next.metadata.labels ?? {})))) {
+      next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
+    }
     next.metadata.resourceVersion = String(++this.rv);
     t.set(k, next);
     this.emit(d, 'MODIFIED', next, cur);
@@ -245,6 +256,33 @@ export class KubeStore {
     return structuredClone(gone);
   }
 
+  private nextIp = 10;
+
+  /** What the API server fills in a created Service (defaults and a ClusterIP from 10.96.0.0/16). */
+  private defaultService(obj: Obj): void {
+    const spec: Obj = (obj.spec = { ...(obj.spec ?? {}) });
+    spec.type ??= 'ClusterIP';
+    spec.sessionAffinity ??= 'None';
+    if (spec.type !== 'ExternalName') {
+      if (!spec.clusterIP) {
+        const used = new Set(this.listRaw(RESOURCES.find((d) => d.resource === 'services')!).map((o) => o.spec?.clusterIP));
+        let ip: string;
+        do { const n = this.nextIp++; ip = `10.96.${(n >> 8) & 255}.${n & 255}`; } while (used.has(ip) || ip.endsWith('.0') || ip.endsWith('.255'));
+        spec.clusterIP = ip;
+      }
+      spec.clusterIPs ??= [spec.clusterIP];
+      if (spec.clusterIP !== 'None' || spec.selector) {
+        spec.ipFamilies ??= ['IPv4'];
+        spec.ipFamilyPolicy ??= 'SingleStack';
+      }
+      spec.internalTrafficPolicy ??= 'Cluster';
+    }
+    if (Array.isArray(spec.ports)) {
+      spec.ports = spec.ports.map((p: Obj) => ({ ...p, protocol: p.protocol ?? 'TCP', targetPort: p.targetPort ?? p.port }));
+    }
+    obj.status = { loadBalancer: {} };
+  }
+
   /** A consistent page of `items` (already filtered); `token` continues an earlier page. */
   page(items: () => Obj[], limit: number, token: string | null): { items: Obj[]; rv: number; continue?: string; remaining?: number } {
     let snap: Snapshot;
@@ -252,7 +290,7 @@ export class KubeStore {
     let id: string;
     if (token) {
       let parsed: { id?: string; offset?: number };
-      try { parsed = JSON.parse(Buffer.from(token, 'base64url').toString()); } catch { throw ApiError.badRequest(`continue key is not valid: ${token}`); }
+      try { parsed = JSON.parse(Buffer.from(token, 'base64url').toString()); } catch { throw ApiError.badRequest(`invalid continue token: continue key is not valid: ${token}`); }
       const s = parsed.id ? this.snapshots.get(parsed.id) : undefined;
       if (!s || s.rv < this.compactedRv) {
         throw ApiError.expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');

@@ -57,6 +57,12 @@ test('typed CoreV1Api creates, reads and lists namespaced Services; errors are m
   assert.equal(created.metadata?.namespace, ns);
   assert.match(created.metadata?.uid ?? '', /^[0-9a-f-]{36}$/);
   assert.ok(created.metadata?.creationTimestamp instanceof Date);
+  // the API server's Service defaults
+  assert.equal(created.spec?.type, 'ClusterIP');
+  assert.match(created.spec?.clusterIP ?? '', /^\d+\.\d+\.\d+\.\d+$/);
+  assert.deepEqual(created.spec?.clusterIPs, [created.spec?.clusterIP]);
+  assert.equal(created.spec?.sessionAffinity, 'None');
+  assert.deepEqual(created.spec?.ports?.map((p) => [p.port, p.protocol, p.targetPort]), [[80, 'TCP', 80]]);
   const read = await core.readNamespacedService({ name: 'web', namespace: ns });
   assert.equal(read.metadata?.resourceVersion, created.metadata?.resourceVersion);
   const list = await core.listNamespacedService({ namespace: ns });
@@ -245,10 +251,14 @@ test('Lease updates race with optimistic concurrency: same resourceVersion twice
   assert.match(JSON.parse(failed[0].reason.body).message, /^Operation cannot be fulfilled on leases.coordination.k8s.io "istio-leader": the object has been modified; please apply your changes to the latest version and try again$/);
   await assert.rejects(c.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/istio-leader`, mk('d')),
     (e: KubeStatusError) => isStatus(e, 409) && e.reason === 'Conflict');
-  // without a resourceVersion an update is unconditional
+  // a Lease (like custom resources and webhook configurations) cannot be updated without a
+  // resourceVersion; a ConfigMap can
   const { resourceVersion: _drop, ...meta } = lease.metadata!;
-  const forced = await c.request<any>('PUT', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/istio-leader`, { ...mk('e'), metadata: meta });
-  assert.equal(forced.spec.holderIdentity, 'e');
+  await assert.rejects(c.request('PUT', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/istio-leader`, { ...mk('e'), metadata: meta }),
+    (e: KubeStatusError) => e.statusCode === 422 && /metadata.resourceVersion: Invalid value: 0: must be specified for an update/.test(e.message));
+  await k.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: ns }, data: { a: '1' } });
+  const forced = await c.request<any>('PUT', `/api/v1/namespaces/${ns}/configmaps/cm`, { metadata: { name: 'cm' }, data: { a: '2' } });
+  assert.deepEqual(forced.data, { a: '2' });
 });
 
 test('list pagination with limit and continue is a consistent snapshot', async (t) => {
@@ -298,7 +308,8 @@ test('labelSelector and fieldSelector apply to list and watch; an object that st
   assert.deepEqual(await names('fieldSelector=metadata.name%3Db'), ['b']);
   assert.deepEqual(await names('fieldSelector=metadata.name!%3Db'), ['a', 'c']);
   assert.deepEqual((await c.request<any>('GET', `/api/v1/services?fieldSelector=${encodeURIComponent(`metadata.namespace=${ns},metadata.name=c`)}`)).items.map((i: any) => i.metadata.name), ['c']);
-  await assert.rejects(names('fieldSelector=spec.type%3DClusterIP'), (e: KubeStatusError) => e.statusCode === 400);
+  await assert.rejects(names('fieldSelector=spec.bogus%3Dx'), (e: KubeStatusError) => e.statusCode === 400 && /field label not supported: spec.bogus/.test(e.message));
+  await assert.rejects(c.request('GET', `/api/v1/namespaces/${ns}/configmaps?fieldSelector=data.a%3Dx`), (e: KubeStatusError) => e.statusCode === 400 && /is not a known field selector/.test(e.message));
 
   const rv = await listRv(c, `/api/v1/namespaces/${ns}/services`);
   const w = await watchEvents(c, `/api/v1/namespaces/${ns}/services`, { labelSelector: 'app=web', resourceVersion: rv });
@@ -395,7 +406,10 @@ test('merge patch, JSON patch, no-op updates, status subresource, DELETE with pr
   // custom resources: no strategic merge patch; spec changes move generation; status only through /status
   const gw = await k.create({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'g', namespace: ns }, spec: { selector: { istio: 'ingressgateway' } } });
   assert.equal(gw.metadata.generation, 1);
+  assert.equal(p1.metadata.generation, undefined); // ConfigMaps have none
   const gwPath = `/apis/networking.istio.io/v1/namespaces/${ns}/gateways/g`;
+  await assert.rejects(c.request('POST', `/apis/networking.istio.io/v1/namespaces/${ns}/gateways`, { metadata: { name: 'nokind' }, spec: {} }),
+    (e: KubeStatusError) => e.statusCode === 400 && /Object 'Kind' is missing/.test(e.message));
   await assert.rejects(c.request('PATCH', gwPath, {}, 'application/strategic-merge-patch+json'), (e: KubeStatusError) => e.statusCode === 415);
   const g2 = await c.request<any>('PATCH', gwPath, { spec: { selector: { istio: 'egress' } }, status: { ignored: true } }, 'application/merge-patch+json');
   assert.equal(g2.metadata.generation, 2);
@@ -406,8 +420,12 @@ test('merge patch, JSON patch, no-op updates, status subresource, DELETE with pr
   assert.deepEqual(g3.spec, { selector: { istio: 'egress' } });
 
   await assert.rejects(c.request('DELETE', path, { preconditions: { resourceVersion: '1' } }), (e: KubeStatusError) => e.statusCode === 409);
+  // a ConfigMap's DELETE answers with a Status; a Service's with the object
   const gone = await c.request<any>('DELETE', path);
-  assert.equal(gone.metadata.name, 'cm');
+  assert.deepEqual([gone.kind, gone.status, gone.details.name, gone.details.kind], ['Status', 'Success', 'cm', 'configmaps']);
+  await k.create(svc('s', ns));
+  const goneSvc = await c.request<any>('DELETE', `/api/v1/namespaces/${ns}/services/s`);
+  assert.deepEqual([goneSvc.kind, goneSvc.metadata.name], ['Service', 's']);
   assert.equal(await k.get('v1', 'ConfigMap', ns, 'cm'), undefined);
   await assert.rejects(c.request('DELETE', path), (e: KubeStatusError) => e.statusCode === 404);
 });
