@@ -71,6 +71,27 @@ start_apiserver() {
   done
 }
 
+write_kubeconfig() {  # FILE USER TOKEN
+  cat > "$1" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: test-peer
+  cluster:
+    server: https://127.0.0.1:$PORT
+    certificate-authority-data: $(base64 -w0 < "$RUN/pki/ca.crt")
+users:
+- name: $2
+  user:
+    token: $3
+contexts:
+- name: test-peer
+  context: {cluster: test-peer, user: $2}
+current-context: test-peer
+KC
+  chmod 600 "$1"
+}
+
 start() {
   local kubeconfig="${1:-$RUN/kubeconfig}"
   if alive "$RUN/kube-apiserver.pid"; then die "already running (pid $(cat "$RUN/kube-apiserver.pid")); run.sh stop first"; fi
@@ -91,6 +112,11 @@ start() {
   local token; token=$(openssl rand -hex 24)
   echo "$token,admin,admin-uid,\"system:masters\"" > "$pki/tokens.csv"
   echo "$token" > "$RUN/admin-token"
+  # A second identity without any permission of its own: istiod's ServiceAccount
+  # (istio-system/istiod). Tests bind the ClusterRole they want to check to it and run with
+  # $RUN/istiod.kubeconfig, so RBAC is really enforced (the admin above bypasses it).
+  local sa_token; sa_token=$(openssl rand -hex 24)
+  echo "$sa_token,system:serviceaccount:istio-system:istiod,istiod-sa-uid,\"system:serviceaccounts,system:serviceaccounts:istio-system\"" >> "$pki/tokens.csv"
 
   setsid "$BIN_DIR/etcd" --name default --data-dir "$RUN/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
@@ -104,23 +130,8 @@ start() {
   echo "kube-apiserver ready at $url after $(( $(date +%s) - t0 ))s (authorization: $AUTHZ)" >&2
 
   mkdir -p "$(dirname "$kubeconfig")"
-  cat > "$kubeconfig" <<KC
-apiVersion: v1
-kind: Config
-clusters:
-- name: test-peer
-  cluster:
-    server: $url
-    certificate-authority-data: $(base64 -w0 < "$pki/ca.crt")
-users:
-- name: admin
-  user:
-    token: $token
-contexts:
-- name: test-peer
-  context: {cluster: test-peer, user: admin}
-current-context: test-peer
-KC
+  write_kubeconfig "$kubeconfig" admin "$token"
+  write_kubeconfig "$RUN/istiod.kubeconfig" istiod "$sa_token"
   echo "$kubeconfig" > "$RUN/kubeconfig-path"
   cp "$kubeconfig" "$RUN/admin.kubeconfig"
 
@@ -157,6 +168,7 @@ KC
   done
   echo "applied $n Istio CRDs; every served version lists" >&2
 
+  echo "# RBAC-enforced identity system:serviceaccount:istio-system:istiod: $RUN/istiod.kubeconfig" >&2
   echo "export KUBE_TEST_APISERVER=$url"
   echo "export KUBECONFIG=$kubeconfig"
 }
