@@ -179,11 +179,13 @@ test('410 Gone after compaction: relist converges with nothing lost or duplicate
 });
 
 test('outage: degraded while the API server is away, the last model stays, changes made meanwhile converge', async (t) => {
-  const { store, server, source } = await harness(t, (s) => { s.create(svc('default', 'keep')); s.create(svc('default', 'gone')); s.create(vs('default', 'r', 'h')); });
+  const { store, server, source } = await harness(t, (s) => { s.create(svc('default', 'keep')); s.create(svc('default', 'gone')); s.create(vs('default', 'r', 'h')); },
+    { discoveryIntervalMs: 100 });
   await waitFor(() => server.watchCount >= 10, 5000, 'watches open');
   const before = storeNames(store, 'Service');
   await server.stop();
   await waitFor(() => source.degraded().some((d) => /^kubernetes: watch of services failing since \d+s: .*ECONNREFUSED/.test(d)), 5000, 'degraded');
+  await waitFor(() => source.degraded().some((d) => /^kubernetes: API discovery failing since/.test(d)), 5000, 'the periodic discovery check fails too');
   assert.deepEqual(storeNames(store, 'Service'), before, 'the last good model stays');
   server.remove('v1', 'Service', 'default', 'gone');
   server.create(svc('default', 'added'));
@@ -425,4 +427,19 @@ test('mesh merge: mappings merge field by field, lists and scalars are replaced'
     trustDomain: 'cluster.local', defaultConfig: { discoveryAddress: 'istiod:15012', proxyMetadata: { A: '1', B: '2' } }, extensionProviders: [{ name: 'y' }],
   });
   assert.deepEqual(base.defaultConfig.proxyMetadata, { A: '1' }, 'the base is not mutated');
+});
+
+test('no mesh ConfigMap configured: the --meshConfig mesh applies as is', async (t) => {
+  const server = await startKubeTestServer();
+  const cleanup = teardown(t);
+  cleanup(() => server.close());
+  const meshes: Array<Record<string, unknown>> = [];
+  const source = new KubeSource({
+    client: clientOf(server), store: new ModelStore(), settings: settings({ meshConfigMap: '' }), meshBase: { trustDomain: 'x.org' },
+    onMeshConfig: (m) => meshes.push(m), backoff: FAST,
+  });
+  cleanup(() => source.stop());
+  await source.start();
+  assert.deepEqual(meshes, [{ trustDomain: 'x.org' }]);
+  assert.equal(server.requests.some((r) => r.path.includes('/configmaps')), false);
 });

@@ -117,6 +117,9 @@ export class KubeSource {
   private discoveryFailingSince: number | undefined;
   private discoveryError: string | undefined;
   private discoveryRunning: Promise<void> = Promise.resolve();
+  private readonly discoveryBackoff: Backoff;
+  /** the mesh ConfigMap reflector has delivered its first list */
+  private meshSeen = false;
   private wake: (() => void) | undefined;
 
   constructor(opts: KubeSourceOptions) {
@@ -127,7 +130,7 @@ export class KubeSource {
     this.onMeshConfig = opts.onMeshConfig;
     this.log = opts.log ?? scope('kube');
     this.backoffOpts = opts.backoff;
-    new Backoff(opts.backoff); // validates the options now, not on the first failure
+    this.discoveryBackoff = new Backoff(opts.backoff); // also validates the options now, not on the first failure
     this.discoveryIntervalMs = opts.discoveryIntervalMs ?? DEFAULT_DISCOVERY_INTERVAL_MS;
     if (!(this.discoveryIntervalMs > 0)) throw new RangeError(`discoveryIntervalMs: expected a positive number, got ${opts.discoveryIntervalMs}`);
     this.watchTimeoutSeconds = opts.watchTimeoutSeconds;
@@ -149,7 +152,7 @@ export class KubeSource {
     // Namespaces and the mesh config first: they decide what the other kinds may put in the store.
     this.meshReflector = this.startMeshReflector();
     const ns = this.startKind(CORE_KINDS.find((k) => k.kind === 'Namespace')!, 'v1');
-    await this.waitSynced([this.meshReflector, ns.reflector]);
+    await this.waitSynced([...(this.meshReflector ? [this.meshReflector] : []), ns.reflector]);
     if (!this.meshSeen) this.applyMesh(undefined);
     for (const k of CORE_KINDS) if (!this.kinds.has(k)) this.startKind(k, 'v1');
     await this.discoverUntilDone();
@@ -387,10 +390,9 @@ export class KubeSource {
 
   // ---- mesh config -----------------------------------------------------------------------------
 
-  private meshSeen = false;
-
-  private startMeshReflector(): Reflector {
+  private startMeshReflector(): Reflector | undefined {
     const { podNamespace, meshConfigMap } = this.settings;
+    if (!meshConfigMap) return undefined; // no mesh ConfigMap configured: --meshConfig alone
     const path = `/api/v1/namespaces/${encodeURIComponent(podNamespace)}/configmaps`;
     const r = this.reflectorFor(path, `configmaps (${podNamespace}/${meshConfigMap})`, (b) => {
       this.meshSeen = true;
@@ -509,14 +511,20 @@ export class KubeSource {
     return true;
   }
 
+  /**
+   * The periodic discovery check: every discoveryIntervalMs; after a failure sooner, with
+   * backoff, so a recovered API server clears the degraded report promptly.
+   */
   private scheduleDiscovery(): void {
     if (this.state !== 'running') return;
+    const delay = this.discoveryFailingSince === undefined ? (this.discoveryBackoff.reset(), this.discoveryIntervalMs)
+      : Math.min(this.discoveryIntervalMs, this.discoveryBackoff.next());
     this.discoveryTimer = setTimeout(() => {
       this.discoveryTimer = undefined;
       this.discoveryRunning = this.discoverOnce().then(() => this.scheduleDiscovery(), (err: unknown) => {
         this.log.error('API discovery check failed', { reason: errText(err) });
         this.scheduleDiscovery();
       });
-    }, this.discoveryIntervalMs);
+    }, delay);
   }
 }
