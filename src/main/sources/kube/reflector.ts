@@ -183,6 +183,7 @@ export class Reflector {
 
   private async run(): Promise<void> {
     let needList = true;
+    let listedAt = 0;
     while (this.running) {
       if (needList) {
         let list: KubeList;
@@ -196,6 +197,7 @@ export class Reflector {
         }
         if (!this.running) return;
         this.applyList(list);
+        listedAt = Date.now();
         this.recovered();
         this.backoff.reset();
         needList = false;
@@ -206,6 +208,8 @@ export class Reflector {
         this.relists++;
         this.log.info('watch expired (410 Gone), relisting', { resource: this.name, resourceVersion: this.rv });
         needList = true;
+        // A fresh list's resourceVersion expiring at once means a confused server: do not spin.
+        if (Date.now() - listedAt < SHORT_WATCH_MS) await this.sleep(this.backoff.next());
         continue;
       }
       this.watchRestarts++;
@@ -404,7 +408,11 @@ export function errText(err: unknown): string {
     const msg = err.message || err.name;
     // node-fetch wraps socket errors as "request to URL failed, reason: connect ECONNREFUSED ..."
     const m = /reason: (.*)$/.exec(msg);
-    return m ? m[1]! : code && !msg.includes(code) ? `${code}: ${msg}` : msg;
+    if (m) return m[1]!;
+    // client-node's Watch rejects a non-200 answer with only the status text ("Forbidden")
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (typeof status === 'number' && status > 0 && !msg.includes(String(status))) return `${status} ${msg}`;
+    return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
   }
   return String(err);
 }
