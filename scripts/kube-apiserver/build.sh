@@ -40,6 +40,11 @@ kmod=$(cd "$WORK" && nice -n 19 "$GO" mod download -json "k8s.io/kubernetes@$K8S
 [[ -f "$kmod" ]] || { echo "build.sh: could not download k8s.io/kubernetes@$K8S_VERSION" >&2; exit 1; }
 staging=$(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$kmod")
 goversion=$(sed -n 's/^go \(.*\)/\1/p' "$kmod")
+have=$("$GO" env GOVERSION); have="${have#go}"
+if [[ "$(printf '%s\n%s\n' "$goversion" "$have" | sort -V | head -1)" != "$goversion" ]]; then
+  echo "build.sh: k8s.io/kubernetes@$K8S_VERSION needs Go >= $goversion; $GO is $have (GOTOOLCHAIN=local: no toolchain download)" >&2
+  exit 1
+fi
 {
   echo "module istiod-ts.test/kube-peer"
   echo
