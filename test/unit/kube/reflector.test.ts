@@ -212,3 +212,29 @@ test('field selectors are passed to list and watch', async () => {
     await r.stop();
   });
 });
+
+test('a watch the server ends (timeoutSeconds) is resumed from the last resourceVersion: no relist, nothing missed', async () => {
+  await withServer(async (server) => {
+    server.create(svc('default', 'a'));
+    const m = mirror();
+    const timeouts: number[] = [];
+    const r = new Reflector({
+      client: clientOf(server), path: '/api/v1/services', name: 'services', handler: m.handler, backoff: FAST,
+      watchTimeoutSeconds: () => { timeouts.push(1); return 1; },
+    });
+    r.start();
+    await r.whenSynced();
+    await waitFor(() => r.health().watchRestarts >= 1, 5000, 'the server to end the first watch');
+    server.create(svc('default', 'b'));
+    await waitFor(() => r.health().watchRestarts >= 2, 5000, 'a second restart');
+    server.create(svc('default', 'c'));
+    await waitFor(() => m.objects.size === 3, 5000, 'events across restarts');
+    assert.equal(r.health().relists, 0);
+    assert.equal(r.health().healthy, true);
+    assert.equal(m.batches.filter((b) => b.relist).length, 1, 'only the initial list');
+    const watches = server.requests.filter((q) => q.path.startsWith('/api/v1/services?') && /watch=true/.test(q.path));
+    assert.ok(watches.length >= 3, `one watch per restart (${watches.length})`);
+    assert.ok(watches.every((q) => /allowWatchBookmarks=true/.test(q.path) && /timeoutSeconds=1/.test(q.path) && /resourceVersion=\d+/.test(q.path)));
+    await r.stop();
+  }, { bookmarkIntervalMs: 5000 });
+});
