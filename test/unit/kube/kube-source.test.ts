@@ -108,6 +108,8 @@ test('initial sync: the store holds the API server objects, shaped as file mode 
   assert.deepEqual(storeNames(store, 'Namespace'), serverNames(server, 'v1', 'Namespace'));
   assert.deepEqual(storeNames(store, 'EndpointSlice', 'discovery.k8s.io'), ['default/a-1']);
   assert.deepEqual(storeNames(store, 'Secret'), ['istio-system/cred', 'istio-system/generic'], 'only credential secrets');
+  assert.ok(server.requests.some((r) => r.path.startsWith('/api/v1/secrets?') && decodeURIComponent(r.path).includes('fieldSelector=type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token')),
+    'Istio\'s secret field selector');
   assert.deepEqual(storeNames(store, 'PeerAuthentication', 'security.istio.io'), ['istio-system/default']);
   assert.deepEqual(storeNames(store, 'EnvoyFilter', 'networking.istio.io'), ['istio-system/ef']);
   assert.deepEqual(storeNames(store, 'Telemetry', 'telemetry.istio.io'), ['istio-system/mesh-default']);

@@ -19,6 +19,8 @@ export interface WatchedKind {
   versions: readonly string[];
   /** namespaced objects are kept only in namespaces selected by discoverySelectors */
   scoped: boolean;
+  /** server-side filter for list and watch */
+  fieldSelector?: string;
 }
 
 const NET = ['v1', 'v1beta1', 'v1alpha3'] as const;
@@ -36,7 +38,8 @@ export const CORE_KINDS: readonly WatchedKind[] = [
   core('discovery.k8s.io', 'EndpointSlice', 'endpointslices', true),
   core('', 'Pod', 'pods', true),
   core('', 'Node', 'nodes', false),
-  core('', 'Secret', 'secrets', true),
+  // Istio's credentials controller skips these server-side (helm releases can be megabytes each)
+  { ...core('', 'Secret', 'secrets', true), fieldSelector: 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token' },
 ];
 
 /** Every Istio kind the model (or a later feature) reads; skipped while its CRD is not installed. */

@@ -235,7 +235,8 @@ export class KubeSource {
       kind, version, apiVersion, origin: originOf(kind), candidates: new Map(), applied: new Map(), problems: new Map(),
       projected: kind.group === '' && (kind.kind === 'Pod' || kind.kind === 'Node'),
     } as unknown as KindState;
-    state.reflector = this.reflectorFor(collectionPath(kind, version), name, (b) => this.onBatch(state, b), undefined, (raw) => this.reduce(state, raw));
+    state.reflector = this.reflectorFor(collectionPath(kind, version), name, (b) => this.onBatch(state, b),
+      kind.fieldSelector ? { fieldSelector: kind.fieldSelector } : undefined, (raw) => this.reduce(state, raw));
     this.kinds.set(kind, state);
     state.reflector.start();
     return state;
