@@ -126,7 +126,7 @@ test('initial sync: the store holds the API server objects, shaped as file mode 
 
   // Pods: only what the model reads; no managedFields, no last-applied annotation.
   const p = store.get(key('', 'Pod', 'default', 'a-1'))!;
-  assert.deepEqual(p.metadata, { name: 'a-1', namespace: 'default', labels: { app: 'a' }, annotations: {}, creationTimestamp: p.metadata.creationTimestamp });
+  assert.deepEqual(p.metadata, { name: 'a-1', namespace: 'default', labels: { app: 'a' }, creationTimestamp: p.metadata.creationTimestamp });
   assert.deepEqual(p.spec, { nodeName: 'node-1', serviceAccountName: 'sa' });
   assert.deepEqual((p as any).status, { podIP: '10.0.0.1', podIPs: [{ ip: '10.0.0.1' }], phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] });
   const node = store.get(key('', 'Node', '', 'node-1'))!;

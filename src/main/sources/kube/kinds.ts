@@ -124,7 +124,7 @@ export function cleanObject(obj: KubeObject, apiVersion: string, kind: string): 
   const { managedFields: _mf, ...metadata } = obj.metadata as KubeObject['metadata'] & { managedFields?: unknown };
   if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
     const { [LAST_APPLIED]: _la, ...rest } = metadata.annotations;
-    metadata.annotations = rest;
+    if (Object.keys(rest).length > 0) metadata.annotations = rest; else delete metadata.annotations;
   }
   return { ...obj, apiVersion, kind, metadata } as K8sObject;
 }
