@@ -294,7 +294,7 @@ export class KubeSource {
       state.candidates.set(key, shaped.obj);
       touched.add(key);
     }
-    let changedNamespaces: string[] = [];
+    const changedNamespaces: string[] = [];
     if (kind.kind === 'Namespace' && kind.group === '') {
       for (const key of touched) {
         const name = key.slice(key.lastIndexOf('/') + 1);
