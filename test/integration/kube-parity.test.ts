@@ -63,6 +63,13 @@ spec:
     - {destination: {host: reviews, subset: v2}, weight: 20}
 `;
 
+/** What the model reads from a cluster (ConfigMaps, Leases and the like are not model input). */
+const MODEL_KINDS = [
+  ['v1', 'Namespace'], ['v1', 'Service'], ['discovery.k8s.io/v1', 'EndpointSlice'], ['v1', 'Pod'], ['v1', 'Node'],
+  ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'DestinationRule'], ['networking.istio.io/v1', 'Gateway'],
+  ['networking.istio.io/v1', 'ServiceEntry'], ['networking.istio.io/v1', 'Sidecar'], ['networking.istio.io/v1', 'WorkloadEntry'],
+] as const;
+
 const PROXIES = [
   testNode({ type: 'sidecar', ip: '10.244.3.21', pod: 'productpage-v1-1', namespace: 'bookinfo', metadata: { LABELS: { app: 'productpage', version: 'v1' } } }),
   testNode({ type: 'sidecar', ip: '10.9.9.9', pod: 'client-1', namespace: 'shop', metadata: { LABELS: { app: 'client' } } }),
@@ -82,8 +89,13 @@ describe('model parity: files vs Kubernetes API', () => {
     const input = parseObjects(...Object.values(exampleMeshFiles()), gatewayMesh(), gateway(`
   - port: {number: 8080, name: http, protocol: HTTP}
     hosts: ["*.example.com"]`), NODES);
-    const stored = await loadInto(target, input);
-    // the same objects, as the API server stored them, as files
+    await loadInto(target, input);
+    // Everything the API server holds of the kinds the model reads (a real cluster has more than we
+    // created, e.g. the default/kubernetes Service), as the server stored it, as files.
+    const stored: unknown[] = [];
+    for (const [apiVersion, kind] of MODEL_KINDS) {
+      for (const o of await target.list(apiVersion, kind)) stored.push({ apiVersion, kind, ...o });
+    }
     files = await startTestServer({ files: { 'mesh.yaml': stored.map((o) => YAML.stringify(o)).join('---\n') } });
     kube = await startKubeDiscovery(target.kubeconfigPath);
     assert.deepEqual(kube.discovery.fileErrors(), [], 'the Kubernetes source rejected nothing');

@@ -192,7 +192,7 @@ export class Reflector {
         } catch (err) {
           if (!this.running) return;
           this.failed('list', err);
-          await this.sleep(this.backoff.next());
+          await this.sleep(this.retryDelay(err));
           continue;
         }
         if (!this.running) return;
@@ -219,8 +219,23 @@ export class Reflector {
       }
       const err = outcome.kind === 'error' ? outcome.err : new Error('very short watch: the API server ended it at once without sending anything');
       this.failed('watch', err);
-      await this.sleep(this.backoff.next());
+      await this.sleep(this.retryDelay(err));
     }
+  }
+
+  /**
+   * The wait before retrying after `err`. 429 and 503 are an API server (re)starting — "storage
+   * is (re)initializing", "not all HTTP paths installed yet" — with Retry-After of 1–5 s: retry
+   * about a second later and do not grow the backoff, or a restart of the API server would leave
+   * the kinds that failed most waiting up to the 30 s ceiling after it is back.
+   */
+  private retryDelay(err: unknown): number {
+    const code = (err as { statusCode?: number } | undefined)?.statusCode;
+    if (code === 429 || code === 503) {
+      this.backoff.reset();
+      return 1000 + Math.floor(Math.random() * 500);
+    }
+    return this.backoff.next();
   }
 
   /** One watch from the current resourceVersion, until it ends, fails, expires or is stopped. */
