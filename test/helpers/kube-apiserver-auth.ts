@@ -31,6 +31,13 @@ export const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 
 const SA = RESOURCES.find((d) => d.resource === 'serviceaccounts')!;
 
+function invalidExpiry(value: unknown, why: string): ApiError {
+  const message = `Invalid value: ${value}: ${why}`;
+  return new ApiError(422, 'Invalid', `TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: ${message}`, {
+    group: 'authentication.k8s.io', kind: 'TokenRequest', causes: [{ reason: 'FieldValueInvalid', message, field: 'spec.expirationSeconds' }],
+  });
+}
+
 export class Authenticator {
   readonly tokens = new Map<string, TokenEntry>();
 
@@ -41,7 +48,7 @@ export class Authenticator {
   /** The entry of a currently valid token, or why it is not. */
   check(token: string): { entry: TokenEntry } | { error: string } {
     const entry = this.tokens.get(token);
-    if (!entry) return { error: 'invalid bearer token, token lookup failed' };
+    if (!entry) return { error: 'invalid bearer token' };
     if (entry.expires !== undefined && this.now() >= entry.expires) return { error: 'invalid bearer token, Token has expired.' };
     if (entry.boundTo) {
       const sa = this.store.get(SA, entry.boundTo.namespace, entry.boundTo.name);
@@ -65,7 +72,7 @@ export class Authenticator {
   review(spec: Obj): Obj {
     const requested: string[] = Array.isArray(spec.audiences) && spec.audiences.length > 0 ? spec.audiences : API_AUDIENCES;
     const r = this.check(spec.token);
-    if ('error' in r) return { user: {}, error: `[${r.error}]` };
+    if ('error' in r) return { user: {}, error: r.error === 'invalid bearer token' ? r.error : `[${r.error}]` };
     const tokenAud = r.entry.audiences ?? API_AUDIENCES;
     const both = requested.filter((a) => tokenAud.includes(a));
     if (both.length === 0) {
@@ -83,16 +90,14 @@ export class Authenticator {
    * Issues a ServiceAccount token (what POST .../serviceaccounts/<name>/token does).
    * Throws 404 when the ServiceAccount does not exist, 422 for an expiry under 10 minutes.
    */
-  issue(namespace: string, name: string, spec: { audiences?: string[]; expirationSeconds?: number } = {}): { token: string; expirationTimestamp: string; audiences: string[]; expirationSeconds: number } {
+  issue(namespace: string, name: string, spec: { audiences?: string[]; expirationSeconds?: number } = {}): { token: string; expirationTimestamp: string; audiences: string[]; expirationSeconds: number; sa: Obj } {
     const sa = this.store.get(SA, namespace, name);
     if (!sa) throw ApiError.notFound(SA, name);
     const expirationSeconds = spec.expirationSeconds ?? 3600;
     if (!Number.isInteger(expirationSeconds) || expirationSeconds < 600) {
-      throw new ApiError(422, 'Invalid', `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${expirationSeconds}: may not specify a duration less than 10 minutes`);
+      throw invalidExpiry(expirationSeconds, 'may not specify a duration less than 10 minutes');
     }
-    if (expirationSeconds > 2 ** 32) {
-      throw new ApiError(422, 'Invalid', `TokenRequest.authentication.k8s.io "${name}" is invalid: spec.expirationSeconds: Invalid value: ${expirationSeconds}: may not specify a duration larger than 2^32 seconds`);
-    }
+    if (expirationSeconds > 2 ** 32) throw invalidExpiry(expirationSeconds, 'may not specify a duration larger than 2^32 seconds');
     const audiences = spec.audiences && spec.audiences.length > 0 ? spec.audiences : API_AUDIENCES;
     const iat = Math.floor(this.now() / 1000);
     const exp = iat + expirationSeconds;
@@ -118,7 +123,7 @@ export class Authenticator {
       expires: exp * 1000,
       boundTo: { namespace, name, uid: sa.metadata.uid },
     });
-    return { token, expirationTimestamp: rfc3339(new Date(exp * 1000)), audiences, expirationSeconds };
+    return { token, expirationTimestamp: rfc3339(new Date(exp * 1000)), audiences, expirationSeconds, sa };
   }
 
   /** The TokenRequest response body for a request body. */
@@ -128,7 +133,7 @@ export class Authenticator {
     return {
       kind: 'TokenRequest',
       apiVersion: 'authentication.k8s.io/v1',
-      metadata: { name, namespace, creationTimestamp: null },
+      metadata: { name, namespace, uid: issued.sa.metadata.uid, creationTimestamp: issued.sa.metadata.creationTimestamp },
       spec: { audiences: issued.audiences, expirationSeconds: issued.expirationSeconds, boundObjectRef: spec.boundObjectRef ?? null },
       status: { token: issued.token, expirationTimestamp: issued.expirationTimestamp },
     };

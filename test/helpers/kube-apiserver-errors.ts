@@ -17,7 +17,7 @@ export class ApiError extends Error {
 
   /** The metav1.Status body the API server sends. */
   status(): object {
-    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, ...(this.details ? { details: this.details } : {}), code: this.code };
+    return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code };
   }
 
   static notFound(d: ResourceDef, name: string): ApiError {

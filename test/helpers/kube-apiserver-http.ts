@@ -12,6 +12,7 @@ import {
   ResourceDef, apiGroupList, apiResourceList, apiVersionOf, apiVersions, compareVersions, findByResource, RESOURCES,
 } from './kube-apiserver-resources';
 import { fieldMatcher, labelMatcher } from './kube-apiserver-select';
+import { listBody } from './kube-apiserver-encode';
 import { KubeStore, Obj, present, rfc3339 } from './kube-apiserver-store';
 import { serveWatch } from './kube-apiserver-watch';
 
@@ -64,14 +65,14 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function parseBody(text: string, contentType: string, accepted: string[]): any {
+function parseBody(text: string, contentType: string, accepted: string[], kind = 'the resource'): any {
   const ct = contentType.split(';')[0].trim().toLowerCase();
   if (!accepted.includes(ct)) throw ApiError.unsupportedMediaType(ct, accepted);
   if (text.trim() === '') throw ApiError.badRequest('the request body is empty');
   try {
     return ct.endsWith('yaml') ? YAML.parse(text) : JSON.parse(text);
   } catch (e) {
-    throw ApiError.badRequest(`the body of the request could not be decoded as ${ct}: ${(e as Error).message}`);
+    throw ApiError.badRequest(`the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; ${ct.endsWith('yaml') ? 'yaml' : 'json'} parse error: ${(e as Error).message} (${text.slice(0, 50)})`);
   }
 }
 
@@ -129,6 +130,12 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     return send(res, (entry.code = 200), { kind: 'APIGroup', apiVersion: 'v1', name: parts[1], versions: vs, preferredVersion: vs[0] });
   }
   if (!t) throw ApiError.noResource();
+  if (t.group !== '' && !RESOURCES.some((d) => d.group === t.group && d.versions.includes(t.version))) {
+    entry.code = 404;
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+    res.end('404 page not found\n');
+    return;
+  }
   if (t.rest.length === 0) {
     entry.verb = 'get';
     const doc = apiResourceList(t.group, t.version);
@@ -200,41 +207,35 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
       }
       const limit = Number(q.get('limit') ?? 0);
       const page = store.page(() => store.listRaw(d, namespace).filter((o) => labels(o) && fields(o)), limit, q.get('continue'));
-      const items = page.items.map((o) => {
-        const p = present(d, o, ver);
-        if (!d.crd) { delete p.apiVersion; delete p.kind; }
-        return p;
-      });
-      return send(res, (entry.code = 200), {
-        apiVersion: apiVersionOf(d.group, ver),
-        kind: `${d.kind}List`,
-        metadata: { resourceVersion: String(page.rv), ...(page.continue ? { continue: page.continue } : {}), ...(page.remaining !== undefined ? { remainingItemCount: page.remaining } : {}) },
-        items,
-      });
+      return send(res, (entry.code = 200), listBody(d, ver, page.items, {
+        resourceVersion: String(page.rv),
+        ...(page.continue ? { continue: page.continue } : {}),
+        ...(page.remaining !== undefined ? { remainingItemCount: page.remaining } : {}),
+      }));
     }
     case 'create': {
-      const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
-      checkTypeMeta(d, body);
+      const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml'], d.kind);
+      checkTypeMeta(d, body, ver);
       body.metadata ??= {};
       if (d.namespaced) {
         if (body.metadata.namespace && body.metadata.namespace !== namespace) throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
         body.metadata.namespace = namespace;
       }
       if (q.get('dryRun') === 'All') return send(res, (entry.code = 201), present(d, body, ver));
-      const created = store.create(d, body, { http: true });
+      const created = store.create(d, body, { http: true, manager: managerOf(req, q, 'Update', d, ver) });
       entry.name = created.metadata.name;
       return send(res, (entry.code = 201), present(d, created, ver));
     }
     case 'update': {
-      const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
-      checkTypeMeta(d, body);
+      const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml'], d.kind);
+      checkTypeMeta(d, body, ver);
       body.metadata ??= {};
       if (body.metadata.name !== name) throw ApiError.badRequest(`the name of the object (${body.metadata.name ?? ''}) does not match the name on the URL (${name})`);
       if (d.namespaced) {
         if (body.metadata.namespace && body.metadata.namespace !== namespace) throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
         body.metadata.namespace = namespace;
       }
-      const updated = store.update(d, body, { http: true, statusOnly: subresource === 'status' });
+      const updated = store.update(d, body, { http: true, statusOnly: subresource === 'status', manager: managerOf(req, q, 'Update', d, ver) });
       return send(res, (entry.code = 200), present(d, updated, ver));
     }
     case 'patch': return patch(ctx, req, res, entry, d, ver, namespace, name!, subresource, q);
@@ -250,11 +251,11 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
         });
       }
       // what the API server answers at the start of a graceful deletion
-      const answer = present(d, gone, ver);
-      answer.metadata.deletionTimestamp = rfc3339();
-      if (d.resource === 'pods') answer.metadata.deletionGracePeriodSeconds = 0;
-      if (d.resource === 'namespaces') answer.status = { ...(answer.status ?? {}), phase: 'Terminating' };
-      return send(res, (entry.code = 200), answer);
+      const last = structuredClone(gone);
+      if (d.resource === 'pods' || d.resource === 'namespaces' || d.resource === 'customresourcedefinitions') last.metadata.deletionTimestamp = rfc3339();
+      if (d.resource === 'pods') last.metadata.deletionGracePeriodSeconds = 0;
+      if (d.resource === 'namespaces') last.status = { ...(last.status ?? {}), phase: 'Terminating' };
+      return send(res, (entry.code = 200), present(d, last, ver));
     }
     case 'deletecollection': {
       const labels = labelMatcher(q.get('labelSelector'));
@@ -267,7 +268,14 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   }
 }
 
-function checkTypeMeta(d: ResourceDef, body: Obj): void {
+/** The field manager of a write: ?fieldManager, else the User-Agent's product (what the API server does). */
+function managerOf(req: IncomingMessage, q: URLSearchParams, operation: 'Update' | 'Apply', d: ResourceDef, version: string) {
+  const ua = (req.headers['user-agent'] ?? '').split('/')[0].trim();
+  return { name: q.get('fieldManager') || ua || 'unknown', operation, apiVersion: apiVersionOf(d.group, version) };
+}
+
+function checkTypeMeta(d: ResourceDef, body: Obj, version: string): void {
+  const expected = apiVersionOf(d.group, version);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw ApiError.badRequest('the request body must be a JSON object');
   if (d.crd) {
     // unstructured decoding needs both (typed kinds take them from the URL)
@@ -278,12 +286,9 @@ function checkTypeMeta(d: ResourceDef, body: Obj): void {
       }
     }
   }
-  if (body.kind !== undefined && body.kind !== d.kind) throw ApiError.badRequest(`the kind of the provided object (${body.kind}) does not match the resource ${d.resource} (kind ${d.kind})`);
-  if (body.apiVersion !== undefined) {
-    const g = body.apiVersion.includes('/') ? body.apiVersion.split('/')[0] : '';
-    if (g !== d.group || !d.versions.includes(body.apiVersion.split('/').pop())) {
-      throw ApiError.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${apiVersionOf(d.group, d.versions[0])})`);
-    }
+  if (body.kind !== undefined && body.kind !== d.kind) throw ApiError.badRequest(`${body.kind} in version "${body.apiVersion ?? expected}" cannot be handled as a ${d.kind}: converting to ${d.kind}: unknown conversion`);
+  if (body.apiVersion !== undefined && body.apiVersion !== expected) {
+    throw ApiError.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${expected})`);
   }
 }
 
@@ -298,11 +303,15 @@ async function patch(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   const store = ctx.store;
   const cur = store.get(d, namespace, name);
   if (ct === 'application/apply-patch+yaml') {
-    if (!q.get('fieldManager')) throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
+    if (!q.get('fieldManager')) {
+      throw new ApiError(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch', {
+        group: 'meta.k8s.io', kind: 'PatchOptions', causes: [{ reason: 'FieldValueRequired', message: 'Required value: is required for apply patch', field: 'fieldManager' }],
+      });
+    }
     if (!cur) {
-      checkTypeMeta(d, body);
+      checkTypeMeta(d, body, ver);
       body.metadata = { ...(body.metadata ?? {}), name, ...(d.namespaced ? { namespace } : {}) };
-      const created = store.create(d, body, { http: true });
+      const created = store.create(d, body, { http: true, manager: managerOf(req, q, 'Apply', d, ver) });
       return send(res, (entry.code = 201), present(d, created, ver));
     }
   }
@@ -313,16 +322,17 @@ async function patch(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   after.metadata = { ...(after.metadata ?? {}) };
   if (after.metadata.name !== name) throw ApiError.badRequest(`the name of the object (${after.metadata.name ?? ''}) does not match the name on the URL (${name})`);
   if (d.namespaced) after.metadata.namespace = namespace;
-  const updated = store.update(d, after, { http: true, patch: true, statusOnly: subresource === 'status' });
+  const operation = ct === 'application/apply-patch+yaml' ? 'Apply' : 'Update';
+  const updated = store.update(d, after, { http: true, patch: true, statusOnly: subresource === 'status', manager: managerOf(req, q, operation, d, ver) });
   return send(res, (entry.code = 200), present(d, updated, ver));
 }
 
 async function tokenReview(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, entry: KubeRequest): Promise<void> {
   const body = parseBody(await readBody(req), req.headers['content-type'] ?? '', ['application/json', 'application/yaml']);
   const spec = body?.spec ?? {};
-  if (typeof spec.token !== 'string' || spec.token === '') throw ApiError.invalid(RESOURCES.find((d) => d.resource === 'tokenreviews')!, '', 'spec.token', 'Required value');
+  if (typeof spec.token !== 'string' || spec.token === '') throw ApiError.badRequest('token is required for TokenReview in authentication');
   send(res, (entry.code = 201), {
     kind: 'TokenReview', apiVersion: 'authentication.k8s.io/v1',
-    metadata: { creationTimestamp: null }, spec, status: ctx.auth.review(spec),
+    metadata: {}, spec, status: ctx.auth.review(spec),
   });
 }

@@ -42,6 +42,8 @@ export function labelMatcher(selector: string | null): Matcher {
       reqs.push(op === 'in'
         ? (o) => o.metadata?.labels?.[key] !== undefined && values.has(o.metadata.labels[key])
         : (o) => o.metadata?.labels?.[key] === undefined || !values.has(o.metadata.labels[key]));
+    } else if ((m = /^(\S+)\s+(in|notin)\s+([^(\s]\S*)/.exec(part))) {
+      throw ApiError.badRequest(`unable to parse requirement: found '${m[3]}' expected: '('`);
     } else if ((m = /^([^=!\s]+)\s*(==|=|!=)\s*([^=!\s]*)$/.exec(part))) {
       const [, key, op, value] = m;
       checkKey(key, selector);

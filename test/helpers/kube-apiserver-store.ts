@@ -10,7 +10,7 @@
  */
 import { randomUUID, randomBytes } from 'node:crypto';
 import { ApiError } from './kube-apiserver-errors';
-import { ResourceDef, RESOURCES, apiVersionOf, qualifiedResource, storeKey } from './kube-apiserver-resources';
+import { ResourceDef, RESOURCES, qualifiedResource, storeKey } from './kube-apiserver-resources';
 
 export type Obj = Record<string, any>;
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -34,6 +34,8 @@ export interface WriteOptions {
   statusOnly?: boolean;
   /** the update comes from a PATCH (no resourceVersion needed) */
   patch?: boolean;
+  /** HTTP writes: the field manager recorded in metadata.managedFields */
+  manager?: { name: string; operation: 'Update' | 'Apply'; apiVersion: string };
 }
 
 const NS_DEF = RESOURCES.find((d) => d.resource === 'namespaces')!;
@@ -59,10 +61,36 @@ function specChanged(a: Obj, b: Obj): boolean {
   return JSON.stringify(strip(a)) !== JSON.stringify(strip(b));
 }
 
-/** `{apiVersion, kind, ...}` in the requested version (objects are stored without apiVersion). */
-export function present(d: ResourceDef, obj: Obj, version: string): Obj {
-  const { apiVersion: _a, kind: _k, ...rest } = obj;
-  return { apiVersion: apiVersionOf(d.group, version), kind: d.kind, ...structuredClone(rest) };
+export { present } from './kube-apiserver-encode';
+
+/** FieldsV1 of an object (simplified: every map key; lists as leaves). */
+function fieldsOf(v: unknown): Obj {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v as Obj)) {
+    const sub = fieldsOf(x);
+    out[`f:${k}`] = Object.keys(sub).length > 0 ? { '.': {}, ...sub } : {};
+  }
+  return out;
+}
+
+/** Adds (or refreshes) the writer's metadata.managedFields entry, as server-side field tracking does. */
+function recordManager(obj: Obj, cur: Obj | undefined, opts: WriteOptions): void {
+  const m = opts.manager;
+  if (!m) return;
+  const { apiVersion: _a, kind: _k, metadata, status, ...rest } = obj;
+  const tracked: Obj = opts.statusOnly ? { status } : { ...rest };
+  const metaFields: Obj = {};
+  for (const f of ['labels', 'annotations', 'finalizers', 'ownerReferences']) if (metadata?.[f] !== undefined) metaFields[f] = metadata[f];
+  if (!opts.statusOnly && Object.keys(metaFields).length > 0) tracked.metadata = metaFields;
+  const sub = opts.statusOnly ? 'status' : undefined;
+  const prev: Obj[] = (cur?.metadata?.managedFields ?? obj.metadata.managedFields ?? [])
+    .filter((e: Obj) => !(e.manager === m.name && e.operation === m.operation && e.subresource === sub));
+  const fieldsV1 = fieldsOf(tracked);
+  if (fieldsV1['f:metadata']) delete fieldsV1['f:metadata']['.']; // metadata itself is nobody's
+  obj.metadata.managedFields = [...prev, {
+    manager: m.name, operation: m.operation, apiVersion: m.apiVersion, time: rfc3339(), fieldsType: 'FieldsV1', fieldsV1, ...(sub ? { subresource: sub } : {}),
+  }];
 }
 
 const LABEL_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -170,6 +198,8 @@ export class KubeStore {
       obj.spec = { finalizers: ['kubernetes'], ...(obj.spec ?? {}) };
       obj.status = { phase: 'Active', ...(obj.status ?? {}) };
     }
+    delete meta.managedFields;
+    recordManager(obj, undefined, opts);
     meta.resourceVersion = String(++this.rv);
     t.set(k, obj);
     this.emit(d, 'ADDED', obj);
@@ -226,6 +256,8 @@ export class KubeStore {
     if (d.generation !== 'none' && (specChanged(cur, next) || (d.generation === 'spec+labels' && JSON.stringify(cur.metadata.labels ?? {}) !== JSON.stringify(next.metadata.labels ?? {})))) {
       next.metadata.generation = (cur.metadata.generation ?? 0) + 1;
     }
+    if (cur.metadata.managedFields) next.metadata.managedFields = structuredClone(cur.metadata.managedFields); else delete next.metadata.managedFields;
+    recordManager(next, cur, opts);
     next.metadata.resourceVersion = String(++this.rv);
     t.set(k, next);
     this.emit(d, 'MODIFIED', next, cur);
@@ -271,10 +303,10 @@ export class KubeStore {
         spec.clusterIP = ip;
       }
       spec.clusterIPs ??= [spec.clusterIP];
-      if (spec.clusterIP !== 'None' || spec.selector) {
-        spec.ipFamilies ??= ['IPv4'];
-        spec.ipFamilyPolicy ??= 'SingleStack';
-      }
+      // a headless Service without selector gets both families, as kube-apiserver v1.37 answers
+      const dual = spec.clusterIP === 'None' && !spec.selector;
+      spec.ipFamilies ??= dual ? ['IPv4', 'IPv6'] : ['IPv4'];
+      spec.ipFamilyPolicy ??= dual ? 'RequireDualStack' : 'SingleStack';
       spec.internalTrafficPolicy ??= 'Cluster';
     }
     if (Array.isArray(spec.ports)) {

@@ -62,7 +62,8 @@ export function serveWatch(store: KubeStore, res: ServerResponse, p: WatchParams
   const rvText = p.resourceVersion ?? '';
   let fromRv: number | undefined;
   if (rvText !== '' && rvText !== '0') {
-    if (!/^\d+$/.test(rvText)) throw ApiError.badRequest(`resourceVersion: Invalid value: "${rvText}": must be a non-negative integer`);
+    // (the API server answers this one with a 500 without reason)
+    if (!/^\d+$/.test(rvText)) throw new ApiError(500, '', `resourceVersion: Invalid value: "${rvText}": strconv.ParseUint: parsing "${rvText}": invalid syntax`);
     fromRv = Number(rvText);
   }
 
@@ -84,7 +85,8 @@ export function serveWatch(store: KubeStore, res: ServerResponse, p: WatchParams
     for (const ev of replay) { const w = toWire(ev); if (w) send(w); }
   } else {
     for (const o of store.listRaw(d)) if (matches(o)) send({ type: 'ADDED', object: present(d, o, version) });
-    if (p.sendInitialEvents && p.bookmarks) send(bookmark({ 'k8s.io/initial-events-end': 'true' }));
+    // kube-apiserver v1.37 ends the initial events with this bookmark whenever bookmarks are allowed
+    if (p.bookmarks) send(bookmark({ 'k8s.io/initial-events-end': 'true' }));
   }
 
   const unsubscribe = store.subscribe((ev) => {
