@@ -39,6 +39,12 @@ const entries = [
   'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
   'envoy/admin/v3/config_dump.proto',
   'envoy/service/status/v3/csds.proto',
+  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
+  'envoy/extensions/filters/network/ext_authz/v3/ext_authz.proto',
+  'envoy/extensions/path/match/uri_template/v3/uri_template_match.proto',
 ];
 
 const root = new protobuf.Root();

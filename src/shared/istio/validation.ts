@@ -20,9 +20,9 @@ import { validateVirtualService } from './validate-virtual-service';
 import { validateDestinationRule } from './validate-destination-rule';
 import { validateSidecar } from './validate-sidecar';
 import { validateGateway } from './validate-gateway';
-import { validatePeerAuthentication } from './validate-peer-authentication';
+import { PEER_AUTHENTICATION_SHAPE, validatePeerAuthentication } from './validate-peer-authentication';
 import { validateAuthorizationPolicy } from './validate-authorization-policy';
-import { validateRequestAuthentication } from './validate-request-authentication';
+import { REQUEST_AUTHENTICATION_SHAPE, validateRequestAuthentication } from './validate-request-authentication';
 import { validateSecret } from './validate-secret';
 
 export type { ValidationIssue, PathSegment } from './validate-fields';
@@ -49,6 +49,8 @@ const SPEC_SHAPES: ReadonlyMap<string, Shape> = new Map<string, Shape>([
   ['networking.istio.io/DestinationRule', DESTINATION_RULE_SHAPE],
   ['networking.istio.io/Sidecar', SIDECAR_SHAPE],
   ['networking.istio.io/Gateway', GATEWAY_SHAPE],
+  ['security.istio.io/RequestAuthentication', REQUEST_AUTHENTICATION_SHAPE],
+  ['security.istio.io/PeerAuthentication', PEER_AUTHENTICATION_SHAPE],
 ]);
 
 /** Top-level fields of an Istio custom resource (istioctl validate and the webhook reject others). */

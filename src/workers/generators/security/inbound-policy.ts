@@ -7,6 +7,9 @@
  */
 import { SnapshotView } from '../../../shared/snapshot/snapshot-view';
 import { GenContext } from '../../../shared/generation';
+import { MtlsMode, peerAuthenticationPolicy } from './peer-authentication';
+import { jwtAuthnFilter } from './request-authentication';
+import { authorizationFilters } from './authorization';
 
 type Obj = Record<string, unknown>;
 
@@ -15,8 +18,17 @@ export interface InboundPolicy {
   httpFilters(targetPort: number): Obj[];
   /** network filters placed before tcp_proxy (rbac) */
   networkFilters(targetPort: number): Obj[];
+  /** PeerAuthentication mode of a target port (0: the passthrough chains); mtlsPorts: ports with a port-level mode */
+  mtls(targetPort: number): MtlsMode;
+  mtlsPorts(): number[];
 }
 
 export function inboundPolicy(_snap: SnapshotView, _ctx: Partial<GenContext>): InboundPolicy {
-  return { httpFilters: () => [], networkFilters: () => [] };
+  // RequestAuthentication: one jwt_authn filter for every HTTP port, first (Istio: JwtFilter(false) for sidecars)
+  const jwt = jwtAuthnFilter(_snap, _ctx.namespace ?? '', _ctx.labels ?? {});
+  // PeerAuthentication: the mTLS mode per target port (shapes the inbound chains in sidecar-inbound.ts)
+  const peer = peerAuthenticationPolicy(_snap, _ctx.namespace ?? '', _ctx.labels ?? {});
+  // AuthorizationPolicy: CUSTOM (rbac shadow + ext_authz), AUDIT, DENY, ALLOW rbac filters after jwt_authn; network rbac before tcp_proxy
+  const authz = authorizationFilters(_snap, { namespace: _ctx.namespace ?? '', labels: _ctx.labels ?? {} });
+  return { httpFilters: () => [...(jwt ? [jwt] : []), ...authz.http], networkFilters: () => [...authz.network], mtls: peer.mtls, mtlsPorts: peer.portLevelPorts };
 }
