@@ -69,6 +69,8 @@ export const GENERATOR_INPUTS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, 
     [ROUTE_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
     [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
     [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],
+    // gateway credentials: Secrets of the proxy's own namespace, by the names it asks for
+    [SECRET_TYPE_URL]: ['generator', 'namespace'],
   },
 };
 

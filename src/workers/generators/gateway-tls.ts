@@ -2,10 +2,13 @@
  * DownstreamTlsContext for a Gateway server, after Istio's BuildListenerTLSContext
  * (pilot/pkg/networking/core/listener.go) and the credential SDS helpers (security/model):
  *
- * - `credentialName` → SDS over ADS: `kubernetes://<name>` for the key pair and, for MUTUAL /
- *   OPTIONAL_MUTUAL, `kubernetes://<name>-cacert` as the validation context (Istio's SdsCaSuffix).
- *   Names already carrying a scheme (`kubernetes://`, `sds://`, `file-cert:`…) are kept as written;
- *   `builtin://` is the gateway's own workload certificate (`default` / `ROOTCA` from the agent).
+ * - `credentialName` → SDS over ADS (`{ ads: {}, resource_api_version: V3 }`, no
+ *   initial_fetch_timeout: a missing Secret must not block the whole listener forever):
+ *   `kubernetes://<name>` for the key pair and, for MUTUAL / OPTIONAL_MUTUAL,
+ *   `kubernetes://<name>-cacert` as the validation context (Istio's SdsCaSuffix), combined with
+ *   the server's subjectAltNames / verifyCertificateSpki / verifyCertificateHash. Our SDS serves
+ *   both from Secrets of the gateway's namespace (secrets.ts). `builtin://` is the gateway's own
+ *   workload certificate (`default` / `ROOTCA` from the agent).
  * - ISTIO_MUTUAL → the workload certificate `default` and root `ROOTCA` from the `sds-grpc` cluster
  *   (served by the istio-agent next to the gateway), client certificate required.
  * - `serverCertificate` / `privateKey` / `caCertificates` files → inline file names in
@@ -28,10 +31,15 @@ const ALPN_DOWNSTREAM_WITH_MXC = ['istio-peer-exchange', 'h2', 'http/1.1'];
 const CA_SUFFIX = '-cacert';
 const TLS_VERSIONS: Readonly<Record<string, string>> = { TLS_AUTO: 'TLS_AUTO', TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
 
-/** Istio credentials.ToResourceName: bare names are Kubernetes secrets. */
+/**
+ * Istio credentials.ToResourceName: `kubernetes://` and `kubernetes-gateway://` names are kept as
+ * written (so are the agent's `file-cert:` / `file-root:` names); anything else is a Kubernetes
+ * Secret of the gateway's namespace, `kubernetes://<name>` — the name our SDS (secrets.ts) serves.
+ */
 export function credentialResourceName(name: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(name) ? name : `kubernetes://${name}`;
+  return KEPT_PREFIXES.some((p) => name.startsWith(p)) ? name : `kubernetes://${name}`;
 }
+const KEPT_PREFIXES = ['kubernetes://', 'kubernetes-gateway://', 'file-cert:', 'file-root:'];
 
 /** Istio BuiltinGatewaySecretTypeURI: the gateway's own workload certificate from the agent. */
 const BUILTIN_CREDENTIAL = 'builtin://';

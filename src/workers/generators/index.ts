@@ -3,10 +3,11 @@
  * read by the worker entry (grpc-js-xds `register()`, go-control-plane NewServer).
  */
 import { GeneratorKind } from '../../shared/model/proxy';
-import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, XdsTypeUrl } from '../../shared/resources';
+import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, SECRET_TYPE_URL, XdsTypeUrl } from '../../shared/resources';
 import { generateEndpoints } from './endpoints';
 import { gatewayClusters, gatewayListeners, gatewayRoutes } from './gateway';
 import { grpcClusters, grpcListeners, grpcRoutes } from './grpc';
+import { gatewaySecrets } from './secrets';
 import { sidecarInboundListeners, sidecarListeners, sidecarOutboundListeners, sidecarRoutes } from './sidecar';
 import { sidecarClusters, sidecarInboundClusters, sidecarOutboundClusters } from './sidecar-clusters';
 import { Generator } from './types';
@@ -29,6 +30,7 @@ export const GENERATORS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, Genera
     [ROUTE_TYPE_URL]: gatewayRoutes,
     [CLUSTER_TYPE_URL]: gatewayClusters,
     [ENDPOINT_TYPE_URL]: generateEndpoints,
+    [SECRET_TYPE_URL]: gatewaySecrets,
   },
 };
 

@@ -12,6 +12,7 @@ import {
 } from '../../../src/shared/generation';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, SECRET_TYPE_URL, SHORT_NAME, XdsTypeUrl } from '../../../src/shared/resources';
 import { GeneratorKind, ProxyType } from '../../../src/shared/model/proxy';
+import { ConfigModel, SnapshotInput } from '../../../src/shared/model/service';
 import { SnapshotReader } from '../../../src/shared/snapshot/snapshot-view';
 import { SegmentRef } from '../../../src/shared/snapshot/layout';
 import { encodeAny } from '../../../src/shared/envoy/proto';
@@ -46,8 +47,23 @@ const EXPLICIT_NAMES: Record<XdsTypeUrl, readonly string[]> = {
     'api.internal:8080', 'httpbin.org:80', `${fqdn('hidden', 'legacy')}:8080`, 'virtualOutbound', '0.0.0.0_9080', '0.0.0.0_8080', '0.0.0.0_9000',
   ],
   [ROUTE_TYPE_URL]: ['9080', '7070', '80', '8080', '3306', 'http.8080', `outbound|9080||${REVIEWS}`, `outbound|7070||${CART}`, 'outbound|80||httpbin.org', 'outbound|8080||api.internal'],
-  [SECRET_TYPE_URL]: ['default', 'ROOTCA'],
+  // router SDS: an own-namespace credential first (each namespace holds different bytes under that
+  // name), its -cacert, another namespace's (always refused), and the agent's names
+  [SECRET_TYPE_URL]: ['kubernetes://gw-cert', 'kubernetes://gw-cert-cacert', 'kubernetes://bookinfo/gw-cert', 'default', 'ROOTCA'],
 };
+
+/**
+ * Gateway credentials for router SDS: a Secret `gw-cert` in every rich-mesh namespace with
+ * different bytes, so SDS output depends on the proxy's namespace and the enumeration can prove it.
+ */
+function withGatewaySecrets(input: SnapshotInput): SnapshotInput {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const secrets: ConfigModel[] = RICH_MESH_NAMESPACES.map((ns) => Object.freeze({
+    group: '', kind: 'Secret', namespace: ns, name: 'gw-cert', revision: '1', labels: Object.freeze({}),
+    spec: Object.freeze({ type: 'kubernetes.io/tls', data: Object.freeze({ 'tls.crt': b64(`cert of ${ns}`), 'tls.key': b64(`key of ${ns}`), 'ca.crt': b64(`ca of ${ns}`) }) }),
+  }));
+  return { ...input, configs: [...input.configs, ...secrets] };
+}
 
 /** The name sets every (context, type) is generated for: wildcard, every explicit name, one of them. */
 function nameSets(typeUrl: XdsTypeUrl): Array<{ label: string; names: readonly string[] | null }> {
@@ -132,7 +148,7 @@ describe('generation keys are complete', () => {
   const guardFailures: string[] = [];
 
   before(() => {
-    snapshot = publishSnapshot(richMesh());
+    snapshot = publishSnapshot(withGatewaySecrets(richMesh()));
     contexts = allContexts(snapshot);
     const { reader, published } = snapshot;
     for (const ctx of contexts) {
