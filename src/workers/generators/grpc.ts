@@ -7,6 +7,13 @@
  *   gRPC implements (routes.ts, `proxyless`): header/path matching, weighted clusters, timeouts,
  *   retries, fault injection per route; match sourceLabels read the client's labels.
  * - CDS: EDS clusters, DestinationRule subsets, ROUND_ROBIN or RING_HASH.
+ * - Server LDS (grpc-js-xds `XdsServer`, A36): `xds.istio.io/grpc/lds/inbound/<ip>:<port>` for a
+ *   port the workload serves (grpcgen buildInboundListeners): one filter chain whose HCM holds an
+ *   inline route configuration (all domains, prefix `/`, non_forwarding_action) and the RBAC
+ *   filters of the workload's AuthorizationPolicies (DENY then ALLOW; security/authorization.ts)
+ *   before the router. PeerAuthentication STRICT makes it an mTLS chain (certificate provider
+ *   instance `default`, certificates `default`/`ROOTCA`); PERMISSIVE is plaintext (gRPC cannot
+ *   match on the transport) unless the workload has the `security.istio.io/tlsMode: istio` label.
  * gRPC clients request every type by name, wildcard included only for debugging tools.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
@@ -18,7 +25,9 @@ import { outboundClustersFor } from './clusters';
 import { serviceFor, sidecarConfig, visibleServices } from './scope';
 import { virtualServiceFor } from './virtual-services';
 import { Generated, Generator } from './types';
-import { hcmConfig, rdsRouting } from './filters';
+import { hcmConfig, rdsRouting, routerFilter, HCM_TYPE } from './filters';
+import { grpcAuthorizationFilters } from './security/authorization';
+import { composePeerAuthentication, mtlsModeForPort, TLS_MODE_LABEL } from './security/peer-authentication';
 
 interface Target { svc: ServiceModel; port: number; name: string }
 
@@ -53,9 +62,85 @@ function allTargets(snap: SnapshotView, ctx: Partial<GenContext>): Target[] {
   return out;
 }
 
+/** Istio grpcxds.ServerListenerNamePrefix: the bootstrap's server_listener_resource_name_template. */
+export const GRPC_SERVER_LISTENER_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
+const DOWNSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+
+type Obj = Record<string, unknown>;
+
+/** The workload serving `ip:port`: its config namespace and labels. */
+interface ServerWorkload { namespace: string; labels: Readonly<Record<string, string>> }
+
+/**
+ * Whether the proxy serves `ip:port` (Istio: a ServiceInstance whose endpoint port is `port`), and
+ * the labels its policies are selected with. The context's `inbound`/`labels` are used when the
+ * generation key carries them; otherwise the endpoints of the snapshot at that address stand in
+ * (the listener name holds the server's own address, and the endpoint carries the workload's labels).
+ */
+function serverWorkload(snap: SnapshotView, ctx: Partial<GenContext>, ip: string, port: number): ServerWorkload | undefined {
+  const namespace = ctx.namespace ?? 'default';
+  if (ctx.inbound !== undefined) {
+    return ctx.inbound.some((p) => p.targetPort === port) ? { namespace, labels: ctx.labels ?? {} } : undefined;
+  }
+  for (const svc of snap.services()) {
+    for (const ep of snap.endpoints(svc.hostname, svc.namespace)) {
+      if (ep.address !== ip) continue;
+      const serves = svc.ports.some((p) => (ep.ports[p.name] ?? (Object.keys(ep.ports).length === 0 ? p.targetPort || p.port : undefined)) === port);
+      if (serves) return { namespace, labels: ctx.labels ?? ep.labels };
+    }
+  }
+  return undefined;
+}
+
+/** Istio grpcgen buildCommonTLSContext(nil) + RequireClientCertificate, on a server chain. */
+function serverTlsSocket(): Obj {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': DOWNSTREAM_TLS_TYPE,
+      common_tls_context: {
+        tls_certificate_provider_instance: { instance_name: 'default', certificate_name: 'default' },
+        combined_validation_context: { default_validation_context: { ca_certificate_provider_instance: { instance_name: 'default', certificate_name: 'ROOTCA' } } },
+      },
+      require_client_certificate: { value: true },
+    },
+  };
+}
+
+/** grpcgen buildInboundListeners for one `xds.istio.io/grpc/lds/inbound/<ip>:<port>` name. */
+function serverListener(snap: SnapshotView, ctx: Partial<GenContext>, name: string): Generated | undefined {
+  const address = name.slice(GRPC_SERVER_LISTENER_PREFIX.length);
+  const colon = address.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(address.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  const w = serverWorkload(snap, ctx, host, port);
+  if (!w) return undefined;
+  let mode = mtlsModeForPort(composePeerAuthentication(snap, w.namespace, w.labels), port);
+  // auto mTLS clients of a workload labelled tlsMode=istio use mTLS; gRPC has no permissive chain
+  if (mode === 'PERMISSIVE') mode = w.labels[TLS_MODE_LABEL] === 'istio' ? 'STRICT' : 'DISABLE';
+  const suffix = mode === 'STRICT' ? 'mtls' : 'plaintext';
+  const hcm = {
+    '@type': HCM_TYPE,
+    // grpcgen sets no stat prefix; Envoy's schema requires one, gRPC ignores it
+    stat_prefix: `inbound_${port}`,
+    route_config: {
+      name: 'inbound',
+      virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, non_forwarding_action: {} }] }],
+    },
+    http_filters: [...grpcAuthorizationFilters(snap, w), routerFilter()],
+  };
+  const chain: Obj = { name: `inbound-${suffix}`, filters: [{ name: `inbound-hcm${suffix}`, typed_config: hcm }] };
+  if (mode === 'STRICT') chain['transport_socket'] = serverTlsSocket();
+  return { name, resource: { name, address: { socket_address: { address: host, port_value: port } }, filter_chains: [chain] } };
+}
+
 export const grpcListeners: Generator = (snap, ctx, names) => {
-  const targets = names === null ? allTargets(snap, ctx) : names.map((n) => resolveTarget(snap, ctx, n)).filter((t): t is Target => !!t);
-  return targets.map((t): Generated => ({
+  const servers = (names ?? []).filter((n) => n.startsWith(GRPC_SERVER_LISTENER_PREFIX)).map((n) => serverListener(snap, ctx, n)).filter((g): g is Generated => !!g);
+  const clientNames = names?.filter((n) => !n.startsWith(GRPC_SERVER_LISTENER_PREFIX)) ?? null;
+  const targets = clientNames === null ? allTargets(snap, ctx) : clientNames.map((n) => resolveTarget(snap, ctx, n)).filter((t): t is Target => !!t);
+  return [...servers, ...targets.map((t): Generated => ({
     name: t.name,
     resource: {
       name: t.name,
@@ -63,7 +148,7 @@ export const grpcListeners: Generator = (snap, ctx, names) => {
         api_listener: hcmConfig(t.name, rdsRouting(outboundClusterName(t.port, '', t.svc.hostname)), { proxyless: true }),
       },
     },
-  }));
+  }))];
 };
 
 export const grpcRoutes: Generator = (snap, ctx, names) => {
