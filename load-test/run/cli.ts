@@ -1,6 +1,8 @@
 /**
  * `istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR [--monitoring host:port]]
  *  [--out result.json] [--html report.html] [--workers N] [--keep]`
+ * `istiod-ts load-test --scenario FILE --kubeconfig FILE [--target host:port] [--namespace-prefix P]
+ *  [--allow-remote-cluster] ...`
  * `istiod-ts load-test --report result.json [--html report.html]`
  * `istiod-ts load-test --compare a.json b.json`
  */
@@ -22,17 +24,26 @@ Flags:
   --scenario FILE        scenario YAML (see load-test/scenarios/, docs/load-test.md)
   --target HOST:PORT     an already running server's plaintext xDS address; without it the
                          server is spawned as a child process on loopback
-  --config-dir DIR       the running server's --configDir (required with --target): the mesh
-                         is generated and churned there
+  --config-dir DIR       the running server's --configDir (required with --target in file
+                         mode): the mesh is generated and churned there
+  --kubeconfig FILE      Kubernetes mode: create the mesh (namespaces, Services, EndpointSlices,
+                         Pods, Istio config) through this cluster's API and apply the churn
+                         there as API writes; the spawned server runs with --kubeconfig FILE.
+                         The objects and namespaces the run created are deleted at the end
+  --namespace-prefix P   Kubernetes mode: prefix of the generated namespaces (default load-test-)
+  --allow-remote-cluster Kubernetes mode: accept a kubeconfig whose API server is not on
+                         loopback (127.0.0.1, localhost, [::1]); refused without it
   --monitoring HOST:PORT the running server's --monitoringAddr, for /metrics (optional)
   --out FILE             write the JSON result here (default load-test-result.json)
   --html FILE            write the HTML report here (default: --out with .html for .json)
   --workers N            simulator worker threads (default 1)
-  --keep                 keep the generated config dir and server log
+  --keep                 keep the generated config dir and server log (Kubernetes mode: and
+                         the objects in the cluster)
 `;
 
 interface Args {
   scenario?: string; target?: string; configDir?: string; monitoring?: string; out: string; html?: string; workers: number; keep: boolean;
+  kubeconfig?: string; namespacePrefix?: string; allowRemoteCluster: boolean;
   report?: string; compare?: [string, string];
 }
 
@@ -42,7 +53,7 @@ export function defaultHtmlPath(out: string): string {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { out: 'load-test-result.json', workers: 1, keep: false };
+  const a: Args = { out: 'load-test-result.json', workers: 1, keep: false, allowRemoteCluster: false };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new TypeError(`--${name} needs a value`);
@@ -58,6 +69,9 @@ function parseArgs(argv: readonly string[]): Args {
       case 'scenario': a.scenario = take(); break;
       case 'target': a.target = take(); break;
       case 'config-dir': a.configDir = take(); break;
+      case 'kubeconfig': a.kubeconfig = take(); break;
+      case 'namespace-prefix': a.namespacePrefix = take(); break;
+      case 'allow-remote-cluster': a.allowRemoteCluster = true; break;
       case 'monitoring': a.monitoring = take(); break;
       case 'out': a.out = take(); break;
       case 'html': a.html = take(); break;
@@ -80,12 +94,22 @@ function parseArgs(argv: readonly string[]): Args {
   }
   if (a.compare || a.report) {
     if (a.compare && a.report) throw new TypeError('--compare and --report are separate modes: give one');
-    if (a.scenario || a.target || a.configDir || a.monitoring) throw new TypeError(`--${a.compare ? 'compare' : 'report'} reads saved results: it takes no --scenario, --target, --config-dir or --monitoring`);
+    if (a.scenario || a.target || a.configDir || a.monitoring || a.kubeconfig) throw new TypeError(`--${a.compare ? 'compare' : 'report'} reads saved results: it takes no --scenario, --target, --config-dir, --kubeconfig or --monitoring`);
     if (a.compare && a.html) throw new TypeError('--html is for a run or --report, not --compare');
     return a;
   }
   if (!a.scenario) throw new TypeError('--scenario FILE is required');
-  if (a.target && !a.configDir) throw new TypeError('--target needs --config-dir: the load tester drives the server through its config dir');
+  if (a.kubeconfig !== undefined) {
+    if (!a.kubeconfig) throw new TypeError('--kubeconfig: expected a kubeconfig file, got an empty value');
+    if (a.configDir) throw new TypeError('--kubeconfig and --config-dir are two modes: the mesh goes either into a cluster or into a config dir, not both');
+  } else {
+    if (a.namespacePrefix !== undefined) throw new TypeError('--namespace-prefix is for Kubernetes mode: give --kubeconfig too');
+    if (a.allowRemoteCluster) throw new TypeError('--allow-remote-cluster is for Kubernetes mode: give --kubeconfig too');
+  }
+  if (a.namespacePrefix !== undefined && a.namespacePrefix !== '' && !/^[a-z0-9][-a-z0-9]{0,39}$/.test(a.namespacePrefix)) {
+    throw new TypeError(`--namespace-prefix: expected lower-case letters, digits and '-' starting with a letter or digit, at most 40 characters (namespace names are DNS labels), got '${a.namespacePrefix}'`);
+  }
+  if (a.target && !a.configDir && !a.kubeconfig) throw new TypeError('--target needs --config-dir (or --kubeconfig): the load tester drives the server through its config dir or its cluster');
   if (a.configDir && !a.target) throw new TypeError('--config-dir is for a running server: give --target too (without both, the server is spawned with its own dir)');
   if (a.target && !/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(a.target)) throw new TypeError(`--target: expected a loopback host:port such as 127.0.0.1:15010, got '${a.target}'`);
   return a;
@@ -136,6 +160,9 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
       scenario: loaded.value,
       target: args.target,
       configDir: args.configDir,
+      kubeconfig: args.kubeconfig,
+      namespacePrefix: args.namespacePrefix,
+      allowRemoteCluster: args.allowRemoteCluster,
       monitoringAddr: args.monitoring,
       workers: args.workers,
       keep: args.keep,

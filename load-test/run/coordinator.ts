@@ -1,17 +1,21 @@
 /**
- * One load-test run, start to finish: generate the mesh into the config dir, spawn the server
- * (unless --target), start the simulator workers, wait for the fleet to sync (warmup), run the
+ * One load-test run, start to finish: generate the mesh into the config dir (or, with a
+ * kubeconfig, into the cluster through its API), spawn the server (unless --target), start the simulator workers, wait for the fleet to sync (warmup), run the
  * churn programme, wait for stragglers (drain), collect, stop everything, assemble the result.
- * Every phase is bounded by the scenario's durations; cleanup runs on every path.
+ * Every phase is bounded by the scenario's durations; cleanup runs on every path (Kubernetes
+ * mode: after the spawned server stopped, the objects and namespaces the run created are deleted
+ * unless --keep).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { wallNow } from '../clock';
 import { WorkerFinal } from '../protocol';
-import { ChangeRecord, ChurnDriver } from '../scenario/churn';
+import { openCluster } from '../kube/cluster';
+import { CONTROL_PLANE_NAMESPACE, KubeMesh, KubeSummary } from '../kube/kube-mesh';
+import { ChangeRecord, ChurnDriver, MeshWriter } from '../scenario/churn';
 import { buildMesh } from '../scenario/mesh-model';
-import { writeMesh } from '../scenario/mesh-files';
+import { FileMeshWriter, writeMesh } from '../scenario/mesh-files';
 import { Scenario } from '../scenario/schema';
 import { LoadTestResult, Phase, Sample, assembleResult } from './result';
 import { ServerProcess, spawnServer } from './server-process';
@@ -22,12 +26,18 @@ export interface RunOptions {
   scenario: Scenario;
   /** an already running server (host:port); without it the server is spawned */
   target?: string;
-  /** the running server's config dir (required with target) */
+  /** the running server's config dir (required with target in file mode) */
   configDir?: string;
+  /** Kubernetes mode: the mesh and its churn go to this cluster instead of a config dir */
+  kubeconfig?: string;
+  /** Kubernetes mode: allow a kubeconfig whose API server is not on loopback */
+  allowRemoteCluster?: boolean;
+  /** Kubernetes mode: prefix of the generated namespaces (default 'load-test-') */
+  namespacePrefix?: string;
   /** the running server's monitoring address, for /metrics (optional with target) */
   monitoringAddr?: string;
   workers: number;
-  /** keep the generated config dir and server log (spawned mode) */
+  /** keep the generated config dir and server log (spawned mode); Kubernetes mode: keep the objects in the cluster */
   keep?: boolean;
   /** one-line progress, called about once a second */
   progress?: (line: string, final: boolean) => void;
@@ -36,6 +46,9 @@ export interface RunOptions {
 }
 
 const SAMPLE_MS = 1000;
+/** Kubernetes mode: API requests in flight while the mesh is created or cleaned up */
+const KUBE_CONCURRENCY = 16;
+export const DEFAULT_NAMESPACE_PREFIX = 'load-test-';
 /** how long a stopped churn driver may take to finish the change in hand */
 const REPLY_GRACE_MS = 35_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,28 +57,46 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
   const s = opts.scenario;
   const startedAt = Date.now();
   const t0 = wallNow();
-  const mesh = buildMesh(s);
+  const kube = opts.kubeconfig ? new KubeMesh(openCluster(opts.kubeconfig, !!opts.allowRemoteCluster), KUBE_CONCURRENCY) : undefined;
+  const mesh = buildMesh(s, kube ? (opts.namespacePrefix ?? DEFAULT_NAMESPACE_PREFIX) : '');
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-'));
-  const configDir = opts.configDir ?? path.join(workDir, 'config');
-  fs.mkdirSync(configDir, { recursive: true });
-  const files = writeMesh(configDir, s, mesh);
-  opts.info?.(`mesh: ${mesh.services.length} services, ${mesh.services.reduce((a, x) => a + x.pods.length, 0)} pods, ${files} files in ${configDir}`);
+  const meshSummary = `${mesh.services.length} services, ${mesh.services.reduce((a, x) => a + x.pods.length, 0)} pods`;
+  let configDir = '';
+  let writer: MeshWriter;
+  if (kube) {
+    writer = kube;
+  } else {
+    configDir = opts.configDir ?? path.join(workDir, 'config');
+    fs.mkdirSync(configDir, { recursive: true });
+    const files = writeMesh(configDir, s, mesh);
+    opts.info?.(`mesh: ${meshSummary}, ${files} files in ${configDir}`);
+    writer = new FileMeshWriter(configDir);
+  }
 
+  let kubeSummary: KubeSummary | undefined;
+  let kubeSetupMs = 0;
+  let result: LoadTestResult | undefined;
   let server: ServerProcess | undefined;
   let workers: SimWorkers | undefined;
   let driver: ChurnDriver | undefined;
   let sampler: NodeJS.Timeout | undefined;
   let ok = false;
   try {
+    if (kube) {
+      const t = wallNow();
+      const objects = await kube.create(s, mesh);
+      kubeSetupMs = wallNow() - t;
+      opts.info?.(`mesh: ${meshSummary}, ${objects} objects written to ${kube.server} in ${(kubeSetupMs / 1000).toFixed(1)} s (${KUBE_CONCURRENCY} requests in flight)`);
+    }
     let target = opts.target;
     let monitoringAddr = opts.monitoringAddr;
     if (!target) {
-      server = await spawnServer({ configDir, stateDir: path.join(workDir, 'state'), logFile: path.join(workDir, 'server.log'), env: s.server.env });
+      server = await spawnServer({ ...(kube ? { kubeconfig: opts.kubeconfig } : { configDir }), stateDir: path.join(workDir, 'state'), logFile: path.join(workDir, 'server.log'), env: s.server.env });
       target = server.grpcTarget;
       monitoringAddr = server.monitoringAddr;
       opts.info?.(`server: pid ${server.pid}, xDS ${target}, metrics http://${monitoringAddr}/metrics, log ${server.logFile}`);
     } else {
-      await sleep(2000); // let the running server's file watcher pick up the new mesh
+      await sleep(2000); // let the running server's file watcher (or informers) pick up the new mesh
     }
 
     // ---- sampling: server metrics + process, generator process + workers
@@ -147,7 +178,7 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     phaseStart = wallNow();
     const churnStartedAt = phaseStart;
     const w = workers;
-    driver = new ChurnDriver(configDir, s, mesh, {
+    driver = new ChurnDriver(writer, s, mesh, {
       register: async (watch) => {
         await w.watch(watch);
         expectedPairs += watch.namespaces ? watch.namespaces.reduce((a, ns) => a + (nsCount.get(ns) ?? 0), 0) : mesh.proxies.length;
@@ -199,19 +230,44 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     workers = undefined;
     if (finals.length < opts.workers) throw new Error(`only ${finals.length} of ${opts.workers} simulator workers reported`);
     ok = true;
-    return assembleResult({
+    result = assembleResult({
       scenario: s, startedAt, runT0: t0, workers: opts.workers, target, spawnedServer: !!server, serverPid: server?.pid ?? null,
       proxies: { total: mesh.proxies.length, delta: mesh.proxies.filter((p) => p.delta).length },
       expectedFor, warmup, churnStartedAt, churnMs, drainMs,
       changes: driver.changes, storms: driver.storms, finals, samples,
     });
+    if (kube) result.kube = kubeSummary = kube.summary(kubeSetupMs, opts.keep ? 'kept' : 'pending', mesh);
+    return result;
   } finally {
     if (sampler) clearInterval(sampler);
     driver?.stop();
     if (workers) await workers.stop(5000).catch(() => undefined);
     if (server) await server.stop();
+    if (kube) await cleanupCluster(kube, opts, !!server, kubeSummary);
     // a failed run keeps the generated config and the server log for a look
     if (ok && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
-    else opts.info?.(`kept ${workDir} (config${server ? ', server.log' : ''})`);
+    else opts.info?.(`kept ${workDir} (${[kube ? '' : 'config', server ? 'server.log' : '', server ? 'state' : ''].filter(Boolean).join(', ')})`);
+  }
+}
+
+/**
+ * Kubernetes mode, every path: delete what the run created (unless --keep), after the spawned
+ * server stopped. istio-system is kept when the run did not start the server (it still runs there).
+ * The outcome lands in the result's kube.cleanup; a failure is reported, never thrown over the run's own outcome.
+ */
+async function cleanupCluster(kube: KubeMesh, opts: RunOptions, spawned: boolean, summary: KubeSummary | undefined): Promise<void> {
+  if (opts.keep) {
+    opts.info?.(`kept the mesh in ${kube.server}: namespaces ${kube.namespacesCreated.join(', ') || '(none created)'}`);
+    return;
+  }
+  const before = kube.api.counts.deleted;
+  try {
+    await kube.cleanup(spawned ? [] : [CONTROL_PLANE_NAMESPACE]);
+    if (summary) { summary.cleanup = 'deleted'; summary.objects = { ...kube.api.counts }; }
+    opts.info?.(`cleanup: ${kube.api.counts.deleted - before} deletions in ${kube.server} (namespaces ${kube.namespacesCreated.join(', ') || 'none'})`);
+  } catch (e) {
+    const msg = `failed: ${(e as Error).message}`;
+    if (summary) summary.cleanup = msg;
+    opts.info?.(`cleanup ${msg}`);
   }
 }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import { ShortType, TypeCounters, WorkerFinal } from '../protocol';
 import { ChangeRecord, ChangeType, CHANGE_TYPES, StormRecord } from '../scenario/churn';
 import { Scenario } from '../scenario/schema';
+import type { KubeSummary } from '../kube/kube-mesh';
 import { Percentiles, percentiles } from './percentiles';
 import { ServerReading, bucketQuantile } from './server-metrics';
 import { SparseHistogram, sparseHistogram } from '../report/histogram';
@@ -37,6 +38,8 @@ export interface ChangeResult {
 
 export interface LoadTestResult {
   schemaVersion: 1;
+  /** Kubernetes mode only: the cluster the run drove and what it wrote there */
+  kube?: KubeSummary;
   scenario: Scenario;
   startedAt: string;
   environment: { node: string; cpus: number; platform: string; workers: number; target: string; spawnedServer: boolean; serverPid: number | null };

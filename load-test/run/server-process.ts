@@ -21,7 +21,10 @@ export interface ServerProcess {
 }
 
 export interface SpawnOptions {
-  configDir: string;
+  /** file mode: the config dir the server watches */
+  configDir?: string;
+  /** Kubernetes mode: the kubeconfig the server reads the mesh through (instead of configDir) */
+  kubeconfig?: string;
   stateDir: string;
   logFile: string;
   env: Readonly<Record<string, string>>;
@@ -72,7 +75,7 @@ export async function spawnServer(opts: SpawnOptions): Promise<ServerProcess> {
   const log = fs.openSync(opts.logFile, 'a');
   const child: ChildProcess = spawn(process.execPath, [
     bin, 'discovery',
-    '--configDir', opts.configDir,
+    ...(opts.kubeconfig ? ['--configDir', '', '--kubeconfig', opts.kubeconfig] : ['--configDir', opts.configDir ?? '']),
     '--grpcAddr', grpcTarget,
     '--monitoringAddr', monitoringAddr,
     '--httpAddr', '',

@@ -27,6 +27,11 @@ export function summaryTable(r: LoadTestResult): string {
   const out: string[] = [];
   out.push(`istiod-ts load test "${s.name}": ${n(r.proxies.total)} proxies (${n(r.proxies.sotw)} SotW, ${n(r.proxies.delta)} Delta), ${n(services)} services in ${s.namespaces} namespaces, sidecar scoping ${s.sidecarScoping}`);
   out.push(`  churn ${(r.phases.churnMs / 1000).toFixed(0)} s after a ${(r.phases.warmupMs / 1000).toFixed(1)} s warmup${r.phases.warmupComplete ? '' : ' (INCOMPLETE)'}, drain ${(r.phases.drainMs / 1000).toFixed(1)} s; ${r.environment.workers} simulator worker(s); server ${r.environment.spawnedServer ? `spawned (pid ${r.environment.serverPid})` : r.environment.target}; ${r.environment.cpus} CPUs, Node ${r.environment.node}`);
+  if (r.kube) {
+    const k = r.kube;
+    const o = k.objects;
+    out.push(`  Kubernetes mode: ${k.server}, namespaces ${k.namespaces.join(', ')}; setup ${k.namespaces.length} namespaces and ${n(Object.values(k.meshObjects).reduce((a, x) => a + x, 0))} objects in ${(k.setupMs / 1000).toFixed(1)} s; ${n(o.requests)} API requests (${n(o.created)} created, ${n(o.replaced)} replaced, ${n(o.updated)} updated, ${n(o.deleted)} deleted, ${n(o.retries)} retried); cleanup ${k.cleanup}`);
+  }
   out.push('');
   out.push('Fleet');
   out.push(`  synced at churn start ${n(r.proxies.syncedAtChurnStart)}/${n(r.proxies.total)}, at end ${n(r.proxies.syncedAtEnd)}/${n(r.proxies.total)}; streams opened ${n(r.xds.streamsOpened)}: reconnects ${n(r.xds.reconnects)}, retries ${n(r.xds.retries)} after ${n(r.xds.refused)} streams ended before any response (e.g. admission refused)`);

@@ -5,19 +5,31 @@
  * bounded by its duration.
  *
  * Every change carries a fresh marker (markers.ts). The driver first hands the marker to
- * `register` (the coordinator resolves it once every worker watches it), then writes the file,
- * and stamps the change time just before the rename that makes it visible. So no proxy can see
- * a marker before its watcher exists, and the time is never later than the server's first chance
- * to read the change.
+ * `register` (the coordinator resolves it once every worker watches it), then has the MeshWriter
+ * write it (file mode: the rename of the re-rendered file; Kubernetes mode: the API writes), and
+ * stamps the change time just before the first write that carries the marker. So no proxy can
+ * see a marker before its watcher exists, and the time is never later than the server's first
+ * chance to read the change.
  */
 import { MarkerWatch } from '../protocol';
 import { wallNow } from '../clock';
 import { MarkerAllocator } from './markers';
 import { MeshModel, ServiceModel } from './mesh-model';
-import { atomicWrite } from './mesh-files';
 import { mulberry32 } from './random';
-import { renderRouting, renderService, routingPath, servicePath } from './render';
+import { routingPath, servicePath } from './render';
 import { Scenario } from './schema';
+
+/**
+ * Where churn lands. The model (svc.pods, svc.routing) is already edited when a method is called;
+ * the writer makes the server's source match it and calls `visible()` just before the first
+ * write that carries the change.
+ */
+export interface MeshWriter {
+  /** the service's pods changed (endpoint change, scale-up): its Pods and EndpointSlice */
+  writeService(svc: ServiceModel, visible: () => void): Promise<void>;
+  /** its VirtualService or DestinationRule changed */
+  writeRouting(svc: ServiceModel, kind: 'VirtualService' | 'DestinationRule', visible: () => void): Promise<void>;
+}
 
 export type ChangeType = 'endpoint' | 'scaleUp' | 'virtualService' | 'destinationRule';
 export const CHANGE_TYPES: readonly ChangeType[] = ['endpoint', 'scaleUp', 'virtualService', 'destinationRule'];
@@ -25,12 +37,12 @@ export const CHANGE_TYPES: readonly ChangeType[] = ['endpoint', 'scaleUp', 'virt
 export interface ChangeRecord {
   readonly id: number;
   readonly type: ChangeType;
-  /** config file changed, relative to the config dir */
+  /** config file changed, relative to the config dir (Kubernetes mode: the same name for the same objects) */
   readonly file: string;
   readonly marker: string;
   /** planned time, ms after the churn phase started */
   readonly plannedMs: number;
-  /** wallNow() just before the rename */
+  /** wallNow() just before the first write carrying the change */
   appliedAt: number;
   /** namespaces whose proxies must receive it; null = all */
   readonly namespaces: readonly string[] | null;
@@ -75,7 +87,7 @@ export class ChurnDriver {
   private timer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly dir: string, private readonly scenario: Scenario, private readonly mesh: MeshModel, private readonly hooks: ChurnHooks) {
+  constructor(private readonly writer: MeshWriter, private readonly scenario: Scenario, private readonly mesh: MeshModel, private readonly hooks: ChurnHooks) {
     this.rnd = mulberry32(scenario.seed ^ 0xc4);
     this.routed = mesh.services.filter((s) => s.routing);
   }
@@ -119,7 +131,7 @@ export class ChurnDriver {
     const svc = this.pick(routedChange ? this.routed : this.mesh.services);
     let marker: string;
     let file: string;
-    let render: () => string;
+    let write: (visible: () => void) => Promise<void>;
     switch (type) {
       case 'endpoint': {
         marker = this.markers.ip();
@@ -128,7 +140,7 @@ export class ChurnDriver {
         if (replaceable.length > 0) svc.pods[this.pick(replaceable)] = fresh; // a pod restarted with a new IP
         else svc.pods.push(fresh); // every pod runs a simulated proxy: add one instead
         file = servicePath(svc);
-        render = () => renderService(svc);
+        write = (visible) => this.writer.writeService(svc, visible);
         break;
       }
       case 'scaleUp': {
@@ -136,20 +148,20 @@ export class ChurnDriver {
         marker = added[0]!.ip;
         svc.pods.push(...added);
         file = servicePath(svc);
-        render = () => renderService(svc);
+        write = (visible) => this.writer.writeService(svc, visible);
         break;
       }
       case 'virtualService':
         marker = this.markers.token();
         svc.routing!.vsToken = marker;
         file = routingPath(svc);
-        render = () => renderRouting(svc);
+        write = (visible) => this.writer.writeRouting(svc, 'VirtualService', visible);
         break;
       case 'destinationRule':
         marker = this.markers.token();
         svc.routing!.drSubset = marker;
         file = routingPath(svc);
-        render = () => renderRouting(svc);
+        write = (visible) => this.writer.writeRouting(svc, 'DestinationRule', visible);
         break;
     }
     const id = this.nextId++;
@@ -158,9 +170,8 @@ export class ChurnDriver {
     // a later marker implies an earlier one only within the same object and the same xDS type
     const chain = `${file}#${type === 'scaleUp' ? 'endpoint' : type}`;
     await this.hooks.register({ changeId: id, marker, chain, seq: id, namespaces });
-    const text = render();
     const rec: ChangeRecord = { id, type, file, marker, plannedMs, appliedAt: wallNow(), namespaces };
-    atomicWrite(this.dir, file, text);
+    await write(() => { rec.appliedAt = wallNow(); });
     this.changes.push(rec);
   }
 }

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MeshModel } from './mesh-model';
+import { MeshWriter } from './churn';
+import { MeshModel, ServiceModel } from './mesh-model';
 import { namespacesPath, renderNamespaces, renderRouting, renderService, renderSidecar, routingPath, servicePath, sidecarPath } from './render';
 import { Scenario } from './schema';
 
@@ -30,4 +31,21 @@ export function writeMesh(dir: string, scenario: Scenario, mesh: MeshModel): num
   }
   if (scenario.sidecarScoping === 'namespace') for (const ns of mesh.namespaces) put(sidecarPath(ns), renderSidecar(ns));
   return n;
+}
+
+/** Churn in file mode: the touched file re-rendered whole and renamed into place. */
+export class FileMeshWriter implements MeshWriter {
+  constructor(private readonly dir: string) {}
+
+  async writeService(svc: ServiceModel, visible: () => void): Promise<void> {
+    const text = renderService(svc);
+    visible();
+    atomicWrite(this.dir, servicePath(svc), text);
+  }
+
+  async writeRouting(svc: ServiceModel, _kind: 'VirtualService' | 'DestinationRule', visible: () => void): Promise<void> {
+    const text = renderRouting(svc);
+    visible();
+    atomicWrite(this.dir, routingPath(svc), text);
+  }
 }

@@ -39,8 +39,9 @@ export interface MeshModel {
 export const SERVICE_PORT = 80;
 export const TARGET_PORT = 8080;
 
-export function namespaceName(i: number, count: number): string {
-  return `ns-${String(i).padStart(String(count - 1).length, '0')}`;
+/** `ns-0`, `ns-1`, ... (zero-padded to the count); `prefix` goes in front (Kubernetes mode's --namespace-prefix). */
+export function namespaceName(i: number, count: number, prefix = ''): string {
+  return `${prefix}ns-${String(i).padStart(String(count - 1).length, '0')}`;
 }
 
 /** Pod IPs: 10.1.0.1 upwards, one per pod, never in the marker range (10.200+). */
@@ -54,9 +55,9 @@ function clusterIp(n: number): string {
   return `172.20.${Math.floor(n / 250)}.${(n % 250) + 1}`;
 }
 
-export function buildMesh(s: Scenario): MeshModel {
+export function buildMesh(s: Scenario, namespacePrefix = ''): MeshModel {
   const rnd = mulberry32(s.seed);
-  const namespaces = Array.from({ length: s.namespaces }, (_, i) => namespaceName(i, s.namespaces));
+  const namespaces = Array.from({ length: s.namespaces }, (_, i) => namespaceName(i, s.namespaces, namespacePrefix));
   const serviceCount = s.namespaces * s.servicesPerNamespace;
   const width = String(s.servicesPerNamespace - 1).length;
   const perService = (i: number) => Math.floor(s.proxies / serviceCount) + (i < s.proxies % serviceCount ? 1 : 0);

@@ -2,12 +2,21 @@
  * The mesh model as the YAML a cluster would hold, in the shapes the server's file mode reads
  * (examples/mesh): one file per service (Service + EndpointSlice + its Pods), one routing file per
  * routed service (DestinationRule + VirtualService), one Sidecar per namespace when scoping is on.
- * Paths are relative to the config dir.
+ * Paths are relative to the config dir. The `*Objects` functions give the same objects as data:
+ * Kubernetes mode (load-test/kube/kube-mesh.ts) writes exactly these through the API.
  */
 import * as YAML from 'yaml';
 import { MeshModel, ServiceModel, SERVICE_PORT, TARGET_PORT, podLabels } from './mesh-model';
 
-function docs(objects: object[]): string {
+/** A Kubernetes object as the renderer builds it (plain JSON). */
+export interface MeshObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+function docs(objects: readonly MeshObject[]): string {
   return objects.map((o) => YAML.stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
@@ -16,15 +25,17 @@ export function servicePath(svc: ServiceModel): string { return `${svc.namespace
 export function routingPath(svc: ServiceModel): string { return `${svc.namespace}/${svc.name}-routing.yaml`; }
 export function sidecarPath(namespace: string): string { return `${namespace}/sidecar.yaml`; }
 
-export function renderNamespaces(mesh: MeshModel): string {
-  return docs([...mesh.namespaces, 'istio-system'].map((name) => ({
+/** The objects each file holds: file mode writes them as YAML, Kubernetes mode through the API. */
+export function namespaceObjects(mesh: MeshModel): MeshObject[] {
+  return [...mesh.namespaces, 'istio-system'].map((name): MeshObject => ({
     apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: name === 'istio-system' ? {} : { 'istio-injection': 'enabled' } },
-  })));
+  }));
 }
 
-export function renderService(svc: ServiceModel): string {
+/** Service, its EndpointSlice, and its Pods (in that order). */
+export function serviceObjects(svc: ServiceModel): MeshObject[] {
   const ns = svc.namespace;
-  return docs([
+  return [
     {
       apiVersion: 'v1', kind: 'Service',
       metadata: { name: svc.name, namespace: ns, labels: { app: svc.name } },
@@ -43,13 +54,13 @@ export function renderService(svc: ServiceModel): string {
       spec: { serviceAccountName: svc.name, containers: [{ name: 'app', image: `${svc.name}:v1`, ports: [{ name: 'http', containerPort: TARGET_PORT }] }] },
       status: { podIP: p.ip },
     })),
-  ]);
+  ];
 }
 
 /** DestinationRule (subsets v1 + the churned subset) and VirtualService (canary header match). */
-export function renderRouting(svc: ServiceModel): string {
+export function routingObjects(svc: ServiceModel): MeshObject[] {
   const r = svc.routing!;
-  return docs([
+  return [
     {
       apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule',
       metadata: { name: svc.name, namespace: svc.namespace },
@@ -70,14 +81,19 @@ export function renderRouting(svc: ServiceModel): string {
         ],
       },
     },
-  ]);
+  ];
 }
 
 /** Namespace isolation: proxies import their own namespace and istio-system only. */
-export function renderSidecar(namespace: string): string {
-  return docs([{
+export function sidecarObjects(namespace: string): MeshObject[] {
+  return [{
     apiVersion: 'networking.istio.io/v1', kind: 'Sidecar',
     metadata: { name: 'default', namespace },
     spec: { egress: [{ hosts: ['./*', 'istio-system/*'] }] },
-  }]);
+  }];
 }
+
+export function renderNamespaces(mesh: MeshModel): string { return docs(namespaceObjects(mesh)); }
+export function renderService(svc: ServiceModel): string { return docs(serviceObjects(svc)); }
+export function renderRouting(svc: ServiceModel): string { return docs(routingObjects(svc)); }
+export function renderSidecar(namespace: string): string { return docs(sidecarObjects(namespace)); }

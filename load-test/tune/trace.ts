@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChangeType, ChurnDriver, planChurn } from '../scenario/churn';
 import { buildMesh } from '../scenario/mesh-model';
+import { FileMeshWriter } from '../scenario/mesh-files';
 import { Scenario } from '../scenario/schema';
 
 export interface TraceEvent {
@@ -43,7 +44,7 @@ type Apply = (type: ChangeType, plannedMs: number) => Promise<void>;
 export async function recordTrace(s: Scenario): Promise<Trace> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-tune-trace-'));
   try {
-    const driver = new ChurnDriver(dir, s, buildMesh(s), { register: async () => undefined, storm: async () => undefined });
+    const driver = new ChurnDriver(new FileMeshWriter(dir), s, buildMesh(s), { register: async () => undefined, storm: async () => undefined });
     // the driver's own edit step, minus run()'s real-time sleeps
     const apply = (driver as unknown as { apply?: Apply }).apply;
     if (typeof apply !== 'function') throw new Error('ChurnDriver has no apply step to record a trace with (load-test/scenario/churn.ts changed?)');
