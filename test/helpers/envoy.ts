@@ -1,7 +1,10 @@
 /**
  * A real Envoy for end-to-end tests: writes a sidecar-style bootstrap (node, ADS over gRPC to our
- * server, admin on an ephemeral loopback port) into a temp dir, starts `envoy` from PATH and wraps
- * its admin API. Every started Envoy is also killed when the test process exits, so a failed
+ * server, the agent's `sds-grpc` cluster, admin on an ephemeral loopback port) into a temp dir,
+ * starts `envoy` from PATH and wraps its admin API. `sds-grpc` points at `sdsTarget`, else at a
+ * shared test SDS agent (sds-agent.ts) serving `default`/`ROOTCA`: as with Istio's agent, every
+ * sidecar has its workload certificate, which PERMISSIVE inbound chains and auto-mTLS clusters
+ * reference (without it they would wait for the secrets forever). Every started Envoy is also killed when the test process exits, so a failed
  * assertion never leaves one behind.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -9,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from './server';
 import { waitFor } from './wait-for';
+import { acquireSharedSdsAgent, sdsCluster } from './sds-agent';
 
 export type AdsApiType = 'GRPC' | 'DELTA_GRPC';
 
@@ -22,6 +26,8 @@ export interface EnvoyOptions {
   /** Envoy log level (default warning) */
   logLevel?: string;
   startTimeoutMs?: number;
+  /** the SDS server (`host:port`) behind the bootstrap's `sds-grpc` cluster; default: the shared test agent */
+  sdsTarget?: string;
 }
 
 export interface Envoy {
@@ -66,6 +72,7 @@ export function findEnvoy(): string | undefined {
 }
 
 export function bootstrap(opts: EnvoyOptions): Record<string, unknown> {
+  const sds = opts.sdsTarget ? [sdsCluster(opts.sdsTarget)] : [];
   const colon = opts.xdsTarget.lastIndexOf(':');
   const host = opts.xdsTarget.slice(0, colon);
   const port = Number(opts.xdsTarget.slice(colon + 1));
@@ -98,7 +105,7 @@ export function bootstrap(opts: EnvoyOptions): Record<string, unknown> {
             explicit_http_config: { http2_protocol_options: {} },
           },
         },
-      }],
+      }, ...sds],
     },
   };
 }
@@ -110,10 +117,11 @@ process.on('exit', () => {
 
 /** Start Envoy and wait until its admin API answers. */
 export async function startEnvoy(envoyPath: string, opts: EnvoyOptions): Promise<Envoy> {
+  const shared = opts.sdsTarget ? undefined : await acquireSharedSdsAgent();
   const dir = tempDir('istiod-ts-envoy-');
   const configPath = path.join(dir, 'bootstrap.json');
   const adminPath = path.join(dir, 'admin-address');
-  fs.writeFileSync(configPath, JSON.stringify(bootstrap(opts), null, 2));
+  fs.writeFileSync(configPath, JSON.stringify(bootstrap({ ...opts, sdsTarget: opts.sdsTarget ?? shared!.target }), null, 2));
   const child = spawn(envoyPath, [
     '-c', configPath,
     '--admin-address-path', adminPath,
@@ -138,6 +146,7 @@ export async function startEnvoy(envoyPath: string, opts: EnvoyOptions): Promise
       clearTimeout(killer);
     }
     fs.rmSync(dir, { recursive: true, force: true });
+    await shared?.release();
   };
 
   let adminPort = 0;

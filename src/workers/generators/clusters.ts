@@ -2,8 +2,8 @@
  * Outbound clusters for a service port and its DestinationRule subsets, with the traffic policy
  * applied as Istio does (pilot/pkg/networking/core cluster_builder.go, cluster_traffic_policy.go,
  * cluster_tls.go): connection pool → circuit breakers and HttpProtocolOptions, h2 upgrade,
- * outlier detection, load balancer (simple, consistent hash, warmup, locality), upstream TLS,
- * upstream PROXY protocol. Not emitted: Istio's telemetry metadata (filter_metadata.istio),
+ * outlier detection, load balancer (simple, consistent hash, warmup, locality), upstream TLS
+ * (DestinationRule modes, and auto mTLS when the rule sets none), upstream PROXY protocol. Not emitted: Istio's telemetry metadata (filter_metadata.istio),
  * alt_stat_name, the istio.metadata_exchange cluster filter (Istio's own Envoy build), `tunnel`.
  * Shared by the sidecar, gateway and proxyless gRPC generators.
  *
@@ -17,6 +17,7 @@ import { parseGoDuration } from '../../shared/duration';
 import { outboundClusterName } from './hosts';
 import { destinationRuleFor, TrafficPolicy, trafficPolicyFor } from './destination-rules';
 import { ADS_CONFIG_SOURCE, duration } from './types';
+import { MtlsMode, namespaceMtlsMode } from './security/peer-authentication';
 
 type Obj = Record<string, any>;
 
@@ -49,6 +50,11 @@ export interface ClusterExtras {
   mesh?: Readonly<Record<string, any>>;
   /** SPIFFE identities of the service's endpoints (ISTIO_MUTUAL subjectAltNames default) */
   serviceAccounts?: readonly string[];
+  /**
+   * Auto mTLS (MeshConfig enableAutoMtls, default on): Istio BestEffortInferServiceMTLSMode of the
+   * service port, or undefined when auto mTLS does not apply (disabled, mesh-external service).
+   */
+  autoMtls?: (port: ServicePort, policy: TrafficPolicy | undefined) => MtlsMode | undefined;
 }
 
 /** Go duration string (Istio JSON) → ms, or undefined. */
@@ -324,15 +330,29 @@ function userTls(tls: any, http2: boolean, mesh: Readonly<Record<string, any>> |
   return { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UPSTREAM_TLS_TYPE, common_tls_context: common, ...(tls.sni ? { sni: tls.sni } : {}) } };
 }
 
-function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, extras: ClusterExtras, p: ProtocolOptions, external: boolean): void {
+/** Istio's transport socket match for endpoints whose metadata says tlsMode=istio (a sidecar). */
+const TLS_MODE_ISTIO_MATCH = 'tlsMode-istio';
+/** Istio defaultTransportSocketMatch: every other endpoint, plaintext. */
+const TLS_MODE_DISABLED_MATCH: Obj = {
+  name: 'tlsMode-disabled', match: {},
+  transport_socket: { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': RAW_BUFFER_TYPE } },
+};
+
+function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefined, flavour: ClusterFlavour, extras: ClusterExtras, p: ProtocolOptions, external: boolean, auto: MtlsMode | undefined): void {
   if (!tls) {
-    // Auto mTLS hook (security issue): with no DR tls, Istio sends ISTIO_MUTUAL to endpoints
-    // labelled tlsMode=istio through transport_socket_matches (istioMutualTls above).
+    // Istio buildAutoMtlsSettings: no rule TLS, auto mTLS on, an in-mesh service whose namespace
+    // does not disable mTLS → ISTIO_MUTUAL, as transport_socket_matches on the endpoints'
+    // tlsMode metadata (plaintext to workloads without a sidecar). ORIGINAL_DST clusters get
+    // the TLS socket itself (auto was only inferred when every endpoint has a sidecar).
+    if (auto === undefined || auto === 'DISABLE') return;
+    const socket = istioMutualTls(sni, extras.serviceAccounts, isH2(p));
+    if (cluster['type'] === 'ORIGINAL_DST') { cluster['transport_socket'] = socket; return; }
+    cluster['transport_socket_matches'] = [{ name: TLS_MODE_ISTIO_MATCH, match: { tlsMode: 'istio' }, transport_socket: socket }, TLS_MODE_DISABLED_MATCH];
     return;
   }
   switch (tls.mode) {
     case 'ISTIO_MUTUAL':
-      cluster['transport_socket'] = istioMutualTls(tls.sni || sni, tls.subjectAltNames ?? extras.serviceAccounts, isH2(p));
+      cluster['transport_socket'] = istioMutualTls(tls.sni || sni, tls.subjectAltNames?.length ? tls.subjectAltNames : extras.serviceAccounts, isH2(p));
       return;
     case 'SIMPLE':
     case 'MUTUAL': {
@@ -400,7 +420,8 @@ export function buildOutboundCluster(svc: ServiceModel, port: ServicePort, subse
   if (shouldH2Upgrade(port, mesh, policy?.connectionPool)) setH2(p);
   applyOutlierDetection(cluster, policy?.outlierDetection);
   applyLoadBalancer(cluster, policy, mesh);
-  applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p, svc.source === 'serviceentry');
+  const auto = policy?.tls ? undefined : extras.autoMtls?.(port, policy);
+  applyTls(cluster, policy?.tls, istioMtlsSni(port.port, subset, svc.hostname), dr, flavour, extras, p, svc.source === 'serviceentry', auto);
   applyProxyProtocol(cluster, policy?.proxyProtocol);
 
   finishProtocolOptions(cluster, p);
@@ -438,13 +459,37 @@ function usesTlsMode(dr: ConfigModel | undefined, modes: readonly string[]): boo
   return modes.some((m) => text.includes(`"${m}"`));
 }
 
+/**
+ * Istio BestEffortInferServiceMTLSMode for auto mTLS: a passthrough service (resolution NONE, or
+ * the rule's PASSTHROUGH load balancer) only when every endpoint of the port has a sidecar (none:
+ * DISABLE); then the namespace-wide (else mesh-wide) PeerAuthentication mode; PERMISSIVE without one.
+ */
+function inferServiceMtlsMode(snap: SnapshotView, svc: ServiceModel, port: ServicePort, policy: TrafficPolicy | undefined): MtlsMode {
+  if (svc.resolution === 'passthrough' || policy?.loadBalancer?.simple === 'PASSTHROUGH') {
+    const eps = snap.endpoints(svc.hostname, svc.namespace).filter((e) => e.ports[port.name] !== undefined || Object.keys(e.ports).length === 0);
+    if (eps.length === 0 || eps.some((e) => e.tlsMode !== 'istio')) return 'DISABLE';
+  }
+  return namespaceMtlsMode(snap, svc.namespace) ?? 'PERMISSIVE';
+}
+
+/** Does the rule leave TLS unset anywhere (top level, a subset, or a port)? Then auto mTLS may apply. */
+function leavesTlsUnset(dr: ConfigModel | undefined): boolean {
+  if (!dr?.spec?.trafficPolicy?.tls) return true;
+  const policies = [dr.spec.trafficPolicy, ...((dr.spec.subsets ?? []) as any[]).map((s) => s?.trafficPolicy)];
+  return policies.some((tp) => ((tp?.portLevelSettings ?? []) as any[]).some((pl) => pl && !pl.tls));
+}
+
 /** Every outbound cluster (default + one per DR subset) for the service's ports. */
 export function outboundClustersFor(snap: SnapshotView, namespace: string, svc: ServiceModel, flavour: ClusterFlavour, portFilter?: number): Array<{ name: string; resource: Obj }> {
   const dr = destinationRuleFor(snap, namespace, svc, flavour.labels);
-  const extras: ClusterExtras = flavour.proxyless ? {} : { mesh: snap.mesh() };
+  const mesh = snap.mesh() as Readonly<Record<string, any>>;
+  const extras: ClusterExtras = flavour.proxyless ? {} : { mesh };
+  // Auto mTLS (MeshConfig enableAutoMtls, default true) for in-mesh services; never proxyless.
+  const autoMtls = !flavour.proxyless && mesh?.['enableAutoMtls'] !== false && !svc.meshExternal && leavesTlsUnset(dr);
+  if (autoMtls) extras.autoMtls = (port, policy) => inferServiceMtlsMode(snap, svc, port, policy);
   // Only TLS clusters that need identities read the endpoints; others stay independent of pod churn.
-  // ISTIO_MUTUAL SANs default to them; for a ServiceEntry, SIMPLE/MUTUAL ones too (Istio: the registry is External)
-  if (!flavour.proxyless && usesTlsMode(dr, svc.source === 'serviceentry' ? ['ISTIO_MUTUAL', 'SIMPLE', 'MUTUAL'] : ['ISTIO_MUTUAL'])) extras.serviceAccounts = serviceAccountsOf(snap, svc);
+  // ISTIO_MUTUAL (and auto mTLS) SANs default to them; for a ServiceEntry, SIMPLE/MUTUAL ones too (Istio: the registry is External)
+  if (!flavour.proxyless && (autoMtls || usesTlsMode(dr, svc.source === 'serviceentry' ? ['ISTIO_MUTUAL', 'SIMPLE', 'MUTUAL'] : ['ISTIO_MUTUAL']))) extras.serviceAccounts = serviceAccountsOf(snap, svc);
   const subsets: string[] = ['', ...((dr?.spec?.subsets ?? []) as any[]).map((s) => String(s.name))];
   const out: Array<{ name: string; resource: Obj }> = [];
   for (const port of svc.ports) {

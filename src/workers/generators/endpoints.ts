@@ -11,6 +11,12 @@
  *   (0 same subzone, 1 same zone, 2 same region, 3 elsewhere, 4 a region `failover` does not
  *   allow), and `failoverPriority` splits localities by label match first.
  *
+ * - Endpoints of workloads with a sidecar (tlsMode `istio`, from the pod label
+ *   security.istio.io/tlsMode) carry filter_metadata `envoy.transport_socket_match` {tlsMode:
+ *   istio}, which auto-mTLS clusters match on (Istio mtlsChecker + AppendLbEndpointMetadata) —
+ *   unless the DestinationRule's TLS mode for the port is set and not ISTIO_MUTUAL, or the
+ *   workload's PeerAuthentication disables mTLS on the endpoint port.
+ *
  * EDS is keyed by (namespace, locality) only, not by the proxy's labels, so:
  * - the subset is looked up in the catch-all DestinationRule first, then in rules with a
  *   workloadSelector (Istio picks by the proxy's labels);
@@ -26,6 +32,7 @@ import { parseClusterName } from './hosts';
 import { serviceFor } from './scope';
 import { destinationRuleFor, destinationRuleWithSubset, subsetLabels, trafficPolicyFor } from './destination-rules';
 import { localityLbSetting } from './clusters';
+import { composePeerAuthentication, mtlsModeForPort, MergedPeerAuthentication } from './security/peer-authentication';
 import { Generated, Generator } from './types';
 
 type Obj = Record<string, any>;
@@ -33,6 +40,8 @@ type Obj = Record<string, any>;
 const REGION = 'topology.kubernetes.io/region';
 const ZONE = 'topology.kubernetes.io/zone';
 const SUBZONE = 'topology.istio.io/subzone';
+/** Endpoint metadata key Envoy's transport_socket_matches read (Istio EnvoyTransportSocketMetadataKey). */
+export const TRANSPORT_SOCKET_MATCH = 'envoy.transport_socket_match';
 
 interface Loc { region: string; zone: string; subZone: string }
 /** One LocalityLbEndpoints under construction, with the endpoint models behind its lb_endpoints. */
@@ -149,6 +158,29 @@ function applyFailoverPriority(proxy: Loc, groups: Group[], failoverPriority: st
   return out;
 }
 
+// ---------------------------------------------------------------- mTLS metadata
+
+/** The endpoint metadata auto-mTLS clusters match (tlsMode-istio). */
+export const ISTIO_TLS_MODE_METADATA = Object.freeze({ filter_metadata: { [TRANSPORT_SOCKET_MATCH]: { tlsMode: 'istio' } } });
+
+/**
+ * Istio mtlsChecker.checkMtlsEnabled, for endpoints with a sidecar: the rule's TLS mode for the
+ * port decides when set (ISTIO_MUTUAL); else the workload's PeerAuthentication for the endpoint
+ * port must not be DISABLE. Endpoints without a sidecar never get the metadata.
+ */
+export function mtlsChecker(snap: SnapshotView, svc: ServiceModel, policy: { tls?: any } | undefined): (ep: EndpointModel, endpointPort: number) => boolean {
+  const drTlsMode: string | undefined = policy?.tls?.mode;
+  const peerByLabels = new Map<string, MergedPeerAuthentication>();
+  return (ep, endpointPort) => {
+    if (ep.tlsMode !== 'istio') return false;
+    if (drTlsMode !== undefined) return drTlsMode === 'ISTIO_MUTUAL';
+    const key = JSON.stringify(ep.labels);
+    let merged = peerByLabels.get(key);
+    if (!merged) { merged = composePeerAuthentication(snap, svc.namespace, ep.labels); peerByLabels.set(key, merged); }
+    return mtlsModeForPort(merged, endpointPort) !== 'DISABLE';
+  };
+}
+
 // ---------------------------------------------------------------- assignment
 
 /** Build the assignment, or undefined when the name is not a cluster this snapshot knows. */
@@ -164,6 +196,8 @@ export function loadAssignment(snap: SnapshotView, namespace: string, clusterNam
   const selector = parsed.subset ? subsetLabels(dr, parsed.subset) : undefined;
   if (parsed.subset && !selector) return { cluster_name: clusterName, endpoints: [] };
 
+  const policy = trafficPolicyFor(dr, port.port, parsed.subset);
+  const mtlsEnabled = mtlsChecker(snap, svc, policy);
   const byLocality = new Map<string, Group>();
   for (const ep of snap.endpoints(svc.hostname, svc.namespace)) {
     if (!ep.healthy || !labelsMatch(selector, ep.labels)) continue;
@@ -172,13 +206,16 @@ export function loadAssignment(snap: SnapshotView, namespace: string, clusterNam
     const weight = ep.weight > 0 ? ep.weight : 1;
     let g = byLocality.get(ep.locality);
     if (!g) { g = { loc: parseLocality(ep.locality), lb: [], eps: [], weight: 0, priority: 0 }; byLocality.set(ep.locality, g); }
-    g.lb.push({ endpoint: { address: { socket_address: { address: ep.address, port_value: portNumber } } }, health_status: 'HEALTHY', load_balancing_weight: { value: weight } });
+    g.lb.push({
+      endpoint: { address: { socket_address: { address: ep.address, port_value: portNumber } } }, health_status: 'HEALTHY',
+      ...(mtlsEnabled(ep, portNumber) ? { metadata: ISTIO_TLS_MODE_METADATA } : {}),
+      load_balancing_weight: { value: weight },
+    });
     g.eps.push(ep);
     g.weight += weight;
   }
   let groups = [...byLocality.keys()].sort().map((k) => byLocality.get(k)!);
 
-  const policy = trafficPolicyFor(dr, port.port, parsed.subset);
   const setting = dr ? localityLbSetting(snap.mesh(), policy) : undefined;
   if (setting) {
     const proxy = parseLocality(proxyLocality);

@@ -9,9 +9,9 @@ import { ConfigModel, EndpointModel, ServiceModel, ServicePort, serviceEntryPort
 import { inboundClusterName, resolveHost } from './hosts';
 import { outboundClustersFor, DEFAULT_CONNECT_TIMEOUT_MS } from './clusters';
 import { egressListenersOf, serviceFor, sidecarConfig, visibleServices } from './scope';
-import { destinationRuleFor } from './destination-rules';
+import { destinationRuleFor, trafficPolicyFor } from './destination-rules';
 import { duration, Generated, Generator } from './types';
-import { endpointPort, labelsMatch } from './endpoints';
+import { endpointPort, ISTIO_TLS_MODE_METADATA, labelsMatch, mtlsChecker } from './endpoints';
 import {
   address, BLACKHOLE_CLUSTER, DNS_REFRESH_MS, importedVirtualService, INBOUND_PASSTHROUGH_BIND, INBOUND_PASSTHROUGH_CLUSTER,
   ingressListeners, listenerClass, LOCALHOST, meshDurationMs, PASSTHROUGH_CLUSTER, WILDCARD,
@@ -25,14 +25,16 @@ type Obj = Record<string, unknown>;
  */
 function dnsLoadAssignment(snap: SnapshotView, namespace: string, svc: ServiceModel, port: ServicePort, subset: string, clusterName: string, logical: boolean, labels: Readonly<Record<string, string>>): Obj {
   let selector: Record<string, string> | undefined;
-  if (subset) selector = ((destinationRuleFor(snap, namespace, svc, labels)?.spec?.subsets ?? []) as any[]).find((s) => s?.name === subset)?.labels ?? {};
+  const dr = destinationRuleFor(snap, namespace, svc, labels);
+  if (subset) selector = ((dr?.spec?.subsets ?? []) as any[]).find((s) => s?.name === subset)?.labels ?? {};
+  const mtls = mtlsChecker(snap, svc, trafficPolicyFor(dr, port.port, subset));
   const eps: EndpointModel[] = snap.endpoints(svc.hostname, svc.namespace).filter((e) => e.healthy && labelsMatch(selector, e.labels));
   const byLocality = new Map<string, Obj[]>();
   for (const e of eps) {
     const p = endpointPort(e, port.name, port.targetPort || port.port);
     if (p === undefined) continue;
     const list = byLocality.get(e.locality) ?? [];
-    list.push({ endpoint: { address: address(e.address, p) }, load_balancing_weight: { value: e.weight > 0 ? e.weight : 1 } });
+    list.push({ endpoint: { address: address(e.address, p) }, ...(mtls(e, p) ? { metadata: ISTIO_TLS_MODE_METADATA } : {}), load_balancing_weight: { value: e.weight > 0 ? e.weight : 1 } });
     byLocality.set(e.locality, list);
   }
   if (byLocality.size === 0) byLocality.set('', [{ endpoint: { address: address(svc.hostname, port.port) }, load_balancing_weight: { value: 1 } }]);

@@ -6,7 +6,13 @@
  *
  * Security policy enters through one seam, `inboundPolicy(snap, ctx)` (security/inbound-policy.ts):
  * per target port, the HTTP filters before the router (jwt_authn, rbac) and the network filters
- * before tcp_proxy (rbac). mTLS (PeerAuthentication) shapes the chains themselves (issue 9).
+ * before tcp_proxy (rbac), and the PeerAuthentication mode, which shapes the chains themselves
+ * (Istio getFilterChainMatchOptions): STRICT → mTLS chains only (transport_protocol tls, the
+ * DownstreamTlsContext with SDS `default`/`ROOTCA`), PERMISSIVE (the default) → mTLS and plaintext
+ * chains, DISABLE → plaintext only. The passthrough chains follow the workload's mode, plus one set
+ * per port-level mode on a port no chain serves. Listener filters follow the chains (Istio
+ * populateListenerFilters): tls_inspector where a chain matches on TLS, http_inspector where one
+ * matches plaintext HTTP ALPNs, each disabled on the ports that do not need it.
  */
 import { ConfigModel, serviceEntryPortProtocol } from '../../shared/model/service';
 import { GenContext } from '../../shared/generation';
@@ -15,10 +21,10 @@ import { sidecarConfig } from './scope';
 import { duration, Generated, Generator } from './types';
 import { hcm, tcpProxy } from './filters';
 import {
-  address, BLACKHOLE_CLUSTER, HTTP_INSPECTOR, INBOUND_PASSTHROUGH_CLUSTER, listenerClass, meshDurationMs, ORIGINAL_DST, ORIGINAL_SRC,
-  PLAINTEXT_HTTP_ALPNS, RAW_BUFFER, WILDCARD,
+  address, BLACKHOLE_CLUSTER, HTTP_INSPECTOR, INBOUND_PASSTHROUGH_CLUSTER, listenerClass, meshDurationMs, ORIGINAL_DST, ORIGINAL_SRC, WILDCARD,
 } from './sidecar';
 import { InboundPolicy, inboundPolicy } from './security/inbound-policy';
+import { ChainMatchOption, chainMatchOptions, inboundMtlsTransportSocket } from './security/peer-authentication';
 
 type Obj = Record<string, unknown>;
 
@@ -89,30 +95,98 @@ function inboundRouteConfig(name: string, cluster: string, port: number, hostnam
   };
 }
 
-/**
- * The plaintext filter chains of one inbound chain config (mTLS DISABLE match options): HTTP or TCP
- * on raw_buffer, or both for a sniffed port (HTTP by the http_inspector's ALPN, TCP otherwise).
- */
-function inboundFilterChains(c: InboundChain, policy: InboundPolicy): Obj[] {
-  const cluster = inboundClusterName(c.targetPort);
-  const name = `${c.bind}_${c.targetPort}`;
-  const http = () => hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) }, { before: policy.httpFilters(c.targetPort) });
-  const tcp = () => [...policy.networkFilters(c.targetPort), tcpProxy(cluster, cluster)];
-  const match = (alpn?: readonly string[]): Obj => ({ destination_port: { value: c.targetPort }, transport_protocol: RAW_BUFFER, ...(alpn ? { application_protocols: [...alpn] } : {}) });
-  const cls = listenerClass(c.protocol);
-  if (cls === 'AUTO') {
-    return [
-      { name, filter_chain_match: match(PLAINTEXT_HTTP_ALPNS), filters: [http()] },
-      { name, filter_chain_match: match(), filters: tcp() },
-    ];
-  }
-  return [{ name, filter_chain_match: match(), filters: cls === 'HTTP' ? [http()] : tcp() }];
+const TLS_INSPECTOR: Obj = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+const VIRTUAL_INBOUND = 'virtualInbound';
+const CATCHALL_HTTP = 'virtualInbound-catchall-http';
+
+/** What the chains of one port are built from (Istio inboundChainForOpts inputs). */
+interface ChainBuild {
+  /** port matched (0: none), chain name per protocol, and the HTTP / TCP filters */
+  port: number;
+  name(protocol: 'HTTP' | 'TCP'): string;
+  http(): Obj[];
+  tcp(): Obj[];
 }
 
-/** Listener filter disabled on the given destination ports (Istio listenerPredicateExcludePorts). */
-function disabledOnPorts(ports: number[]): Obj {
+/** Istio inboundChainForOpts: one filter chain per match option, mTLS ones with the DownstreamTlsContext. */
+function chainsForOptions(b: ChainBuild, opts: readonly ChainMatchOption[], mesh: Obj): Obj[] {
+  return opts.map((o) => ({
+    name: b.name(o.protocol),
+    filter_chain_match: {
+      ...(b.port > 0 ? { destination_port: { value: b.port } } : {}),
+      transport_protocol: o.transport,
+      ...(o.alpn ? { application_protocols: [...o.alpn] } : {}),
+    },
+    filters: o.protocol === 'HTTP' ? b.http() : b.tcp(),
+    ...(o.tls ? { transport_socket: inboundMtlsTransportSocket(mesh, o.protocol) } : {}),
+  }));
+}
+
+/**
+ * The filter chains of one inbound chain config: HTTP through an inline route to `inbound|port||`,
+ * TCP through tcp_proxy, in the variants the port's class and mTLS mode call for.
+ */
+function inboundFilterChains(c: InboundChain, policy: InboundPolicy, mesh: Obj): Obj[] {
+  const cluster = inboundClusterName(c.targetPort);
+  const name = `${c.bind}_${c.targetPort}`;
+  const cls = listenerClass(c.protocol) ?? 'TCP';
+  return chainsForOptions({
+    port: c.targetPort,
+    name: () => name,
+    http: () => [hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) }, { before: policy.httpFilters(c.targetPort) })],
+    tcp: () => [...policy.networkFilters(c.targetPort), tcpProxy(cluster, cluster)],
+  }, chainMatchOptions(cls, policy.mtls(c.targetPort)), mesh);
+}
+
+/**
+ * Istio buildInboundPassthroughChains (after the blackhole): the sniffed passthrough chains in the
+ * workload's mode, then per port-level mode on a port no chain config serves (Istio
+ * needPerPortPassthroughFilterChain), matched on that port.
+ */
+function passthroughChains(chains: InboundChain[], policy: InboundPolicy, mesh: Obj): Obj[] {
+  const served = new Set(chains.map((c) => c.targetPort));
+  const ports = [0, ...policy.mtlsPorts().filter((p) => !served.has(p))];
+  return ports.flatMap((port) => chainsForOptions({
+    port,
+    name: (protocol) => (protocol === 'HTTP' ? CATCHALL_HTTP : VIRTUAL_INBOUND),
+    http: () => [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) })],
+    tcp: () => [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
+  }, chainMatchOptions('AUTO', policy.mtls(port)), mesh));
+}
+
+/** Port ranges [p, p+1) as a listener filter predicate (Istio listenerPredicateExcludePorts). */
+function portsPredicate(ports: number[]): Obj {
   const rules = ports.map((p) => ({ destination_port_range: { start: p, end: p + 1 } }));
   return rules.length === 1 ? rules[0]! : { or_match: { rules } };
+}
+
+/**
+ * Istio populateListenerFilters (inspectors part): per destination port (0 = chains without one),
+ * whether some chain needs the TLS inspector (transport_protocol tls) or the HTTP inspector
+ * (plaintext HTTP ALPNs); each inspector is disabled on the ports that do not need it.
+ */
+function inspectors(chains: Obj[]): Obj[] {
+  const byPort = new Map<number, { tls: boolean; http: boolean }>();
+  for (const fc of chains) {
+    const m = (fc['filter_chain_match'] ?? {}) as Obj;
+    const port = Number((m['destination_port'] as Obj | undefined)?.['value'] ?? 0);
+    const alpn = (m['application_protocols'] ?? []) as string[];
+    const cur = byPort.get(port) ?? { tls: false, http: false };
+    byPort.set(port, { tls: cur.tls || m['transport_protocol'] === 'tls', http: cur.http || alpn.includes('http/1.1') || alpn.includes('h2c') });
+  }
+  const out: Obj[] = [];
+  const all = [...byPort.entries()].sort((a, b) => a[0] - b[0]);
+  if (all.some(([, i]) => i.tls)) {
+    const defaultOn = byPort.get(0)?.tls ?? false;
+    const ports = all.filter(([p, i]) => p !== 0 && (defaultOn ? !i.tls : i.tls)).map(([p]) => p);
+    if (ports.length === 0) out.push(TLS_INSPECTOR);
+    else out.push({ ...TLS_INSPECTOR, filter_disabled: defaultOn ? portsPredicate(ports) : { not_match: portsPredicate(ports) } });
+  }
+  if (all.some(([, i]) => i.http)) {
+    const off = all.filter(([, i]) => !i.http).map(([p]) => p);
+    out.push(off.length === 0 ? HTTP_INSPECTOR : { ...HTTP_INSPECTOR, filter_disabled: portsPredicate(off) });
+  }
+  return out;
 }
 
 /** Inbound facet of LDS: depends only on the proxy's own workload (and Sidecar ingress). */
@@ -121,44 +195,38 @@ export const sidecarInboundListeners: Generator = (snap, ctx) => {
   const out: Generated[] = [];
   const chains = inboundChains(ctx, sidecar);
   const policy = inboundPolicy(snap, ctx);
+  const mesh = (snap.mesh() ?? {}) as Obj;
   const filtersTimeout = duration(meshDurationMs(snap, 'protocolDetectionTimeout', 0));
 
   // Chains that bind their own port (captureMode NONE, or no iptables): real listeners.
   for (const c of chains.filter((x) => x.bindToPort)) {
     const name = `${c.bind}_${c.targetPort}`;
+    const filterChains = inboundFilterChains(c, policy, mesh);
+    const listenerFilters = inspectors(filterChains);
     out.push({ name, resource: {
       name, address: address(c.bind, c.targetPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
-      filter_chains: inboundFilterChains(c, policy), listener_filters_timeout: filtersTimeout,
-      ...(listenerClass(c.protocol) === 'AUTO' ? { listener_filters: [HTTP_INSPECTOR] } : {}),
+      filter_chains: filterChains, listener_filters_timeout: filtersTimeout,
+      ...(listenerFilters.length > 0 ? { listener_filters: listenerFilters } : {}),
     } });
   }
   if (ctx.interceptionMode === 'NONE') return out;
 
-  const inboundPort = Number((snap.mesh() as any).proxyInboundListenPort ?? 15006) || 15006;
+  const inboundPort = Number(mesh['proxyInboundListenPort'] ?? 15006) || 15006;
   const serviceChains = chains.filter((x) => !x.bindToPort);
-  const passthroughHttp = {
-    name: 'virtualInbound-catchall-http',
-    filter_chain_match: { application_protocols: PLAINTEXT_HTTP_ALPNS, transport_protocol: RAW_BUFFER },
-    filters: [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) })],
-  };
-  const passthroughTcp = {
-    name: 'virtualInbound',
-    filter_chain_match: { transport_protocol: RAW_BUFFER },
-    filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
-  };
   const blackhole = {
     name: 'virtualInbound-blackhole', filter_chain_match: { destination_port: { value: inboundPort } },
     filters: [tcpProxy(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)],
   };
-  // http_inspector is needed by the passthrough HTTP chain and sniffed ports only: off for the
-  // blackhole port and for every declared-protocol port (their chains match on the port alone).
-  const noHttp = [...new Set([inboundPort, ...serviceChains.filter((c) => listenerClass(c.protocol) !== 'AUTO').map((c) => c.targetPort)])].sort((a, b) => a - b);
-  out.push({ name: 'virtualInbound', resource: {
-    name: 'virtualInbound', address: address(WILDCARD, inboundPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
+  const filterChains = [
+    blackhole, ...passthroughChains(chains, policy, mesh),
+    ...serviceChains.flatMap((c) => inboundFilterChains(c, policy, mesh)),
+  ];
+  out.push({ name: VIRTUAL_INBOUND, resource: {
+    name: VIRTUAL_INBOUND, address: address(WILDCARD, inboundPort), traffic_direction: 'INBOUND', continue_on_listener_filters_timeout: true,
     ...(ctx.interceptionMode === 'TPROXY' ? { transparent: { value: true } } : {}),
-    listener_filters: [ORIGINAL_DST, ...(ctx.interceptionMode === 'TPROXY' ? [ORIGINAL_SRC] : []), { ...HTTP_INSPECTOR, filter_disabled: disabledOnPorts(noHttp) }],
+    listener_filters: [ORIGINAL_DST, ...(ctx.interceptionMode === 'TPROXY' ? [ORIGINAL_SRC] : []), ...inspectors(filterChains)],
     listener_filters_timeout: filtersTimeout,
-    filter_chains: [blackhole, passthroughHttp, passthroughTcp, ...serviceChains.flatMap((c) => inboundFilterChains(c, policy))],
+    filter_chains: filterChains,
   } });
   return out;
 };
