@@ -18,6 +18,7 @@ import { outboundClusterName } from './hosts';
 import { destinationRuleFor, TrafficPolicy, trafficPolicyFor } from './destination-rules';
 import { ADS_CONFIG_SOURCE, duration } from './types';
 import { MtlsMode, namespaceMtlsMode } from './security/peer-authentication';
+import { jsonToStruct } from '../../shared/envoy/struct';
 
 type Obj = Record<string, any>;
 
@@ -347,7 +348,7 @@ function applyTls(cluster: Obj, tls: any, sni: string, dr: ConfigModel | undefin
     if (auto === undefined || auto === 'DISABLE') return;
     const socket = istioMutualTls(sni, extras.serviceAccounts, isH2(p));
     if (cluster['type'] === 'ORIGINAL_DST') { cluster['transport_socket'] = socket; return; }
-    cluster['transport_socket_matches'] = [{ name: TLS_MODE_ISTIO_MATCH, match: { tlsMode: 'istio' }, transport_socket: socket }, TLS_MODE_DISABLED_MATCH];
+    cluster['transport_socket_matches'] = [{ name: TLS_MODE_ISTIO_MATCH, match: jsonToStruct({ tlsMode: 'istio' }), transport_socket: socket }, TLS_MODE_DISABLED_MATCH];
     return;
   }
   switch (tls.mode) {

@@ -32,6 +32,7 @@ import { parseClusterName } from './hosts';
 import { serviceFor } from './scope';
 import { destinationRuleFor, destinationRuleWithSubset, subsetLabels, trafficPolicyFor } from './destination-rules';
 import { localityLbSetting } from './clusters';
+import { jsonToStruct } from '../../shared/envoy/struct';
 import { composePeerAuthentication, mtlsModeForPort, MergedPeerAuthentication } from './security/peer-authentication';
 import { Generated, Generator } from './types';
 
@@ -161,7 +162,7 @@ function applyFailoverPriority(proxy: Loc, groups: Group[], failoverPriority: st
 // ---------------------------------------------------------------- mTLS metadata
 
 /** The endpoint metadata auto-mTLS clusters match (tlsMode-istio). */
-export const ISTIO_TLS_MODE_METADATA = Object.freeze({ filter_metadata: { [TRANSPORT_SOCKET_MATCH]: { tlsMode: 'istio' } } });
+export const ISTIO_TLS_MODE_METADATA = Object.freeze({ filter_metadata: { [TRANSPORT_SOCKET_MATCH]: jsonToStruct({ tlsMode: 'istio' }) } });
 
 /**
  * Istio mtlsChecker.checkMtlsEnabled, for endpoints with a sidecar: the rule's TLS mode for the
