@@ -10,7 +10,7 @@
 import {
   Issues, Obj, Path, checkLabels, forEachItem, forEachObj, isObj, readDuration, readIstioSpec, readObj, readStr,
 } from './validate-fields';
-import { createHash } from 'node:crypto';
+import { JsonWebKey, createHash, createPublicKey } from 'node:crypto';
 import type { Shape } from './validate-shape';
 
 const RA_FIELDS = ['selector', 'targetRef', 'targetRefs', 'jwtRules'];
@@ -158,6 +158,9 @@ export function jwksUriError(uri: string): string | undefined {
 /**
  * A JSON Web Key Set as lestrrat-go/jwx jwk.Parse (Istio's check) reads it: a JSON object that is
  * either a set (`keys`: a list of key objects) or one key (with `kty`); each key needs `kty`.
+ * RSA and EC keys must also load: Envoy (jwt_verify_lib) refuses a JWKS with one it cannot load,
+ * and that refusal is a NACK of the whole listener update. So a key node:crypto cannot load, or an
+ * RSA modulus that is even or under 512 bits (BoringSSL rejects those), is an error here too.
  */
 export function jwksError(text: string): string | undefined {
   let doc: unknown;
@@ -168,6 +171,17 @@ export function jwksError(text: string): string | undefined {
   for (const [i, k] of keys.entries()) {
     if (!isObj(k)) return `key ${i} must be a JSON object`;
     if (typeof k.kty !== 'string' || k.kty === '') return `key ${i}: "kty" is required`;
+    if (k.kty !== 'RSA' && k.kty !== 'EC') continue; // other types Envoy skips or checks itself
+    const what = `key ${i} (${k.kty}${typeof k.kid === 'string' ? ` kid ${k.kid}` : ''})`;
+    try {
+      const pub = createPublicKey({ key: k as JsonWebKey, format: 'jwk' });
+      if (k.kty === 'RSA') {
+        const n = Buffer.from(String(k.n), 'base64url');
+        if (n.length === 0 || (n[n.length - 1]! & 1) === 0 || (pub.asymmetricKeyDetails?.modulusLength ?? 0) < 512) return `${what}: RSA modulus must be odd and at least 512 bits`;
+      }
+    } catch (e) {
+      return `${what}: ${(e as Error).message}`;
+    }
   }
   return undefined;
 }

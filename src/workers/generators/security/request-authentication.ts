@@ -32,6 +32,7 @@
 import { SnapshotView } from '../../../shared/snapshot/snapshot-view';
 import { ConfigModel } from '../../../shared/model/service';
 import { JWKS_CACHE_KIND, JwksCacheSpec, OPENID_PREFIX, jwksCacheName, jwksSource } from '../../../shared/istio/validate-request-authentication';
+import { createHash } from 'node:crypto';
 import { ROOT_NAMESPACE } from '../types';
 
 type Obj = Record<string, unknown>;
@@ -158,11 +159,25 @@ function jwksFor(snap: SnapshotView, rule: JwtRule): string {
 }
 
 /**
- * Istio CreateFakeJwks: a JWKS whose only key is an RSA modulus made of the text
- * "Error-IstiodFailedToFetchJwksUri-<uri>": valid enough for Envoy to load, impossible to sign for,
- * so every token of that issuer fails verification (401) while requests without a token pass.
+ * Istio's fake JWKS (CreateFakeJwks): one RSA key (kid "abc", e AQAB) that nobody holds the private
+ * half of, so every token of that issuer fails verification (401) while requests without a token
+ * pass. Istio's modulus is just the text "Error-IstiodFailedToFetchJwksUri-<uri>"; current Envoy
+ * (jwt_verify_lib on BoringSSL) rejects such a key, and a listener update carrying it would be
+ * NACKed whole. So the modulus here is 2048 bits that start with that same text (decode it to see
+ * why the key is fake), padded with SHA-256 of the text and made odd: a well-formed public key
+ * whose factorization no one knows. Deterministic: the same uri gives the same JWKS.
  */
 export function createFakeJwks(jwksUri: string): string {
-  const n = Buffer.from(`Error-IstiodFailedToFetchJwksUri-${jwksUri}`).toString('base64url');
-  return `{"keys":[ {"e":"AQAB","kid":"abc","kty":"RSA","n":"${n}"}]}`;
+  const text = Buffer.from(`Error-IstiodFailedToFetchJwksUri-${jwksUri}`).subarray(0, FAKE_TEXT_MAX);
+  const n = Buffer.alloc(FAKE_MODULUS_BYTES);
+  text.copy(n);
+  let filler = createHash('sha256').update(text).digest();
+  for (let at = text.length; at < n.length; at += filler.length) {
+    filler.copy(n, at);
+    filler = createHash('sha256').update(filler).digest();
+  }
+  n[n.length - 1]! |= 1;
+  return `{"keys":[ {"e":"AQAB","kid":"abc","kty":"RSA","n":"${n.toString('base64url')}"}]}`;
 }
+const FAKE_MODULUS_BYTES = 256;
+const FAKE_TEXT_MAX = 192;

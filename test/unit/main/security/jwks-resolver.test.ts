@@ -8,15 +8,21 @@
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as crypto from 'node:crypto';
 import { AddressInfo } from 'node:net';
 import { ModelStore } from '../../../../src/main/model/store';
+import { setLogSink } from '../../../../src/main/log';
 import { K8sObject } from '../../../../src/shared/model/objects';
 import { JwksResolver, ResolverClock, JWKS_ORIGIN } from '../../../../src/main/security/jwks-resolver';
 import { JwksCacheSpec, jwksCacheName } from '../../../../src/shared/istio/validate-request-authentication';
 import { waitFor } from '../../../helpers/wait-for';
 
-const KEYS_A = JSON.stringify({ keys: [{ kty: 'RSA', kid: 'a', e: 'AQAB', n: 'sXch' }] });
-const KEYS_B = JSON.stringify({ keys: [{ kty: 'EC', kid: 'b', crv: 'P-256', x: 'f83O', y: 'x_FE' }] });
+const publicJwk = (kind: 'rsa' | 'ec', kid: string) => {
+  const pair = kind === 'rsa' ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }) : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { ...pair.publicKey.export({ format: 'jwk' }), kid };
+};
+const KEYS_A = JSON.stringify({ keys: [publicJwk('rsa', 'a')] });
+const KEYS_B = JSON.stringify({ keys: [publicJwk('ec', 'b')] });
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -63,6 +69,8 @@ function cached(store: ModelStore, source: string): JwksCacheSpec | undefined {
 }
 
 function start(t: TestContext, store: ModelStore, opts: Partial<ConstructorParameters<typeof JwksResolver>[0]> = {}): JwksResolver {
+  const restoreLog = setLogSink(() => undefined); // the resolver's warnings are expected here
+  t.after(restoreLog);
   const r = new JwksResolver({ store, timeoutMs: 2_000, ...opts });
   r.start();
   t.after(() => r.stop());
@@ -104,8 +112,10 @@ test('a server error, bad JSON, a non-JWKS document and an oversized body are er
   srv.handle('/not-json', json('<html>'));
   srv.handle('/not-jwks', json('{"keys": "nope"}'));
   srv.handle('/huge', json(JSON.stringify({ keys: [{ kty: 'RSA', n: 'x'.repeat(4096) }] })));
+  srv.handle('/bad-rsa', json(JSON.stringify({ keys: [{ kty: 'RSA', kid: 'r', e: 'AQAB', n: Buffer.from('Error-IstiodFailedToFetchJwksUri-').toString('base64url') }] })));
+  srv.handle('/bad-ec', json(JSON.stringify({ keys: [{ kty: 'EC', kid: 'e', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] })));
   const store = new ModelStore();
-  store.replaceOrigin('files', [ra('bad', ['/500', '/not-json', '/not-jwks', '/huge'].map((p, i) => ({ issuer: `i${i}`, jwksUri: `${srv.url}${p}` })))]);
+  store.replaceOrigin('files', [ra('bad', ['/500', '/not-json', '/not-jwks', '/huge', '/bad-rsa', '/bad-ec'].map((p, i) => ({ issuer: `i${i}`, jwksUri: `${srv.url}${p}` })))]);
   const r = start(t, store, { maxBytes: 1024 });
   await r.idle();
   const err = (p: string) => { const s = cached(store, `${srv.url}${p}`)!; assert.equal(s.jwks, undefined, p); return s.error ?? ''; };
@@ -113,6 +123,8 @@ test('a server error, bad JSON, a non-JWKS document and an oversized body are er
   assert.match(err('/not-json'), /invalid JWKS: not JSON/);
   assert.match(err('/not-jwks'), /invalid JWKS: "keys" must be a list/);
   assert.match(err('/huge'), /response larger than 1024 bytes/);
+  assert.match(err('/bad-rsa'), /invalid JWKS: key 0 \(RSA kid r\): RSA modulus must be odd and at least 512 bits/);
+  assert.match(err('/bad-ec'), /invalid JWKS: key 0 \(EC kid e\): /);
 });
 
 test('a server that never answers times out (the rule\'s timeout wins over the default)', async (t) => {

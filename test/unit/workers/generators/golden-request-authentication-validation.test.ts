@@ -52,6 +52,17 @@ test('jwtRule rules: issuer or jwksUri, a parseable http(s) jwksUri, a parseable
   ]);
 });
 
+test('an inline key Envoy could not load is refused (it would NACK the whole listener update)', () => {
+  const even = Buffer.alloc(256, 0x7f); even[255] = 0x10;
+  assert.deepEqual(check({ jwtRules: [
+    { issuer: 'a', jwks: JSON.stringify({ keys: [{ kty: 'RSA', kid: 'r', e: 'AQAB', n: even.toString('base64url') }] }) },
+    { issuer: 'b', jwks: JSON.stringify({ keys: [{ kty: 'EC', kid: 'e', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] }) },
+  ] }).errors.map((e) => e.replace(/(EC kid e\)): .*$/, '$1: …')), [
+    'spec.jwtRules[0].jwks: jwks parse error: key 0 (RSA kid r): RSA modulus must be odd and at least 512 bits',
+    'spec.jwtRules[1].jwks: jwks parse error: key 0 (EC kid e): …',
+  ]);
+});
+
 test('jwksUri with jwks: valid, with a warning that jwksUri is ignored', () => {
   const r = check({ jwtRules: [{ issuer: 'a', jwks: JWKS_A, jwksUri: 'https://a.example.com/jwks' }] });
   assert.deepEqual(r.errors, []);
