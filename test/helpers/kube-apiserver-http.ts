@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as YAML from 'yaml';
+import { admit } from './kube-apiserver-admission';
 import { Authenticator } from './kube-apiserver-auth';
 import { ApiError } from './kube-apiserver-errors';
 import { jsonPatch, mergePatch } from './kube-apiserver-patch';
@@ -34,6 +35,8 @@ export interface KubeRequest {
   name?: string;
   /** the authenticated user ('' when the request was rejected or needs none) */
   user: string;
+  /** the authenticated user's groups */
+  groups?: string[];
   /** HTTP status sent (for watches: 200 once the stream opened) */
   code?: number;
 }
@@ -115,7 +118,11 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   if (t) { entry.group = t.group; entry.version = t.version; }
   ctx.requests.push(entry);
   // authentication comes first (401 before anything else); the log entry is filled before it
-  const authenticate = (): void => { entry.user = ctx.auth.authenticateRequest(req.headers.authorization).username; };
+  const authenticate = (): void => {
+    const u = ctx.auth.authenticateRequest(req.headers.authorization);
+    entry.user = u.username;
+    entry.groups = u.groups ?? ['system:authenticated'];
+  };
 
   // Discovery
   const discovery = url.pathname === '/api' || url.pathname === '/api/' || url.pathname === '/apis' || url.pathname === '/apis/' || (parts[0] === 'apis' && parts.length === 2) || !t || t.rest.length === 0;
@@ -221,7 +228,12 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
         if (body.metadata.namespace && body.metadata.namespace !== namespace) throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
         body.metadata.namespace = namespace;
       }
-      if (q.get('dryRun') === 'All') return send(res, (entry.code = 201), present(d, body, ver));
+      const dryRun = q.get('dryRun') === 'All';
+      await admit(store, { d, version: ver, operation: 'CREATE', namespace, name: body.metadata.name ?? '', object: present(d, body, ver), dryRun, user: userOf(entry) });
+      if (dryRun) {
+        if (body.metadata.name && store.get(d, namespace, body.metadata.name)) throw ApiError.alreadyExists(d, body.metadata.name);
+        return send(res, (entry.code = 201), present(d, body, ver));
+      }
       const created = store.create(d, body, { http: true, manager: managerOf(req, q, 'Update', d, ver) });
       entry.name = created.metadata.name;
       return send(res, (entry.code = 201), present(d, created, ver));
@@ -235,6 +247,11 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
         if (body.metadata.namespace && body.metadata.namespace !== namespace) throw ApiError.badRequest('the namespace of the provided object does not match the namespace sent on the request');
         body.metadata.namespace = namespace;
       }
+      const old = store.get(d, namespace, name!);
+      if (!old) throw ApiError.notFound(d, name!);
+      const dryRun = q.get('dryRun') === 'All';
+      await admit(store, { d, version: ver, operation: 'UPDATE', subresource, namespace, name: name!, object: present(d, body, ver), oldObject: present(d, old, ver), dryRun, user: userOf(entry) });
+      if (dryRun) return send(res, (entry.code = 200), present(d, body, ver));
       const updated = store.update(d, body, { http: true, statusOnly: subresource === 'status', manager: managerOf(req, q, 'Update', d, ver) });
       return send(res, (entry.code = 200), present(d, updated, ver));
     }
@@ -243,6 +260,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
       const text = await readBody(req);
       let opts: { preconditions?: { resourceVersion?: string; uid?: string } } = {};
       if (text.trim()) { try { opts = JSON.parse(text); } catch { throw ApiError.badRequest('the DeleteOptions body could not be decoded as JSON'); } }
+      if (d.resource === 'namespaces') return send(res, (entry.code = 200), present(d, store.deleteNamespace(name!, opts.preconditions), ver));
       const gone = store.delete(d, namespace, name!, opts.preconditions);
       if (!d.deleteReturnsObject) {
         return send(res, (entry.code = 200), {
@@ -252,9 +270,8 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
       }
       // what the API server answers at the start of a graceful deletion
       const last = structuredClone(gone);
-      if (d.resource === 'pods' || d.resource === 'namespaces' || d.resource === 'customresourcedefinitions') last.metadata.deletionTimestamp = rfc3339();
+      if (d.resource === 'pods' || d.resource === 'customresourcedefinitions') last.metadata.deletionTimestamp = rfc3339();
       if (d.resource === 'pods') last.metadata.deletionGracePeriodSeconds = 0;
-      if (d.resource === 'namespaces') last.status = { ...(last.status ?? {}), phase: 'Terminating' };
       return send(res, (entry.code = 200), present(d, last, ver));
     }
     case 'deletecollection': {
@@ -266,6 +283,10 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
       return send(res, (entry.code = 200), { apiVersion: apiVersionOf(d.group, ver), kind: `${d.kind}List`, metadata: { resourceVersion: String(store.rv) }, items });
     }
   }
+}
+
+function userOf(entry: KubeRequest): { username: string; groups?: string[] } {
+  return { username: entry.user, groups: entry.groups };
 }
 
 /** The field manager of a write: ?fieldManager, else the User-Agent's product (what the API server does). */
@@ -311,6 +332,8 @@ async function patch(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     if (!cur) {
       checkTypeMeta(d, body, ver);
       body.metadata = { ...(body.metadata ?? {}), name, ...(d.namespaced ? { namespace } : {}) };
+      await admit(store, { d, version: ver, operation: 'CREATE', namespace, name, object: present(d, body, ver), dryRun: q.get('dryRun') === 'All', user: userOf(entry) });
+      if (q.get('dryRun') === 'All') return send(res, (entry.code = 201), present(d, body, ver));
       const created = store.create(d, body, { http: true, manager: managerOf(req, q, 'Apply', d, ver) });
       return send(res, (entry.code = 201), present(d, created, ver));
     }
@@ -323,6 +346,9 @@ async function patch(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   if (after.metadata.name !== name) throw ApiError.badRequest(`the name of the object (${after.metadata.name ?? ''}) does not match the name on the URL (${name})`);
   if (d.namespaced) after.metadata.namespace = namespace;
   const operation = ct === 'application/apply-patch+yaml' ? 'Apply' : 'Update';
+  const dryRun = q.get('dryRun') === 'All';
+  await admit(store, { d, version: ver, operation: 'UPDATE', subresource, namespace, name, object: after, oldObject: before, dryRun, user: userOf(entry) });
+  if (dryRun) return send(res, (entry.code = 200), after);
   const updated = store.update(d, after, { http: true, patch: true, statusOnly: subresource === 'status', manager: managerOf(req, q, operation, d, ver) });
   return send(res, (entry.code = 200), present(d, updated, ver));
 }

@@ -121,7 +121,40 @@ export class KubeStore {
   private readonly subscribers = new Set<(ev: StoredEvent) => void>();
   private readonly snapshots = new Map<string, Snapshot>();
 
+  /**
+   * How long a deleted Namespace stays Terminating before its content and itself are deleted
+   * (HTTP DELETE only; 0 = at once). kube-apiserver with its namespace controller takes ~5 s.
+   */
+  namespaceTerminationMs = 0;
+
   constructor(private readonly historyLimit: number) {}
+
+  /**
+   * DELETE of a Namespace over HTTP: at once, or (namespaceTerminationMs > 0) marked Terminating
+   * (MODIFIED: deletionTimestamp, status.phase) and emptied and removed later, as the namespace
+   * controller does. Returns the Namespace as the API server answers it.
+   */
+  deleteNamespace(name: string, preconditions?: { resourceVersion?: string; uid?: string }): Obj {
+    const cur = this.table(NS_DEF).get(nsName(undefined, name));
+    if (!cur) throw ApiError.notFound(NS_DEF, name);
+    if (this.namespaceTerminationMs <= 0) {
+      const gone = this.delete(NS_DEF, undefined, name, preconditions);
+      gone.metadata.deletionTimestamp = rfc3339();
+      gone.status = { ...(gone.status ?? {}), phase: 'Terminating' };
+      return gone;
+    }
+    if (cur.metadata.deletionTimestamp) return structuredClone(cur);
+    const terminating = structuredClone(cur);
+    terminating.metadata.deletionTimestamp = rfc3339();
+    terminating.status = { ...(terminating.status ?? {}), phase: 'Terminating' };
+    const out = this.update(NS_DEF, terminating, {});
+    const uid = cur.metadata.uid;
+    setTimeout(() => {
+      const now = this.table(NS_DEF).get(nsName(undefined, name));
+      if (now && now.metadata.uid === uid) this.delete(NS_DEF, undefined, name);
+    }, this.namespaceTerminationMs).unref();
+    return out;
+  }
 
   private table(d: ResourceDef): Map<string, Obj> {
     const k = storeKey(d);
@@ -175,9 +208,15 @@ export class KubeStore {
     checkName(d, meta.name);
     if (d.namespaced) {
       if (!meta.namespace) throw ApiError.invalid(d, meta.name, 'metadata.namespace', 'Required value');
-      if (!this.table(NS_DEF).has(nsName(undefined, meta.namespace))) {
+      const nsObj = this.table(NS_DEF).get(nsName(undefined, meta.namespace));
+      if (!nsObj) {
         if (!opts.autoNamespace) throw ApiError.namespaceNotFound(meta.namespace);
         this.create(NS_DEF, { metadata: { name: meta.namespace } }, opts);
+      } else if (nsObj.metadata.deletionTimestamp) {
+        throw new ApiError(403, 'Forbidden', `${qualifiedResource(d)} "${meta.name}" is forbidden: unable to create new content in namespace ${meta.namespace} because it is being terminated`, {
+          name: meta.name, group: d.group || undefined, kind: d.resource,
+          causes: [{ reason: 'NamespaceTerminating', message: `namespace ${meta.namespace} is being terminated`, field: 'metadata.namespace' }],
+        });
       }
     } else {
       delete meta.namespace;

@@ -40,6 +40,11 @@ export interface KubeTestServerOptions {
   bookmarkIntervalMs?: number;
   /** watch events kept for resuming watches (default 10000) */
   historyLimit?: number;
+  /**
+   * How long a Namespace deleted over HTTP stays Terminating (creates in it: 403 Forbidden) before
+   * its content and itself are deleted. Default 0: at once. A real cluster takes seconds.
+   */
+  namespaceTerminationMs?: number;
 }
 
 /**
@@ -91,6 +96,7 @@ export class KubeTestServer {
     this._port = opts.port ?? 0;
     this.token = opts.token ?? 'test-token';
     this.store = new KubeStore(opts.historyLimit ?? 10_000);
+    this.store.namespaceTerminationMs = opts.namespaceTerminationMs ?? 0;
     this.ctx = {
       store: this.store,
       auth: new Authenticator(this.store),

@@ -10,7 +10,11 @@
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { webcrypto } from 'node:crypto';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
+import * as x509 from '@peculiar/x509';
 import { isStatus, KubeClient, KubeStatusError } from '../../../src/main/kube/client';
 import { KubeTestServer, KubeTestTarget, kubeTestTarget, startKubeTestServer } from '../../helpers/kube-apiserver';
 import { teardown } from '../../helpers/teardown';
@@ -496,4 +500,131 @@ test('deleting a namespace deletes what it holds (DELETED events); deletecollect
   const gone = await c.request<any>('DELETE', '/api/v1/namespaces/default/services?labelSelector=del%3Dyes');
   assert.deepEqual(gone.items.map((i: any) => i.metadata.name), ['x', 'y']);
   assert.deepEqual(s.list('v1', 'Service', 'default').map((o) => o.metadata.name), ['z']);
+});
+
+test('local server with namespaceTerminationMs: a deleted namespace is Terminating (creates 403) before it and its content go', async (t) => {
+  const s = await local(t, { namespaceTerminationMs: 300 });
+  if (!s) return;
+  const ns = s.freshNamespace();
+  s.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: ns } });
+  const c = s.client();
+  const rv = s.resourceVersion;
+  const nsEvents = await watchEvents(c, '/api/v1/namespaces', { resourceVersion: rv, fieldSelector: `metadata.name=${ns}` });
+  const cmEvents = await watchEvents(c, `/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: rv });
+  t.after(() => { nsEvents.stop(); cmEvents.stop(); });
+  const answer = await c.request<any>('DELETE', `/api/v1/namespaces/${ns}`);
+  assert.equal(answer.status.phase, 'Terminating');
+  assert.ok(answer.metadata.deletionTimestamp);
+  await assert.rejects(c.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'b' } }),
+    (e: KubeStatusError) => e.statusCode === 403 && e.reason === 'Forbidden' && /unable to create new content in namespace .* because it is being terminated/.test(e.message));
+  await c.request('PUT', `/api/v1/namespaces/${ns}/configmaps/a`, { metadata: { name: 'a' }, data: { still: 'writable' } });
+  await waitFor(() => nsEvents.events.some((e) => e.type === 'DELETED'), 5000, 'namespace gone');
+  assert.deepEqual(nsEvents.events.map((e) => [e.type, e.object.status.phase]), [['MODIFIED', 'Terminating'], ['DELETED', 'Terminating']]);
+  assert.deepEqual(cmEvents.events.map((e) => e.type), ['MODIFIED', 'DELETED']);
+  assert.equal(s.get('v1', 'ConfigMap', ns, 'a'), undefined);
+});
+
+test('objects come as the API server serialises them: field order, managedFields of HTTP writers, initial-events-end bookmark', async (t) => {
+  const k = await target(t);
+  const ns = await k.freshNamespace();
+  const c = k.client();
+  const cm = await c.request<any>('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'a', labels: { x: 'y' } }, data: { k: 'v' } });
+  assert.deepEqual(Object.keys(cm), ['kind', 'apiVersion', 'metadata', 'data']);
+  assert.deepEqual(Object.keys(cm.metadata), ['name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp', 'labels', 'managedFields']);
+  assert.deepEqual(cm.metadata.managedFields.map((m: any) => [m.manager, m.operation, m.apiVersion, m.fieldsType]), [['node-fetch', 'Update', 'v1', 'FieldsV1']]);
+  assert.deepEqual(cm.metadata.managedFields[0].fieldsV1, { 'f:data': { '.': {}, 'f:k': {} }, 'f:metadata': { 'f:labels': { '.': {}, 'f:x': {} } } });
+  const applied = await c.request<any>('PATCH', `/api/v1/namespaces/${ns}/configmaps/b?fieldManager=istiod`, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' }, data: { k: 'v' } }), 'application/apply-patch+yaml');
+  assert.deepEqual(applied.metadata.managedFields.map((m: any) => [m.manager, m.operation]), [['istiod', 'Apply']]);
+  const vs = await c.request<any>('POST', `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`, { kind: 'VirtualService', apiVersion: 'networking.istio.io/v1', metadata: { name: 'vs', namespace: ns }, spec: { http: [{ route: [{ destination: { host: 'b' } }] }], hosts: ['a'] } });
+  assert.deepEqual(Object.keys(vs), ['apiVersion', 'kind', 'metadata', 'spec']); // unstructured: sorted keys
+  assert.deepEqual(Object.keys(vs.spec), ['hosts', 'http']);
+  const list = await c.request<any>('GET', `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`);
+  assert.deepEqual(list.metadata.continue, '');
+
+  const w = await watchEvents(c, `/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: '0', allowWatchBookmarks: true });
+  t.after(() => w.stop());
+  await waitFor(() => w.events.some((e) => e.type === 'BOOKMARK'), 5000, 'the initial-events-end bookmark');
+  const firstBookmark = w.events.findIndex((e) => e.type === 'BOOKMARK');
+  assert.deepEqual(w.events.slice(0, firstBookmark).map((e) => [e.type, e.object.metadata.name]).sort(), [['ADDED', 'a'], ['ADDED', 'b']]);
+  assert.equal(w.events[firstBookmark].object.metadata.annotations['k8s.io/initial-events-end'], 'true');
+});
+
+/** A self-signed serving certificate for 127.0.0.1 and a DNS name. */
+async function selfSigned(dns: string): Promise<{ certPem: string; keyPem: string }> {
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '0a1b2c', name: `CN=${dns}`, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 3_600_000),
+    signingAlgorithm: alg, keys: keys as webcrypto.CryptoKeyPair as never,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }, { type: 'dns', value: dns }])],
+  }, webcrypto as never);
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', (keys as webcrypto.CryptoKeyPair).privateKey));
+  return { certPem: cert.toString('pem'), keyPem: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n` };
+}
+
+test('validating admission webhooks are called for CREATE/UPDATE (dry runs too): denial, allowance, failurePolicy', async (t) => {
+  const k = await target(t);
+  const ns = await k.freshNamespace();
+  const c = k.client();
+  const tlsId = await selfSigned('kt-webhook.example.com');
+  const reviews: any[] = [];
+  const hook = https.createServer({ cert: tlsId.certPem, key: tlsId.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const review = JSON.parse(Buffer.concat(chunks).toString());
+      reviews.push({ url: req.url, ...review.request });
+      const bad = (review.request.object?.spec?.hosts ?? []).includes('deny.example.com');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: !bad, ...(bad ? { status: { message: 'configuration is invalid: host deny.example.com is refused' } } : {}) } }));
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+  t.after(() => { hook.closeAllConnections(); hook.close(); });
+  const port = (hook.address() as AddressInfo).port;
+  const vwcName = `kt-validator-${ns}`;
+  await k.create({
+    apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: vwcName },
+    webhooks: [{
+      name: 'kt.validation.example.com',
+      clientConfig: { url: `https://127.0.0.1:${port}/validate`, caBundle: Buffer.from(tlsId.certPem).toString('base64') },
+      rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['networking.istio.io'], apiVersions: ['*'], resources: ['virtualservices'] }],
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } }, // only this test's namespace
+      failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5,
+    }],
+  });
+  t.after(() => k.remove('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, vwcName));
+  const vsPath = `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`;
+  const vs = (name: string, host: string) => ({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: ns }, spec: { hosts: [host] } });
+  const denied = (e: KubeStatusError) => e.statusCode === 400
+    && e.message.includes('admission webhook "kt.validation.example.com" denied the request: configuration is invalid: host deny.example.com is refused');
+  // a real API server picks new webhook configurations up after a moment
+  await waitFor(async () => {
+    try { await c.request('POST', `${vsPath}?dryRun=All`, vs('probe', 'deny.example.com')); return false; } catch (e) { return denied(e as KubeStatusError); }
+  }, 10_000, 'the webhook is called');
+  await assert.rejects(c.request('POST', vsPath, vs('bad', 'deny.example.com')), denied);
+  const ok = await c.request<any>('POST', vsPath, vs('good', 'good.example.com'));
+  const created = reviews.find((r) => r.operation === 'CREATE' && r.name === 'good' && !r.dryRun);
+  assert.ok(created, 'the webhook saw the create');
+  assert.match(created.url, /^\/validate\?timeout=5s$/);
+  assert.deepEqual(created.kind, { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService' });
+  assert.deepEqual(created.resource, { group: 'networking.istio.io', version: 'v1', resource: 'virtualservices' });
+  assert.equal(created.namespace, ns);
+  assert.deepEqual(created.object.spec, { hosts: ['good.example.com'] });
+  const dry = await c.request<any>('POST', `${vsPath}?dryRun=All`, vs('dry', 'good.example.com'));
+  assert.equal(dry.metadata.name, 'dry');
+  assert.equal(await k.get('networking.istio.io/v1', 'VirtualService', ns, 'dry'), undefined, 'a dry run stores nothing');
+  assert.equal(reviews.find((r) => r.name === 'dry')?.dryRun, true);
+  await assert.rejects(c.request('PUT', `${vsPath}/good`, { ...ok, spec: { hosts: ['deny.example.com'] } }), denied);
+  await c.request('PUT', `${vsPath}/good`, { ...ok, spec: { hosts: ['other.example.com'] } });
+  const update = reviews.find((r) => r.operation === 'UPDATE' && r.object.spec.hosts[0] === 'other.example.com');
+  assert.deepEqual(update.oldObject.spec, { hosts: ['good.example.com'] });
+  // other namespaces are not selected; ConfigMaps are not in the rules
+  await c.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'cm' } });
+  assert.ok(!reviews.some((r) => r.name === 'cm'));
+  // the webhook down: failurePolicy Fail refuses the write
+  hook.closeAllConnections();
+  await new Promise((r) => hook.close(r));
+  await assert.rejects(c.request('POST', vsPath, vs('down', 'good.example.com')),
+    (e: KubeStatusError) => e.statusCode === 500 && /failed calling webhook "kt.validation.example.com"/.test(e.message));
 });
