@@ -16,15 +16,21 @@ import { waitFor } from '../helpers/wait-for';
 import { CLUSTER_TYPE_URL } from '../../src/shared/resources';
 
 const NS = 'istio-system';
-const WEBHOOK = {
+/**
+ * Istio's validating webhook configuration, failurePolicy Ignore until the leader patches it. The
+ * API server calls it at https://localhost:<port>/validate (our serving certificate names
+ * localhost through ISTIOD_CUSTOM_HOST): a loopback API server cannot resolve the istiod Service.
+ */
+const webhookConfig = (port: number) => ({
   apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration',
   metadata: { name: `istio-validator-${NS}` },
   webhooks: [{
-    name: 'rev.validation.istio.io', admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Ignore',
-    clientConfig: { service: { name: 'istiod', namespace: NS, path: '/validate' } },
-    rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['networking.istio.io'], apiVersions: ['*'], resources: ['*'] }],
+    name: 'rev.validation.istio.io', admissionReviewVersions: ['v1'], sideEffects: 'None', failurePolicy: 'Ignore', timeoutSeconds: 5,
+    clientConfig: { url: `https://localhost:${port}/validate` },
+    rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['networking.istio.io', 'security.istio.io'], apiVersions: ['*'], resources: ['*'] }],
   }],
-};
+});
+const WEBHOOK_NAME = `istio-validator-${NS}`;
 
 function post(port: number, path: string, ca: string, body: unknown): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
@@ -45,11 +51,15 @@ describe('Kubernetes mode end to end', () => {
   before(async () => {
     target = await kubeTestTarget();
     await loadInto(target, parseObjects(...Object.values(exampleMeshFiles()), `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}`));
-    if (!(await target.get('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, WEBHOOK.metadata.name))) await target.create(structuredClone(WEBHOOK));
-    istiod = await startKubeDiscovery(target.kubeconfigPath, { env: { ISTIOD_LEADER_ELECTION_LEASE_DURATION: '2s' }, start: { kubeBackoff: { initialMs: 50, maxMs: 500 } } });
+    istiod = await startKubeDiscovery(target.kubeconfigPath, { env: { ISTIOD_LEADER_ELECTION_LEASE_DURATION: '2s', ISTIOD_CUSTOM_HOST: 'localhost' }, start: { kubeBackoff: { initialMs: 50, maxMs: 500 } } });
+    // created after istiod runs (the port is known only then): the leader patches it when it appears
+    await target.remove('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, WEBHOOK_NAME);
+    await target.create(webhookConfig(istiod.discovery.ports.https));
   });
   after(async () => {
     await istiod?.close();
+    // a Fail-closed configuration pointing at a stopped istiod would block every later Istio write
+    await target?.remove('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, WEBHOOK_NAME).catch(() => undefined);
     await target?.close();
   });
 
@@ -87,10 +97,12 @@ describe('Kubernetes mode end to end', () => {
   it('patches the validating webhook (caBundle, failurePolicy Fail) and /validate answers over HTTPS with our certificate', async () => {
     const root = istiod.discovery.ca!.ca.bundle.rootBundlePem;
     const cfg = await waitFor(async () => {
-      const c = await target.get('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, WEBHOOK.metadata.name) as any;
+      const c = await target.get('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, WEBHOOK_NAME) as any;
       return c?.webhooks?.[0]?.failurePolicy === 'Fail' ? c : undefined;
     }, 10_000, 'failurePolicy Fail');
     assert.equal(Buffer.from(cfg.webhooks[0].clientConfig.caBundle, 'base64').toString(), root);
+    // fail-close only after the API server itself had our webhook deny a dry-run invalid Gateway
+    assert.ok(!(await target.get('networking.istio.io/v1', 'Gateway', NS, 'invalid-gateway')), 'the probe was a dry run');
     const review = (object: unknown) => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {
       uid: 'u-1', kind: { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService' }, resource: { group: 'networking.istio.io', version: 'v1', resource: 'virtualservices' },
       operation: 'CREATE', object } });
@@ -112,8 +124,16 @@ describe('Kubernetes mode end to end', () => {
     await waitFor(() => (istiod.discovery.registry.current!.mesh as Record<string, any>)['outboundTrafficPolicy']?.mode === 'REGISTRY_ONLY', 10_000, 'mesh reloaded');
   });
 
-  it('an invalid Istio object from the API is reported and kept out; the instance stays Ready', async () => {
-    await target.create({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'broken', namespace: 'bookinfo' }, spec: { hosts: ['broken'], http: [{ route: [] }] } });
+  it('the API server refuses an invalid Istio object through our webhook (fail-closed)', async () => {
+    // over HTTP, so the API server's admission runs (the local server's direct edits skip it, as etcd writes)
+    const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'refused', namespace: 'bookinfo' }, spec: { hosts: ['refused'], http: [{ route: [] }] } };
+    await assert.rejects(target.client().request('POST', '/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices', vs),
+      /denied the request: configuration is invalid: .*route/);
+  });
+
+  it('an invalid Istio object that got in anyway (written before the webhook) is reported and kept out; the instance stays Ready', { skip: process.env['KUBE_TEST_APISERVER'] ? 'a real API server refuses it at admission' : false }, async () => {
+    // the local test server's direct write bypasses admission, like an object stored before the webhook existed
+    target.server!.create({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'broken', namespace: 'bookinfo' }, spec: { hosts: ['broken'], http: [{ route: [] }] } });
     const err = await waitFor(() => istiod.discovery.fileErrors().find((e) => e.name === 'broken'), 10_000, 'the error reported');
     assert.match(err.reason, /route/);
     assert.ok(!istiod.discovery.registry.current!.configs.some((c) => c.name === 'broken'));

@@ -33,11 +33,13 @@ export const LEADER_DUTIES_RBAC: ReadonlyArray<{ group: string; resource: string
   { group: '', resource: 'configmaps', verbs: ['list', 'watch', 'create', 'update'] },
   { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verbs: ['get', 'list', 'watch', 'update'] },
   { group: '', resource: 'secrets', verbs: ['get', 'create', 'update'] },
+  // the webhook's fail-close probe: a dry-run create (and update, if the name exists) of an invalid Gateway
+  { group: 'networking.istio.io', resource: 'gateways', verbs: ['create', 'update'] },
 ];
 
 export interface LeaderDutiesOptions {
   readonly client: KubeClient;
-  readonly settings: Pick<KubeSettings, 'leaderElection' | 'leaseName' | 'leaseNamespace' | 'leaseDurationMs' | 'identity' | 'caCertConfigMap' | 'webhookConfigName'>;
+  readonly settings: Pick<KubeSettings, 'leaderElection' | 'leaseName' | 'leaseNamespace' | 'leaseDurationMs' | 'identity' | 'caCertConfigMap' | 'webhookConfigName'> & { podNamespace?: string };
   /** the trust bundle now (root-cert.pem); setRoots() on rotation */
   readonly rootPem: string;
   /** true once the validation webhook server serves (failurePolicy → Fail) */
@@ -59,7 +61,7 @@ export class LeaderDuties {
   constructor(private readonly o: LeaderDutiesOptions) {
     const s = o.settings;
     this.namespaces = new NamespaceController({ client: o.client, configMapName: s.caCertConfigMap, rootPem: o.rootPem, clock: o.clock, retryMs: o.retryMs });
-    this.webhook = new WebhookPatcher({ client: o.client, configName: s.webhookConfigName, rootPem: o.rootPem, ready: () => o.webhookReady(), clock: o.clock, retryMs: o.retryMs });
+    this.webhook = new WebhookPatcher({ client: o.client, configName: s.webhookConfigName, rootPem: o.rootPem, ready: () => o.webhookReady(), probeNamespace: s.podNamespace, clock: o.clock, retryMs: o.retryMs });
     if (s.leaderElection) {
       this.elector = new LeaderElector({
         client: o.client, settings: s, clock: o.clock,

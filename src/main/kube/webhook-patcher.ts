@@ -14,7 +14,7 @@
  * with the resourceVersion read; a conflict re-reads.
  */
 import type { KubeClient, KubeObject } from './client';
-import { isStatus } from './client';
+import { isStatus, KubeStatusError } from './client';
 import { Clock, systemClock } from './leader-election';
 import { Reflector } from '../sources/kube/reflector';
 import { scope } from '../log';
@@ -40,8 +40,12 @@ export interface WebhookPatcherOptions {
   readonly configName: string;
   /** trust bundle PEM at start; setRoots() replaces it */
   readonly rootPem: string;
-  /** true once our /validate endpoint serves (then failurePolicy becomes Fail) */
+  /** true once our /validate endpoint serves (then the dry-run probe runs; see probeRejected) */
   ready(): boolean;
+  /** namespace of the dry-run probe Gateway (istiod's namespace) */
+  readonly probeNamespace?: string;
+  /** the fail-close probe (default: probeRejected, a dry-run invalid Gateway through the API server) */
+  readonly probe?: () => Promise<{ rejected: boolean; reason: string }>;
   readonly clock?: Clock;
   /** readiness re-check and failure retry delay */
   readonly retryMs?: number;
@@ -62,6 +66,7 @@ export class WebhookPatcher {
   private failures = 0;
   private reportedMissing = false;
   private reportedNotReady = false;
+  private lastNotReady = '';
   private readonly clock: Clock;
 
   constructor(private readonly o: WebhookPatcherOptions) {
@@ -146,15 +151,30 @@ export class WebhookPatcher {
     }
   }
 
-  private isReady(): boolean {
+  /**
+   * Istio's readiness for fail-close: our server serves, the configuration already carries our
+   * caBundle, and a dry-run create of an invalid Gateway THROUGH THE API SERVER is denied by the
+   * webhook — proof the API server reaches us and trusts our certificate. Switching to Fail any
+   * earlier would make every Istio write fail while the API server cannot call us.
+   */
+  private async isReady(current: ValidatingWebhookConfiguration, caBundle: string): Promise<boolean> {
     if (this.readyLatched) return true;
     let ok = false;
     try { ok = this.o.ready(); } catch (e) { log.warn('webhook readiness check failed', { error: (e as Error).message }); }
-    if (ok) {
-      this.readyLatched = true;
-      log.info('Endpoint successfully serves validation. Switching to fail-close.');
-    }
-    return ok;
+    if (!ok) return this.notReady('the webhook server is not serving yet');
+    if ((current.webhooks ?? []).some((w) => w.clientConfig?.caBundle !== caBundle)) return this.notReady('the caBundle is not in the configuration yet');
+    const probe = await (this.o.probe ?? (() => probeRejected(this.o.client, this.o.probeNamespace ?? 'istio-system')))();
+    if (!probe.rejected) return this.notReady(probe.reason);
+    this.readyLatched = true;
+    log.info('Endpoint successfully rejects invalid config. Switching to fail-close.', probe.reason ? { note: probe.reason } : {});
+    return true;
+  }
+
+  private notReady(reason: string): false {
+    if (!this.reportedNotReady || reason !== this.lastNotReady) log.info('Not ready to switch validation to fail-closed', { reason });
+    this.reportedNotReady = true;
+    this.lastNotReady = reason;
+    return false;
   }
 
   private async reconcile(): Promise<void> {
@@ -165,14 +185,10 @@ export class WebhookPatcher {
       return;
     }
     this.reportedMissing = false;
-    const ready = this.isReady();
-    if (!ready) {
-      if (!this.reportedNotReady) log.info('Not ready to switch validation to fail-closed: the webhook server is not serving yet');
-      this.reportedNotReady = true;
-      this.later(this.o.retryMs ?? 1000);
-    }
-    const policy = ready ? 'Fail' : 'Ignore';
     const caBundle = Buffer.from(this.roots, 'utf8').toString('base64');
+    const ready = await this.isReady(current, caBundle);
+    if (!ready) this.later(this.o.retryMs ?? 1000);
+    const policy = ready ? 'Fail' : 'Ignore';
     for (let attempt = 0; attempt < 3 && this.running; attempt++) {
       const updated = patched(current, caBundle, policy);
       if (!updated) {
@@ -204,4 +220,30 @@ export function patched(cfg: ValidatingWebhookConfiguration, caBundle: string, f
     kind: 'ValidatingWebhookConfiguration',
     webhooks: webhooks.map((w) => ({ ...w, clientConfig: { ...(w.clientConfig ?? {}), caBundle }, failurePolicy })),
   };
+}
+
+/**
+ * Istio's dry-run probe (isDryRunOfInvalidConfigRejected): create an invalid Gateway with
+ * dryRun=All through the API server. Denied by the webhook ("denied the request") = ready; created
+ * = the webhook was not called (or failed open) = not ready; the Gateway kind missing = ready (no
+ * way to check, as Istio).
+ */
+export async function probeRejected(client: KubeClient, namespace: string): Promise<{ rejected: boolean; reason: string }> {
+  const gw = { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'invalid-gateway', namespace }, spec: {} };
+  const path = `/apis/networking.istio.io/v1/namespaces/${encodeURIComponent(namespace)}/gateways`;
+  try {
+    try {
+      await client.request('POST', `${path}?dryRun=All`, gw);
+    } catch (e) {
+      if (!isStatus(e, 409)) throw e;
+      await client.request('PUT', `${path}/invalid-gateway?dryRun=All`, gw);
+    }
+    return { rejected: false, reason: 'dummy invalid config not rejected (the API server did not call the webhook)' };
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (msg.includes('denied the request')) return { rejected: true, reason: '' };
+    // A 404 without a Status body: the Gateway resource itself is missing (not, e.g., the namespace).
+    if (isStatus(e, 404) && !(e as KubeStatusError).reason) return { rejected: true, reason: 'Missing Gateway CRD, cannot perform validation check. Assuming validation is ready' };
+    return { rejected: false, reason: `dummy invalid config rejected for the wrong reason: ${msg}` };
+  }
 }

@@ -261,7 +261,11 @@ test('the leader uses only the API access LEADER_DUTIES_RBAC documents', async (
   onClose(() => d.stop());
   d.start();
   await waitFor(() => server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert'), 5000, 'ConfigMap');
-  await waitFor(() => (server.get('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, 'istio-validator-istio-system') as Obj).webhooks[0].failurePolicy === 'Fail', 5000, 'webhook patched');
+  const vwc = () => (server.get('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, 'istio-validator-istio-system') as Obj).webhooks[0];
+  await waitFor(() => vwc().clientConfig.caBundle === Buffer.from('ROOTS\n').toString('base64'), 5000, 'caBundle patched');
+  // the fail-close probe ran (a dry-run Gateway) and, with no istiod behind the Service, kept Ignore
+  await waitFor(() => server.requests.some((r) => r.resource === 'gateways' && r.verb === 'create'), 5000, 'the dry-run probe');
+  assert.equal(vwc().failurePolicy, 'Ignore');
   const cm = server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert') as Obj;
   server.update({ ...cm, data: { 'root-cert.pem': 'x' } });
   await waitFor(() => (server.get('v1', 'ConfigMap', 'app-1', 'istio-ca-root-cert') as Obj).data['root-cert.pem'] === 'ROOTS\n', 5000, 'fixed');
@@ -269,5 +273,5 @@ test('the leader uses only the API access LEADER_DUTIES_RBAC documents', async (
   const allowed = new Set(LEADER_DUTIES_RBAC.flatMap((r) => r.verbs.map((v) => `${v} ${r.group}/${r.resource}`)));
   const used = new Set(server.requests.filter((r) => r.resource).map((r) => `${r.verb} ${r.group ?? ''}/${r.resource}`));
   assert.deepEqual([...used].filter((u) => !allowed.has(u)), [], 'requests outside the documented RBAC');
-  for (const must of ['update coordination.k8s.io/leases', 'watch /namespaces', 'create /configmaps', 'update /configmaps', 'update admissionregistration.k8s.io/validatingwebhookconfigurations']) assert.ok(used.has(must), must);
+  for (const must of ['update coordination.k8s.io/leases', 'watch /namespaces', 'create /configmaps', 'update /configmaps', 'update admissionregistration.k8s.io/validatingwebhookconfigurations', 'create networking.istio.io/gateways']) assert.ok(used.has(must), must);
 });

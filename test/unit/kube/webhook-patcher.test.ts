@@ -37,7 +37,9 @@ async function setup(t: TestContext, opts: { create?: boolean } = {}) {
   onClose(() => server.close());
   if (opts.create !== false) server.create(vwc());
   let ready = false;
-  const patcher = new WebhookPatcher({ client: server.client(), configName: NAME, rootPem: 'ROOT-A\n', ready: () => ready, retryMs: 100, retryMaxMs: 500 });
+  const patcher = new WebhookPatcher({ client: server.client(), configName: NAME, rootPem: 'ROOT-A\n', ready: () => ready, retryMs: 100, retryMaxMs: 500,
+    // the API server would call our webhook; here the probe answers as it would once we serve
+    probe: async () => ({ rejected: ready, reason: ready ? '' : 'not serving' }) });
   onClose(() => patcher.stop());
   return { server, patcher, lines, setReady: (v: boolean) => { ready = v; } };
 }
