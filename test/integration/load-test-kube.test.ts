@@ -10,10 +10,23 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { ApiWriter } from '../../load-test/kube/api-writer';
+import { KubeMesh, OWNER_LABEL, SCHEDULING_GATE } from '../../load-test/kube/kube-mesh';
 import { LoadTestResult } from '../../load-test/run/result';
+import { buildMesh } from '../../load-test/scenario/mesh-model';
+import { validateScenario } from '../../load-test/scenario/schema';
 import { CHANGE_TYPES } from '../../load-test/scenario/churn';
 import { KubeRequest, startKubeTestServer } from '../helpers/kube-apiserver';
 import { REPO_ROOT, runCli } from '../helpers/run-cli';
+
+/** A short, small scenario (2 namespaces x 2 services, 8 proxies, 3 s of churn). */
+function tinyScenario(name: string): Record<string, unknown> {
+  return {
+    name, seed: 3, namespaces: 2, servicesPerNamespace: 2, endpointsPerService: 4, proxies: 8, sidecarScoping: 'none', deltaShare: 0.5,
+    routingShare: 1, durationSeconds: 3, warmupSeconds: 15, drainSeconds: 10, connectsPerSecond: 40,
+    churn: { endpointChangesPerSecond: 1, configEditsPerMinute: 40, scaleUps: { count: 1, endpoints: 1 } },
+  };
+}
 
 const count = (reqs: readonly KubeRequest[], verb: string, resource: string, code?: number, subresource?: string) =>
   reqs.filter((r) => r.verb === verb && r.resource === resource && r.subresource === subresource && (code === undefined || r.code === code)).length;
@@ -125,4 +138,80 @@ test('load-test --kubeconfig refuses a non-loopback API server unless --allow-re
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('load-test --kubeconfig is idempotent: existing objects are replaced, --keep leaves the mesh, the next run adopts and deletes it', { timeout: 90_000 }, async (t) => {
+  const api = await startKubeTestServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-kube-idem-'));
+  t.after(async () => { await api.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  const file = path.join(dir, 'scenario.yaml');
+  fs.writeFileSync(file, YAML.stringify(tinyScenario('tiny-kube')));
+  // someone else's namespace with stale versions of two of the mesh's objects and an object of their own
+  api.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'lt2-ns-0', labels: { team: 'a' } } });
+  api.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc-0', namespace: 'lt2-ns-0' }, spec: { selector: { app: 'stale' }, ports: [{ name: 'http', port: 9999 }] } });
+  api.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'svc-0-v1-0', namespace: 'lt2-ns-0', labels: { app: 'stale' } }, spec: { containers: [{ name: 'x', image: 'x' }] } });
+  api.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'theirs', namespace: 'lt2-ns-0' }, data: {} });
+
+  const first = await runCli(['load-test', '--scenario', file, '--kubeconfig', api.kubeconfigPath, '--namespace-prefix', 'lt2-', '--keep', '--out', path.join(dir, 'r1.json')], 60_000);
+  assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+  const r1 = JSON.parse(fs.readFileSync(path.join(dir, 'r1.json'), 'utf8')) as LoadTestResult;
+  assert.deepEqual([...r1.kube!.namespacesCreated].sort(), ['istio-system', 'lt2-ns-1'], 'lt2-ns-0 was there before');
+  assert.equal(r1.kube!.cleanup, 'kept');
+  assert.ok(r1.kube!.objects.replaced >= 3, `the namespace, the Service and the Pod were replaced (${JSON.stringify(r1.kube!.objects)})`);
+  const svc = await api.get('v1', 'Service', 'lt2-ns-0', 'svc-0') as any;
+  assert.deepEqual(svc.spec.selector, { app: 'svc-0' }, 'the stale Service got the rendered spec');
+  const pod = await api.get('v1', 'Pod', 'lt2-ns-0', 'svc-0-v1-0') as any;
+  assert.equal(pod.metadata.labels.app, 'svc-0', 'the stale Pod was recreated');
+  assert.equal(pod.status.podIP, '10.1.0.1');
+  assert.deepEqual(pod.spec.schedulingGates, [{ name: SCHEDULING_GATE }]);
+  const ns0 = await api.get('v1', 'Namespace', undefined, 'lt2-ns-0');
+  assert.deepEqual(ns0!.metadata.labels, { team: 'a', 'istio-injection': 'enabled', 'kubernetes.io/metadata.name': 'lt2-ns-0' }, 'their namespace: rendered labels added, no owner label');
+  assert.equal((await api.get('v1', 'Namespace', undefined, 'lt2-ns-1'))!.metadata.labels?.[OWNER_LABEL], 'true');
+  assert.ok(await api.get('networking.istio.io/v1', 'VirtualService', 'lt2-ns-1', 'svc-0'), '--keep left the mesh');
+
+  const second = await runCli(['load-test', '--scenario', file, '--kubeconfig', api.kubeconfigPath, '--namespace-prefix', 'lt2-', '--out', path.join(dir, 'r2.json')], 60_000);
+  assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
+  const r2 = JSON.parse(fs.readFileSync(path.join(dir, 'r2.json'), 'utf8')) as LoadTestResult;
+  assert.deepEqual([...r2.kube!.namespacesCreated].sort(), ['istio-system', 'lt2-ns-1'], 'the earlier run\'s namespaces (owner label) are the load tester\'s');
+  assert.equal(r2.kube!.cleanup, 'deleted');
+  assert.equal(await api.get('v1', 'Namespace', undefined, 'lt2-ns-1'), undefined, 'its namespace deleted');
+  assert.equal(await api.get('v1', 'Namespace', undefined, 'istio-system'), undefined);
+  assert.ok(await api.get('v1', 'Namespace', undefined, 'lt2-ns-0'), 'their namespace stays');
+  assert.ok(await api.get('v1', 'ConfigMap', 'lt2-ns-0', 'theirs'), 'their object stays');
+  for (const [apiVersion, kind] of [['v1', 'Service'], ['discovery.k8s.io/v1', 'EndpointSlice'], ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'DestinationRule']] as const) {
+    assert.deepEqual((await api.list(apiVersion, kind)).filter((o) => o.metadata.namespace === 'lt2-ns-0').map((o) => o.metadata.name), [], `the run's ${kind}s in their namespace deleted`);
+  }
+  // pods the first (kept) run added by churn are not the second run's: they stay, named as churn names them
+  const pods = (await api.list('v1', 'Pod')).filter((o) => o.metadata.namespace === 'lt2-ns-0').map((o) => o.metadata.name);
+  assert.ok(pods.every((n) => /-[rs]\d+$/.test(n)), `only churn pods of the kept run remain in their namespace: ${pods.join(', ')}`);
+});
+
+test('KubeMesh/ApiWriter: a PUT that meets a newer resourceVersion re-reads and wins; a missing object is created; a missing Istio CRD is named', async (t) => {
+  const api = await startKubeTestServer();
+  t.after(() => api.close());
+  const w = new ApiWriter(api.client());
+  const dr = { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'r', namespace: 'default' }, spec: { host: 'a' } };
+  await w.apply(dr);
+  const theirs = await api.get('networking.istio.io/v1', 'DestinationRule', 'default', 'r');
+  api.update({ ...theirs, spec: { host: 'theirs' } }); // our cached resourceVersion is stale now
+  await w.replace({ ...dr, spec: { host: 'b' } });
+  assert.equal((await api.get('networking.istio.io/v1', 'DestinationRule', 'default', 'r') as any).spec.host, 'b');
+  assert.ok(api.requests.some((r) => r.verb === 'update' && r.resource === 'destinationrules' && r.code === 409), 'the stale PUT got 409 Conflict');
+  api.remove('networking.istio.io/v1', 'DestinationRule', 'default', 'r');
+  await w.replace({ ...dr, spec: { host: 'c' } });
+  assert.equal((await api.get('networking.istio.io/v1', 'DestinationRule', 'default', 'r') as any).spec.host, 'c', 'recreated after someone deleted it');
+  assert.deepEqual({ created: w.counts.created, updated: w.counts.updated }, { created: 2, updated: 1 });
+
+  // a cluster without Istio's CRDs: the error says what is missing before anything is written
+  const v = validateScenario(tinyScenario('crd-check'));
+  if (!v.ok) throw new Error(v.errors.join('; '));
+  const noIstio = api.client();
+  const request = noIstio.request.bind(noIstio);
+  noIstio.request = (async (method: string, p: string, body?: unknown, contentType?: string) => {
+    if (p === '/apis/networking.istio.io/v1') throw Object.assign(new Error(`${method} ${p}: 404 the server could not find the requested resource`), { statusCode: 404 });
+    return request(method, p, body, contentType);
+  }) as typeof noIstio.request;
+  await assert.rejects(new KubeMesh(noIstio).create(v.value, buildMesh(v.value, 'x-')),
+    /does not serve destinationrules, virtualservices in networking\.istio\.io\/v1: install Istio's CRDs/);
+  assert.equal(api.requests.filter((r) => r.verb === 'create' && r.resource === 'namespaces').length, 0, 'nothing written');
 });
