@@ -183,7 +183,13 @@ export class KubeStore {
   /** Events after `rv` for a group/resource, or 'expired' when the history no longer reaches back. */
   since(key: string, rv: number): StoredEvent[] | 'expired' {
     if (rv < this.compactedRv) return 'expired';
-    return this.history.filter((e) => e.rv > rv && e.key === key);
+    // first event after rv (binary search: rvs increase along the history)
+    let lo = 0;
+    let hi = this.history.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (this.history[mid]!.rv <= rv) lo = mid + 1; else hi = mid; }
+    const out: StoredEvent[] = [];
+    for (let i = lo; i < this.history.length; i++) if (this.history[i]!.key === key) out.push(this.history[i]!);
+    return out;
   }
 
   compact(): void {
@@ -195,7 +201,12 @@ export class KubeStore {
   private emit(d: ResourceDef, type: EventType, obj: Obj, prev?: Obj): void {
     const ev: StoredEvent = { rv: this.rv, key: storeKey(d), type, obj: structuredClone(obj), ...(prev ? { prev } : {}) };
     this.history.push(ev);
-    while (this.history.length > this.historyLimit) this.compactedRv = this.history.shift()!.rv;
+    // trimmed in batches (a shift per write would be O(history)); a little more history is harmless
+    if (this.history.length > this.historyLimit + Math.max(64, this.historyLimit >> 4)) {
+      const drop = this.history.length - this.historyLimit;
+      this.compactedRv = this.history[drop - 1]!.rv;
+      this.history.splice(0, drop);
+    }
     for (const fn of [...this.subscribers]) fn(ev);
   }
 

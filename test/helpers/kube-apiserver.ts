@@ -38,7 +38,7 @@ export interface KubeTestServerOptions {
   token?: string;
   /** interval of BOOKMARK events on watches that allow them (default 1000) */
   bookmarkIntervalMs?: number;
-  /** watch events kept for resuming watches (default 10000) */
+  /** watch events kept (at least) for resuming watches (default 10000); older resourceVersions get 410 Expired */
   historyLimit?: number;
   /**
    * How long a Namespace deleted over HTTP stays Terminating (creates in it: 403 Forbidden) before

@@ -628,3 +628,52 @@ test('validating admission webhooks are called for CREATE/UPDATE (dry runs too):
   await assert.rejects(c.request('POST', vsPath, vs('down', 'good.example.com')),
     (e: KubeStatusError) => e.statusCode === 500 && /failed calling webhook "kt.validation.example.com"/.test(e.message));
 });
+
+test('local server: a watch from before the kept history (historyLimit) gets 410 Expired; a recent one resumes', async (t) => {
+  const s = await local(t, { historyLimit: 5 });
+  if (!s) return;
+  const start = s.resourceVersion;
+  for (let i = 0; i < 80; i++) s.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default' } });
+  const old = await watchEvents(s.client(), '/api/v1/namespaces/default/configmaps', { resourceVersion: start });
+  await waitFor(() => old.done, 5000, 'expired stream end');
+  assert.deepEqual(old.events.map((e) => [e.type, e.object.code]), [['ERROR', 410]]);
+  const recentRv = String(Number(s.resourceVersion) - 3);
+  const recent = await watchEvents(s.client(), '/api/v1/namespaces/default/configmaps', { resourceVersion: recentRv });
+  t.after(() => recent.stop());
+  await waitFor(() => recent.events.length === 3, 5000, 'the last three events');
+  assert.deepEqual(recent.events.map((e) => e.object.metadata.name), ['cm-77', 'cm-78', 'cm-79']);
+});
+
+test('local server: a webhook named by Service is reached through its EndpointSlice (targetPort, TLS name <svc>.<ns>.svc)', async (t) => {
+  const s = await local(t);
+  if (!s) return;
+  const tlsId = await selfSigned('istiod.istio-system.svc');
+  const seen: string[] = [];
+  const hook = https.createServer({ cert: tlsId.certPem, key: tlsId.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d: Buffer) => chunks.push(d));
+    req.on('end', () => {
+      const review = JSON.parse(Buffer.concat(chunks).toString());
+      seen.push(`${req.url} ${review.request.operation} ${review.request.name}`);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: false, status: { message: 'configuration is invalid: gateway must have at least one server', code: 400 } } }));
+    });
+  });
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
+  t.after(() => { hook.closeAllConnections(); hook.close(); });
+  const port = (hook.address() as AddressInfo).port;
+  s.create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'istiod', namespace: 'istio-system' }, spec: { ports: [{ name: 'https-webhook', port: 443, targetPort: port }] } });
+  s.create({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'istio-validator-istio-system' },
+    webhooks: [{ name: 'rev.validation.istio.io', clientConfig: { service: { name: 'istiod', namespace: 'istio-system', path: '/validate' }, caBundle: Buffer.from(tlsId.certPem).toString('base64') },
+      rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['networking.istio.io'], apiVersions: ['*'], resources: ['*'] }], failurePolicy: 'Fail', sideEffects: 'None', admissionReviewVersions: ['v1'] }] });
+  const c = s.client();
+  const gw = { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'invalid-gateway', namespace: 'default' }, spec: {} };
+  // no endpoints yet: failurePolicy Fail refuses
+  await assert.rejects(c.request('POST', '/apis/networking.istio.io/v1/namespaces/default/gateways?dryRun=All', gw),
+    (e: KubeStatusError) => e.statusCode === 500 && /no endpoints available for service "istiod"/.test(e.message));
+  s.create({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'istiod-abc', namespace: 'istio-system', labels: { 'kubernetes.io/service-name': 'istiod' } },
+    addressType: 'IPv4', endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }], ports: [{ name: 'https-webhook', port }] });
+  await assert.rejects(c.request('POST', '/apis/networking.istio.io/v1/namespaces/default/gateways?dryRun=All', gw),
+    (e: KubeStatusError) => e.statusCode === 400 && /admission webhook "rev.validation.istio.io" denied the request: configuration is invalid/.test(e.message));
+  assert.deepEqual(seen, ['/validate?timeout=10s CREATE invalid-gateway']);
+});
