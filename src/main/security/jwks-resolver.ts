@@ -15,7 +15,7 @@
  * nothing. Each source is fetched when it first appears, then every `refreshMs` (Istio
  * PILOT_JWT_PUB_KEY_REFRESH_INTERVAL, 20m); after a failure every `refreshOnFailureMs` (Istio
  * JwtPubKeyRefreshIntervalOnFailure, 1m), doubling while it keeps failing up to 60m. A failed
- * refresh keeps the last good keys (as Istio does); a source no policy uses any more is dropped
+ * refresh keeps the last good keys (as Istio does) for up to 7 days without a success; a source no policy uses any more is dropped
  * with its cache object. Each fetch has a timeout (the rule's `timeout`, else 5s as Istio's
  * jwksHTTPTimeOutInSec) and a size limit; only http and https URIs are fetched. The store is only
  * written when a source's keys or error change, so an unchanged refresh pushes nothing.
@@ -36,6 +36,7 @@ export const JWKS_ORIGIN = 'jwks';
 export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
 export const DEFAULT_JWKS_REFRESH_MS = 20 * 60_000;
 export const DEFAULT_JWKS_REFRESH_ON_FAILURE_MS = 60_000;
+export const DEFAULT_JWKS_EVICT_AFTER_MS = 7 * 24 * 60 * 60_000;
 /** Istio JwtPubKeyRefreshIntervalOnFailureResetThreshold: the failure backoff stops growing here. */
 const MAX_FAILURE_INTERVAL_MS = 60 * 60_000;
 const DEFAULT_MAX_BYTES = 1 << 20;
@@ -65,6 +66,8 @@ export interface JwksResolverOptions {
   refreshMs?: number;
   /** first retry after a failure, doubled per further failure up to 60m (default 1m) */
   refreshOnFailureMs?: number;
+  /** keys that could not be refreshed for this long are dropped (default 7 days, Istio JwtPubKeyEvictionDuration) */
+  evictAfterMs?: number;
   /** largest accepted response body (default 1 MiB) */
   maxBytes?: number;
   clock?: ResolverClock;
@@ -80,6 +83,8 @@ interface SourceState {
   /** resolves when the running fetch has been applied */
   running?: Promise<void>;
   failures: number;
+  /** clock time of the last successful fetch */
+  lastSuccess?: number;
   /** what the store holds for this source (undefined: nothing written yet) */
   written?: { jwks?: string; error?: string };
 }
@@ -91,6 +96,7 @@ export class JwksResolver {
   private readonly refreshMs: number;
   private readonly refreshOnFailureMs: number;
   private readonly maxBytes: number;
+  private readonly evictAfterMs: number;
   private readonly clock: ResolverClock;
   private readonly sources = new Map<string, SourceState>();
   private readonly fetchOk?: client.Counter;
@@ -106,6 +112,7 @@ export class JwksResolver {
     this.refreshMs = positive('refreshMs', opts.refreshMs, DEFAULT_JWKS_REFRESH_MS);
     this.refreshOnFailureMs = positive('refreshOnFailureMs', opts.refreshOnFailureMs, DEFAULT_JWKS_REFRESH_ON_FAILURE_MS);
     this.maxBytes = positive('maxBytes', opts.maxBytes, DEFAULT_MAX_BYTES);
+    this.evictAfterMs = positive('evictAfterMs', opts.evictAfterMs, DEFAULT_JWKS_EVICT_AFTER_MS);
     this.clock = opts.clock ?? REAL_CLOCK;
     if (opts.registry) {
       this.fetchOk = new client.Counter({ name: 'pilot_jwks_resolver_network_fetch_success_total', help: 'Total number of successfully network fetch by pilot jwks resolver', registers: [opts.registry] });
@@ -226,6 +233,7 @@ export class JwksResolver {
     if (r.jwks !== undefined) {
       this.fetchOk?.inc();
       s.failures = 0;
+      s.lastSuccess = this.clock.now();
       if (s.written?.jwks !== r.jwks) {
         log.info('fetched JWKS', { source: s.source, changed: s.written?.jwks !== undefined });
         this.write(s, { jwks: r.jwks });
@@ -235,10 +243,12 @@ export class JwksResolver {
     }
     this.fetchFail?.inc();
     s.failures++;
-    // Istio keeps the last good keys when a refresh fails; a source that never fetched records the error.
-    if (s.written?.jwks === undefined) {
+    // Istio keeps the last good keys when a refresh fails, for at most JwtPubKeyEvictionDuration
+    // (7 days) without a successful refresh; a source that never fetched records the error.
+    const stale = s.lastSuccess !== undefined && this.clock.now() - s.lastSuccess >= this.evictAfterMs;
+    if (s.written?.jwks === undefined || stale) {
       if (s.written?.error !== r.error) this.write(s, { error: r.error });
-      log.error('failed to fetch JWKS; tokens of this issuer are rejected until it succeeds', { source: s.source, error: r.error });
+      log.error(stale ? 'JWKS not refreshed for too long: dropped; tokens of this issuer are rejected until a fetch succeeds' : 'failed to fetch JWKS; tokens of this issuer are rejected until it succeeds', { source: s.source, error: r.error });
     } else {
       log.warn('failed to refresh JWKS; keeping the last keys fetched', { source: s.source, error: r.error });
     }

@@ -9,6 +9,7 @@ import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as crypto from 'node:crypto';
+import * as client from 'prom-client';
 import { AddressInfo } from 'node:net';
 import { ModelStore } from '../../../../src/main/model/store';
 import { setLogSink } from '../../../../src/main/log';
@@ -208,6 +209,43 @@ test('a failing source is retried with backoff (1m, 2m, 4m...) and recovers', as
   assert.equal(cached(store, uri)!.jwks, KEYS_A);
   assert.equal(cached(store, uri)!.error, undefined);
   assert.deepEqual(clock.pending(), [20 * 60_000]);
+});
+
+test('keys that cannot be refreshed for 7 days are dropped (Istio JwtPubKeyEvictionDuration): the provider fails closed again', async (t) => {
+  const srv = await keyServer(t);
+  let status = 200;
+  srv.handle('/jwks', (req, res) => json(KEYS_A, status)(req, res));
+  const store = new ModelStore();
+  const uri = `${srv.url}/jwks`;
+  store.replaceOrigin('files', [ra('a', [{ issuer: 'a', jwksUri: uri }])]);
+  const clock = new FakeClock();
+  const r = start(t, store, { clock, refreshMs: 20 * 60_000, refreshOnFailureMs: 60 * 60_000 });
+  await r.idle();
+  status = 500;
+  const success = clock.now();
+  for (;;) {
+    clock.advance(clock.pending()[0]!);
+    await r.idle();
+    if (clock.now() - success >= 7 * 24 * 60 * 60_000) break;
+    assert.equal(cached(store, uri)!.jwks, KEYS_A, 'kept while under 7 days');
+  }
+  const spec = cached(store, uri)!;
+  assert.equal(spec.jwks, undefined);
+  assert.match(spec.error ?? '', /status 500/);
+});
+
+test('fetch outcomes are counted as Istio names them', async (t) => {
+  const srv = await keyServer(t);
+  srv.handle('/ok', json(KEYS_A));
+  srv.handle('/bad', json('x', 500));
+  const store = new ModelStore();
+  store.replaceOrigin('files', [ra('a', [{ issuer: 'a', jwksUri: `${srv.url}/ok` }, { issuer: 'b', jwksUri: `${srv.url}/bad` }])]);
+  const registry = new client.Registry();
+  const r = start(t, store, { registry });
+  await r.idle();
+  const text = await registry.metrics();
+  assert.match(text, /^pilot_jwks_resolver_network_fetch_success_total 1$/m);
+  assert.match(text, /^pilot_jwks_resolver_network_fetch_fail_total 1$/m);
 });
 
 test('a source no policy uses any more is dropped with its cache object and timer', async (t) => {

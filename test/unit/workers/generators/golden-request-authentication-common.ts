@@ -10,7 +10,8 @@ import { Registry, MeshSettings } from '../../../../src/main/model/registry';
 import { DEFAULT_MESH } from '../../../../src/main/mesh-config';
 import { K8sObject } from '../../../../src/shared/model/objects';
 import { parseProxy } from '../../../../src/shared/model/proxy';
-import { ContextField, Facet, facetsOf, projectFacet } from '../../../../src/shared/generation';
+import { ContextField, Facet, GenContext, facetsOf, projectFacet } from '../../../../src/shared/generation';
+import { SnapshotView } from '../../../../src/shared/snapshot/snapshot-view';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, LISTENER_TYPE_URL, ROUTE_TYPE_URL, XdsTypeUrl } from '../../../../src/shared/resources';
 import { FACET_GENERATORS, GENERATORS } from '../../../../src/workers/generators/index';
 import { encodeAny, decodeAny } from '../../../../src/shared/envoy/proto';
@@ -69,8 +70,8 @@ export function jwksCache(uri: string, state: { jwks?: string; error?: string })
   return { apiVersion: JWKS_CACHE_API_VERSION, kind: JWKS_CACHE_KIND, metadata: { name: jwksCacheName(uri), namespace: '' }, spec } as unknown as K8sObject;
 }
 
-/** The whole generation pipeline for the scene's node (as test/helpers/golden.ts generateFor), with `extra` store objects from the `jwks` origin. */
-export function generateWith(s: Scene, extra: K8sObject[] = []): GeneratedSet {
+/** The scene's snapshot (with `extra` store objects from the `jwks` origin) and the node's context. */
+export function snapshotFor(s: Scene, extra: K8sObject[] = []): { view: SnapshotView; context: GenContext } {
   const store = new ModelStore();
   store.replaceOrigin('golden', parseMesh(s.yaml));
   if (extra.length > 0) store.replaceOrigin('jwks', extra);
@@ -80,7 +81,13 @@ export function generateWith(s: Scene, extra: K8sObject[] = []): GeneratedSet {
   const snap = publishSnapshot(registry.build());
   const parsed = parseProxy({ id: s.nodeId, metadata: s.metadata });
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const context = registry.contextFor(parsed.value);
+  return { view: snap.view, context: registry.contextFor(parsed.value) };
+}
+
+/** The whole generation pipeline for the scene's node (as test/helpers/golden.ts generateFor), with `extra` store objects from the `jwks` origin. */
+export function generateWith(s: Scene, extra: K8sObject[] = []): GeneratedSet {
+  const { view, context } = snapshotFor(s, extra);
+  const snap = { view };
   const run = (typeUrl: XdsTypeUrl, names: readonly string[] | null): Array<Record<string, any>> => {
     const out: Array<Record<string, any>> = [];
     for (const facet of facetsOf(context.generator, typeUrl)) {

@@ -16,8 +16,10 @@ import { ENVOY_SKIP } from '../../../helpers/envoy-ack';
 import { Scene, assertEnvoyAcks, assertValid } from './golden-sidecar-common';
 import { dumpSection } from '../../../helpers/envoy';
 import {
-  JWKS_A, JWKS_B, NS, fakeJwks, generateWith, httpFilterNames, jwksCache, jwtFilter, scene,
+  JWKS_A, JWKS_B, NS, fakeJwks, generateWith, httpFilterNames, jwksCache, jwtFilter, scene, snapshotFor,
 } from './golden-request-authentication-common';
+import { jwtAuthnFilter } from '../../../../src/workers/generators/security/request-authentication';
+import { jwksCacheName } from '../../../../src/shared/istio/validate-request-authentication';
 
 /** Every location and output option on one rule, inline keys. */
 const INLINE = scene(`
@@ -192,6 +194,18 @@ test('golden request-authentication/jwks-uri-unresolved: not fetched yet, or the
   assert.deepEqual(jwtFilter(failed, 8080), jwt);
   // a cache object for another URI does not count
   assert.deepEqual(jwtFilter(generateWith(JWKS_URI, [jwksCache('https://other.example.com/jwks', { jwks: JWKS_B })]), 8080), jwt);
+});
+
+test('dependencies: a workload reads the RequestAuthentications and only the JwksCache of its own sources (a refreshed JWKS regenerates exactly its users)', () => {
+  const { view, context } = snapshotFor(JWKS_URI, [jwksCache(URI, { jwks: JWKS_B }), jwksCache('https://other.example.com/jwks', { jwks: JWKS_A })]);
+  view.recorder = new Set();
+  jwtAuthnFilter(view, context.namespace, context.labels);
+  const deps = [...view.recorder].filter((d) => d.includes('JwksCache') || d.includes('RequestAuthentication')).sort();
+  assert.deepEqual(deps, ['cfg:JwksCache//' + jwksCacheName(URI), 'cfg:RequestAuthentication']);
+  const inline = snapshotFor(INLINE);
+  inline.view.recorder = new Set();
+  jwtAuthnFilter(inline.view, inline.context.namespace, inline.context.labels);
+  assert.ok(![...inline.view.recorder].some((d) => d.includes('JwksCache')), 'inline keys read no JwksCache');
 });
 
 test('an issuer without jwks or jwksUri: keys by OpenID discovery, fake JWKS until fetched', () => {
