@@ -1,0 +1,133 @@
+/**
+ * AuthorizationPolicy end to end with the real proxyless gRPC server library: a grpc-js-xds
+ * `XdsServer` fetches its listener `xds.istio.io/grpc/lds/inbound/127.0.0.1:<port>` from our ADS
+ * server and enforces the RBAC filters in it (grpc-js-xds implements RBAC behind
+ * GRPC_XDS_EXPERIMENTAL_RBAC=true, as Istio's grpc-agent template sets it). A DENY on one method
+ * makes that method fail with PERMISSION_DENIED while the other method works; replacing it with an
+ * ALLOW for that method lets it through (and, ALLOW being exclusive, now denies the other one).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { setLogSink } from '../../src/main/log';
+import { startTestServer, freePort } from '../helpers/server';
+import { grpcBootstrap } from '../helpers/xds-bootstrap';
+import { waitFor } from '../helpers/wait-for';
+import { teardown } from '../helpers/teardown';
+
+// grpc-js-xds reads its feature flags when first loaded: enable RBAC before requiring it.
+process.env['GRPC_XDS_EXPERIMENTAL_RBAC'] = 'true';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const xds = require('@grpc/grpc-js-xds') as typeof import('@grpc/grpc-js-xds');
+xds.register();
+
+const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
+const NS = 'apps';
+const identity = (b: Buffer): Buffer => b;
+const method = (name: string) => ({ path: `/test.Echo/${name}`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity });
+
+function meshYaml(port: number): string {
+  return `
+apiVersion: v1
+kind: Namespace
+metadata: {name: ${NS}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: greeter, namespace: ${NS}}
+spec:
+  clusterIP: 10.96.0.70
+  selector: {app: greeter}
+  ports: [{name: grpc, port: 7070, targetPort: ${port}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: greeter-0, namespace: ${NS}, labels: {app: greeter}}
+spec: {serviceAccountName: greeter, containers: [{name: greeter, image: greeter}]}
+status: {podIP: 127.0.0.1}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: greeter-0, namespace: ${NS}, labels: {kubernetes.io/service-name: greeter}}
+addressType: IPv4
+ports: [{name: grpc, port: ${port}}]
+endpoints:
+- addresses: [127.0.0.1]
+  targetRef: {kind: Pod, name: greeter-0, namespace: ${NS}}
+`;
+}
+
+const DENY_ADMIN = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: greeter}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/test.Echo/Admin"]}}]
+`;
+
+const ALLOW_ADMIN = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-admin, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: greeter}}
+  action: ALLOW
+  rules:
+  - to: [{operation: {paths: ["/test.Echo/Admin"], methods: ["POST"]}}]
+`;
+
+/** One unary call on a fresh connection; resolves to the reply or the gRPC status code. */
+async function call(port: number, name: string): Promise<string | number> {
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  try {
+    return await new Promise((resolve) => {
+      client.makeUnaryRequest(`/test.Echo/${name}`, identity, identity, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 5000 },
+        (err, res) => resolve(err ? (err.code ?? -1) : res!.toString()));
+    });
+  } finally {
+    client.close();
+  }
+}
+
+test('grpc-js-xds XdsServer enforces AuthorizationPolicy: DENY a method → PERMISSION_DENIED, then an ALLOW lets it through', { timeout: 60_000 }, async (t) => {
+  const closeLater = teardown(t);
+  const restore = setLogSink(() => undefined);
+  closeLater(restore);
+  const port = await freePort();
+  const server = await startTestServer({ files: { 'greeter.yaml': meshYaml(port), 'authz.yaml': DENY_ADMIN } });
+  closeLater(() => server.close());
+
+  const xdsServer = new xds.XdsServer({ [BOOTSTRAP_OPTION]: grpcBootstrap(server.grpcTarget, { podName: 'greeter-0', namespace: NS, ip: '127.0.0.1' }) } as grpc.ServerOptions);
+  xdsServer.addService({ Who: method('Who'), Admin: method('Admin') }, {
+    Who: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('who')),
+    Admin: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('admin')),
+  });
+  // Resolves once the server listener arrived and the port is serving (A36: not before).
+  await new Promise<void>((resolve, reject) => xdsServer.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  closeLater(() => new Promise<void>((resolve) => xdsServer.tryShutdown(() => resolve())));
+
+  // The server asked for its inbound listener by Istio's name and ACKed it.
+  const conn = [...server.discovery.ads.connections.values()].find((c) => c.proxy.id.includes('greeter-0'));
+  assert.ok(conn, 'the XdsServer connected');
+  const lds = conn.watches.get('type.googleapis.com/envoy.config.listener.v3.Listener');
+  assert.ok(lds?.names.has(`xds.istio.io/grpc/lds/inbound/127.0.0.1:${port}`), `requested ${[...(lds?.names ?? [])].join(', ')}`);
+
+  await waitFor(async () => (await call(port, 'Admin')) === grpc.status.PERMISSION_DENIED, 20_000, 'Admin to be denied');
+  assert.equal(await call(port, 'Who'), 'who', 'the other method is served');
+  assert.equal(await call(port, 'Admin'), grpc.status.PERMISSION_DENIED);
+
+  // Replace the DENY with an ALLOW for Admin: Admin goes through; Who, not allowed by any rule, is denied.
+  fs.rmSync(path.join(server.configDir, 'authz.yaml'));
+  fs.writeFileSync(path.join(server.configDir, 'authz-allow.yaml'), ALLOW_ADMIN);
+  await waitFor(async () => (await call(port, 'Admin')) === 'admin', 20_000, 'Admin to be allowed');
+  assert.equal(await call(port, 'Who'), grpc.status.PERMISSION_DENIED, 'ALLOW policies deny what they do not allow');
+
+  for (const c of server.discovery.ads.connections.values()) {
+    for (const w of c.watches.values()) assert.equal(w.lastError, '', `no NACK for ${w.typeUrl}`);
+  }
+});
