@@ -35,12 +35,17 @@ import { Crypto } from '@peculiar/webcrypto';
 import type { webcrypto as WebCrypto } from 'node:crypto';
 import { setLogSink } from '../../src/main/log';
 import { SECRET_TYPE_URL } from '../../src/shared/resources';
-import { startTestServer, TestServer, freePort } from '../helpers/server';
+import { freePort } from '../helpers/server';
+import { CaTestServer, startCaServer, tokenFor, tlsChannel } from '../helpers/ca-client';
+import { startSecureEnvoy } from '../unit/workers/generators/golden-gateway-sds-common';
 import { waitFor } from '../helpers/wait-for';
-import { AdsApiType, Envoy, dumpSection, findEnvoy, startEnvoy } from '../helpers/envoy';
+import { AdsApiType, Envoy, dumpSection, findEnvoy } from '../helpers/envoy';
 import { errorStates, rejectedStats } from '../helpers/envoy-ack';
 import { teardown } from '../helpers/teardown';
-import { AdsClient, DiscoveryResponse, SotwStream, testNode } from '../helpers/ads-client';
+import * as grpc from '@grpc/grpc-js';
+import { DiscoveryRequestInit, DiscoveryResponse, testNode } from '../helpers/ads-client';
+import { decodeAny, messageType } from '../../src/shared/envoy/proto';
+import { jsonToStruct } from '../../src/shared/envoy/struct';
 import { kubeTestTarget } from '../helpers/kube-apiserver';
 import { startKubeDiscovery } from '../helpers/kube-mesh';
 
@@ -212,7 +217,7 @@ async function startBackend(host: string): Promise<{ host: string; port: number;
 
 // ---------------------------------------------------------------- fixture
 
-interface Fixture { server: TestServer; envoy: Envoy; ports: Ports; ca: TestCa; clientCa: TestCa; problems: string[] }
+interface Fixture { server: CaTestServer; configDir: string; envoy: Envoy; ports: Ports; ca: TestCa; clientCa: TestCa; problems: string[] }
 
 function listenerStates(dump: { configs: Array<Record<string, any>> }): { active: string[]; warming: string[] } {
   const listeners = dumpSection(dump, 'ListenersConfigDump')['dynamic_listeners'] ?? [];
@@ -235,8 +240,9 @@ async function diagnose(f: Fixture): Promise<string> {
 /** Our stream to the gateway has every watch (SDS included) ACKed at its latest nonce. */
 async function waitForAcks(f: Fixture): Promise<void> {
   await waitFor(() => {
-    if (f.problems.length > 0) throw new Error(f.problems.join('\n'));
     const conns = [...f.server.discovery.ads.connections.values()].filter((c) => c.proxy.id === NODE_ID);
+    for (const w of conns[0]?.watches.values() ?? []) if (w.lastError && !f.problems.some((p) => p.includes(w.lastError))) f.problems.push(`NACK ${w.typeUrl}: ${w.lastError}`);
+    if (f.problems.length > 0) throw new Error(f.problems.join('\n'));
     const sds = conns[0]?.watches.get(SECRET_TYPE_URL);
     return conns.length === 1 && !!sds && sds.nonceSent !== '' &&
       [...conns[0]!.watches.values()].every((w) => w.nonceSent === '' || w.nonceAcked === w.nonceSent);
@@ -266,14 +272,16 @@ async function scenario(t: TestContext, apiType: AdsApiType): Promise<void> {
   const problems: string[] = [];
   const restoreLog = setLogSink((line) => { if (line.includes('"level":"error"')) problems.push(line); });
   onClose(restoreLog);
-  const server = await startTestServer({
-    files: meshFiles(ports, backend, secure, mtls, clientCa, appCert),
-    start: { callbacks: { onNack: (s, type, error) => { problems.push(`NACK ${type} from ${s.proxy.id}: ${error}`); } } },
+  // the secure port: gateway credentials go only to a stream whose identity was verified (Istio)
+  const server = await startCaServer({ files: meshFiles(ports, backend, secure, mtls, clientCa, appCert) });
+  const configDir = path.join(path.dirname(server.stateDir), 'config');
+  onClose(async () => { await server.close(); fs.rmSync(path.dirname(server.stateDir), { recursive: true, force: true }); });
+  const envoy = await startSecureEnvoy(ENVOY!, {
+    xdsTarget: server.secureTarget, rootPem: server.roots(), token: tokenFor(server.signer, GW_NS, 'istio-ingressgateway-service-account'),
+    nodeId: NODE_ID, metadata: NODE_META, apiType,
   });
-  onClose(async () => { await server.close(); fs.rmSync(server.configDir, { recursive: true, force: true }); });
-  const envoy = await startEnvoy(ENVOY!, { xdsTarget: server.grpcTarget, nodeId: NODE_ID, metadata: NODE_META, apiType });
   onClose(() => envoy.stop());
-  const f: Fixture = { server, envoy, ports, ca, clientCa, problems };
+  const f: Fixture = { server, configDir, envoy, ports, ca, clientCa, problems };
 
   await t.test('the HTTPS listener activates once its secrets arrive over SDS; every type ACKed', async (t) => {
     const t0 = Date.now();
@@ -321,7 +329,7 @@ async function scenario(t: TestContext, apiType: AdsApiType): Promise<void> {
   await t.test('rotation: a new certificate in the Secret file is served without a restart', async () => {
     const pid = envoy.pid;
     const rotated = await ca.issue('5d5011', { dns: ['secure.example.com'] });
-    fs.writeFileSync(path.join(server.configDir, 'secure-cert.yaml'), tlsSecret(GW_NS, 'secure-cert', rotated));
+    fs.writeFileSync(path.join(configDir, 'secure-cert.yaml'), tlsSecret(GW_NS, 'secure-cert', rotated));
     await waitFor(async () => (await requestTls(ports.https, 'secure.example.com', ca.certPem).catch(() => undefined))?.peerSerial.toLowerCase() === rotated.serial,
       STEP_MS, 'the gateway to present the rotated certificate', 100);
     const r = await requestTls(ports.https, 'secure.example.com', ca.certPem);
@@ -342,8 +350,48 @@ test('real Envoy gateway over Delta ADS: the same, incremental', { skip: SKIP, t
 
 // ---------------------------------------------------------------- Kubernetes mode
 
+/**
+ * A SotW ADS stream to the secure port over TLS with a bearer token (what a gateway's agent
+ * opens); only such a stream's proxy gets gateway credentials.
+ */
+interface SecureSotw { send(r: DiscoveryRequestInit): void; next(timeoutMs: number): Promise<DiscoveryResponse>; close(): void }
+
+function secureSotw(target: string, rootPem: string, token: string): SecureSotw {
+  const client = tlsChannel(target, { rootPem });
+  const reqType = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const resType = messageType('envoy.service.discovery.v3.DiscoveryResponse');
+  const anyType = messageType('google.protobuf.Any');
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${token}`);
+  const call = client.makeBidiStreamRequest('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    (r: DiscoveryRequestInit) => Buffer.from(reqType.encode(reqType.fromObject({ ...r, node: r.node ? { ...r.node, metadata: r.node.metadata ? jsonToStruct(r.node.metadata) : undefined } : undefined })).finish()),
+    (b: Buffer) => {
+      const m = resType.decode(b) as unknown as { version_info: string; type_url: string; nonce: string; resources: object[] };
+      return { version_info: m.version_info, type_url: m.type_url, nonce: m.nonce, resources: m.resources.map((a) => decodeAny(anyType.encode(a).finish())) } as DiscoveryResponse;
+    }, md);
+  const queue: DiscoveryResponse[] = [];
+  const waiters: Array<() => void> = [];
+  let ended: Error | undefined;
+  call.on('data', (r: DiscoveryResponse) => { queue.push(r); waiters.splice(0).forEach((w) => w()); });
+  call.on('error', (e: Error) => { ended = e; waiters.splice(0).forEach((w) => w()); });
+  return {
+    send: (r) => call.write(r),
+    next: async (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (queue.length === 0) {
+        if (ended) throw ended;
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no ADS response within ${timeoutMs} ms`);
+        await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); waiters.push(() => { clearTimeout(t); resolve(); }); });
+      }
+      return queue.shift()!;
+    },
+    close: () => { call.cancel(); client.close(); },
+  };
+}
+
 /** Next SotW response on `ads` whose Secrets satisfy `pred`, ACKing every response on the way. */
-async function nextSecrets(ads: SotwStream, pred: (r: DiscoveryResponse) => boolean, what: string): Promise<DiscoveryResponse> {
+async function nextSecrets(ads: SecureSotw, pred: (r: DiscoveryResponse) => boolean, what: string): Promise<DiscoveryResponse> {
   const deadline = Date.now() + STEP_MS;
   for (;;) {
     const left = deadline - Date.now();
@@ -382,11 +430,13 @@ test('Kubernetes mode: a Secret created through the API server is pushed over SD
   if (!await target.get('v1', 'Namespace', undefined, GW_NS)) await target.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: GW_NS } });
   const istiod = await startKubeDiscovery(target.kubeconfigPath, { start: { kubeBackoff: { initialMs: 50, maxMs: 500 } } });
   onClose(() => istiod.close());
-  const ads = AdsClient.sotw(istiod.grpcTarget);
+  const token = await target.serviceAccountToken(ns, 'ingress-gateway', ['istio-ca']);
+  const ads = secureSotw(`127.0.0.1:${istiod.discovery.ports.secureGrpc}`, istiod.discovery.ca!.ca.bundle.rootBundlePem, token);
   onClose(() => ads.close());
 
   const node = testNode({ type: 'router', namespace: ns, ip: '10.9.0.50', pod: 'ingress-1' });
-  const initial = await ads.request({ type_url: SECRET_TYPE_URL, node, resource_names: NAMES }, STEP_MS);
+  ads.send({ type_url: SECRET_TYPE_URL, node, resource_names: NAMES });
+  const initial = await ads.next(STEP_MS);
   assert.deepEqual(initial.resources, [], `nothing yet: ${ns}/gw-cred does not exist (${other}/gw-cred is not ours)`);
   ads.send({ type_url: SECRET_TYPE_URL, version_info: initial.version_info, response_nonce: initial.nonce, resource_names: NAMES });
 

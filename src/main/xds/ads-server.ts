@@ -178,6 +178,9 @@ export class AdsServer {
           // XdsProtocolError for a bad node, handled below like any refusal).
           const denied = authorize(proxyFromFirstRequest(req.node));
           if (denied) throw new XdsProtocolError(grpc.status.PERMISSION_DENIED, denied);
+          // authenticated on the secure port and the proxy accepted for that identity: SDS may
+          // serve it its namespace's gateway credentials (connection.ts resolveArgs)
+          conn.identityVerified = true;
         }
         (conn as { handleRequest(r: Req): void }).handleRequest(req);
         if (!registered) {

@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ProxyView } from '../../shared/model/proxy';
-import { PUSH_ORDER, XdsTypeUrl, SHORT_NAME } from '../../shared/resources';
+import { PUSH_ORDER, SECRET_TYPE_URL, XdsTypeUrl, SHORT_NAME } from '../../shared/resources';
 import { GenContext } from '../../shared/generation';
 import { GenerationService } from '../push/generation-service';
 import { PushRequest } from '../push/push-request';
 import { XdsCallbacks, StreamInfo } from './callbacks';
-import { WatchState, versionString } from './subscription';
+import { WatchState, versionString, wantedNames } from './subscription';
 import { scope } from '../log';
 
 const log = scope('ads');
@@ -58,7 +58,32 @@ export abstract class XdsConnection implements StreamInfo {
   private retryFailures = 0;
   private readonly drainWaiters: Array<() => void> = [];
 
+  /**
+   * The proxy's identity was verified on this stream: it came through the secure port's
+   * authenticator and authorize() accepted the proxy (Istio's VerifiedIdentity). Set by the server
+   * before the first request is handled. Gateway credentials (SDS) go only to such streams.
+   */
+  identityVerified = false;
+  private sdsRefusalLogged = false;
+
   constructor(protected readonly deps: ConnectionDeps, protected readonly stream: WritableStream) {}
+
+  /**
+   * What to resolve for a watch: its names and subscription token. SDS on a stream whose identity
+   * is not verified resolves nothing (Istio SecretGen: "proxy … is not authorized to receive
+   * credscontroller. Ensure you are connecting over TLS port and are authenticated."), under the
+   * empty subscription's own token, so it never shares an answer group with a verified stream.
+   */
+  protected resolveArgs(w: WatchState): { names: string[] | null; token: string | undefined } {
+    if (w.typeUrl === SECRET_TYPE_URL && !this.identityVerified) {
+      if (!this.sdsRefusalLogged) {
+        this.sdsRefusalLogged = true;
+        log.warn(`proxy ${this.proxy.id} is not authorized to receive credscontroller. Ensure you are connecting over TLS port and are authenticated.`, { conId: this.conId });
+      }
+      return { names: [], token: undefined };
+    }
+    return { names: wantedNames(w), token: w.token };
+  }
 
   get initialized(): boolean { return this.conId !== ''; }
 

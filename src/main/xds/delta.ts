@@ -8,7 +8,7 @@
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { DeltaRequest, isNack, proxyFromFirstRequest } from './request';
-import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
+import { WatchState, newWatch, updateToken } from './subscription';
 import { deltaResponse, memo } from './response';
 import { EncodedResource, Resolved } from '../push/generation-service';
 import { scope } from '../log';
@@ -72,7 +72,8 @@ export class DeltaConnection extends XdsConnection {
   }
 
   protected async sendType(w: WatchState, force: boolean, newly: ReadonlySet<string> = new Set()): Promise<void> {
-    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
+    const { names, token } = this.resolveArgs(w);
+    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, names, token);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     // EDS of clusters that the CDS step of this push changed goes out again (Envoy re-warms them)
     if (w.typeUrl === ENDPOINT_TYPE_URL && this.clustersToRefresh.size > 0) {

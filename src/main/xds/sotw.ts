@@ -9,7 +9,7 @@ import { combineHashes } from '../../shared/hash';
 import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, XdsTypeUrl, isWildcardType, isXdsTypeUrl } from '../../shared/resources';
 import { XdsConnection } from './connection';
 import { SotwRequest, isNack, proxyFromFirstRequest } from './request';
-import { WatchState, newWatch, updateToken, wantedNames } from './subscription';
+import { WatchState, newWatch, updateToken } from './subscription';
 import { memo, sotwResourcesBlock, sotwResponse } from './response';
 import { EncodedResource, Resolved } from '../push/generation-service';
 import { scope } from '../log';
@@ -86,7 +86,8 @@ export class SotwConnection extends XdsConnection {
   }
 
   protected async sendType(w: WatchState, force: boolean): Promise<void> {
-    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, wantedNames(w), w.token);
+    const { names, token } = this.resolveArgs(w);
+    const res = await this.deps.generation.resolve(this.context(), w.typeUrl, names, token);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     const previous = w.lastResolved;
     const refresh = w.typeUrl === ENDPOINT_TYPE_URL ? this.takeRefresh(w) : [];

@@ -9,13 +9,16 @@
  * - another namespace's Secret is never served, nor one that is missing or lacks the keys (the
  *   resource is omitted, the others still served); sidecars get nothing;
  * - each resource depends on exactly the Secrets it read; everything is structurally valid and a
- *   real Envoy gateway ACKs it (SDS included) and activates the listener.
+ *   real Envoy gateway on the secure port ACKs it (SDS included) and activates the listener; the
+ *   plaintext port serves no credentials (Istio: only to a verified identity).
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { assertGolden, generateFor } from '../../../helpers/golden';
-import { ENVOY_SKIP, serveToEnvoy } from '../../../helpers/envoy-ack';
-import { dumpSection } from '../../../helpers/envoy';
+import { ENVOY_PATH, ENVOY_SKIP, errorStates, rejectedStats } from '../../../helpers/envoy-ack';
+import { Envoy, dumpSection } from '../../../helpers/envoy';
+import { startCaServer, tokenFor } from '../../../helpers/ca-client';
+import { AdsClient } from '../../../helpers/ads-client';
 import { freePort } from '../../../helpers/server';
 import { waitFor } from '../../../helpers/wait-for';
 import { validateResources } from '../../../../src/shared/envoy/validate';
@@ -24,7 +27,7 @@ import { buildSecret } from '../../../../src/workers/generators/secrets';
 import { config, publishSnapshot, snapshotInput } from '../../../helpers/fixtures';
 import { baseMesh } from './golden-gateway-common';
 import {
-  GW_NS, NODE_ID, NODE_META, NS, SIDECAR_NODE, gatewayWithCredentials, readable, routerNode, scene, sdsFor, secrets,
+  GW_NS, NODE_ID, NODE_META, NS, SIDECAR_NODE, gatewayWithCredentials, readable, routerNode, scene, sdsFor, secrets, startSecureEnvoy,
 } from './golden-gateway-sds-common';
 
 /** Every SDS name the listeners of `set` reference over ADS. */
@@ -129,32 +132,62 @@ test('SDS is not a wildcard type (no names, nothing), and sidecars get nothing f
   assert.deepEqual(side.secrets, []);
 });
 
-test('a real Envoy gateway ACKs the listener and every Secret over SDS (SotW and Delta), and activates the listener', { skip: ENVOY_SKIP }, async () => {
+test('a real Envoy gateway on the secure port ACKs the listener and every Secret over SDS (SotW and Delta), and activates the listener', { skip: ENVOY_SKIP }, async () => {
   for (const apiType of ['GRPC', 'DELTA_GRPC'] as const) {
     const port = await freePort();
     const yaml = [baseMesh(), secrets(), gatewayWithCredentials().replace(/\$\{PORT1\}/g, String(port))].join('\n---\n');
-    const ok = await serveToEnvoy({ 'mesh.yaml': yaml }, { nodeId: NODE_ID, metadata: NODE_META, apiType });
+    const server = await startCaServer({ files: { 'mesh.yaml': yaml } });
+    let envoy: Envoy | undefined;
     try {
-      const conn = () => [...ok.server.discovery.ads.connections.values()].find((c) => c.proxy.id === NODE_ID);
+      envoy = await startSecureEnvoy(ENVOY_PATH!, {
+        xdsTarget: server.secureTarget, rootPem: server.roots(), token: tokenFor(server.signer, GW_NS, 'istio-ingressgateway-service-account'),
+        nodeId: NODE_ID, metadata: NODE_META, apiType,
+      });
+      const conn = () => [...server.discovery.ads.connections.values()].find((c) => c.proxy.id === NODE_ID);
       await waitFor(() => {
+        for (const w of conn()?.watches.values() ?? []) if (w.lastError) throw new Error(`Envoy NACKed ${w.typeUrl}: ${w.lastError}`);
         const w = conn()?.watches.get(SECRET_TYPE_URL);
-        if (w?.lastError) throw new Error(`Envoy NACKed SDS: ${w.lastError}`);
         return !!w && w.names.size === 7 && w.nonceSent !== '' && w.nonceAcked === w.nonceSent;
       }, 20_000, 'Envoy to ACK SDS', 50);
+      assert.equal(conn()!.identityVerified, true, 'the stream was authenticated and its identity checked');
       let secretsDump: Record<string, any> = {};
+      const e = envoy;
       await waitFor(async () => {
-        const dump = await ok.envoy.getConfigDump();
+        const dump = await e.getConfigDump();
         secretsDump = dumpSection(dump, 'SecretsConfigDump');
         const listeners = dumpSection(dump, 'ListenersConfigDump')['dynamic_listeners'] ?? [];
-        return (secretsDump['dynamic_active_secrets'] ?? []).length === 7 && listeners.some((l: any) => l.name === `0.0.0.0_${port}` && l.active_state);
+        return (secretsDump['dynamic_active_secrets'] ?? []).filter((s: any) => s.name.startsWith('kubernetes://')).length === 7 &&
+          listeners.some((l: any) => l.name === `0.0.0.0_${port}` && l.active_state);
       }, 20_000, `every secret active and listener 0.0.0.0_${port} active (${apiType})`, 100);
-      assert.deepEqual((secretsDump['dynamic_active_secrets'] as any[]).map((s) => s.name).sort(), [
+      assert.deepEqual((secretsDump['dynamic_active_secrets'] as any[]).map((s) => s.name).filter((n: string) => n.startsWith('kubernetes://')).sort(), [
         'kubernetes://generic-cert', 'kubernetes://generic-cert-cacert', 'kubernetes://gw-cert', 'kubernetes://mtls-cert',
         'kubernetes://mtls-cert-cacert', 'kubernetes://split-cert', 'kubernetes://split-cert-cacert',
       ]);
-      assert.deepEqual((secretsDump['dynamic_warming_secrets'] ?? []), [], `no secret left warming (${apiType})`);
+      assert.deepEqual(rejectedStats(await e.stats()), [], `Envoy rejected nothing (${apiType})`);
+      assert.deepEqual(errorStates(await e.getConfigDump()), []);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- envoy log ---\n${envoy?.logs().slice(-8000) ?? ''}`);
     } finally {
-      await ok.close();
+      await envoy?.stop();
+      await server.close();
     }
+  }
+});
+
+test('the plaintext port never serves gateway credentials (Istio: SDS needs a verified identity)', async () => {
+  const server = await startCaServer({ files: { 'mesh.yaml': scene() } });
+  const ads = AdsClient.sotw(server.grpcTarget);
+  try {
+    const names = ['kubernetes://gw-cert', 'kubernetes://mtls-cert-cacert'];
+    const r = await ads.request({ type_url: SECRET_TYPE_URL, node: { id: NODE_ID, metadata: NODE_META }, resource_names: names }, 10_000);
+    assert.deepEqual(r.resources, [], 'nothing for an unauthenticated stream');
+    const conn = [...server.discovery.ads.connections.values()].find((c) => c.proxy.id === NODE_ID)!;
+    assert.equal(conn.identityVerified, false);
+    // a verified stream with the same generation key and names is not served from the refused answer, nor the reverse
+    const resolved = await server.discovery.generation.resolve(server.discovery.registry.contextFor(conn.proxy), SECRET_TYPE_URL, names);
+    assert.deepEqual([...resolved.resources.keys()].sort(), names.slice().sort());
+  } finally {
+    ads.close();
+    await server.close();
   }
 });
