@@ -32,6 +32,7 @@ import { KubeRuntime, kubeCaOptions, startKubeSource, startLeaderDuties } from '
 import { LeaderDuties } from './kube/leader-duties';
 import { BackoffOptions } from './sources/kube/backoff';
 import { WebhookServer, startWebhookServer } from './webhooks/webhook-server';
+import { JwksResolver } from './security/jwks-resolver';
 
 const log = scope('default');
 /** snapshot publication and push fan-out (Istio's `push` scope) */
@@ -141,6 +142,10 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     : undefined;
   undo.push(() => void kube?.source.stop());
   await Promise.all([fileSource?.start(), kubeStarting]);
+  // RequestAuthentication jwksUri: fetched here, off the push path; results enter the store (issue 9).
+  const jwks = new JwksResolver({ store, registry: metrics.registry });
+  jwks.start();
+  undo.push(() => void jwks.stop());
   lifecycle.mark('sourcesSynced');
 
   const registry = new Registry(store, mesh);
@@ -283,7 +288,7 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     // Graceful: 503, no new pushes, in-flight pushes finish, GOAWAY, streams end, then CA and pools (lifecycle.ts).
     close: () => (closing ??= gracefulShutdown({
       lifecycle, log, ads,
-      stopSources: async () => { debouncer.stop(); await Promise.all([fileSource?.stop(), kube?.source.stop()]); },
+      stopSources: async () => { debouncer.stop(); await Promise.all([fileSource?.stop(), kube?.source.stop(), jwks.stop()]); },
       closeRest: async () => {
         // Release the Lease first, so another replica takes the duties over at once.
         await leaderDuties?.stop();

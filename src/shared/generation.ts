@@ -105,7 +105,7 @@ export const GENERATOR_FACETS: Partial<Record<GeneratorKind, Partial<Record<XdsT
   sidecar: {
     [LISTENER_TYPE_URL]: [
       { name: 'outbound', inputs: ['generator', 'proxyType', 'namespace', 'sidecar', 'interceptionMode', 'labels'] },
-      { name: 'inbound', inputs: ['generator', 'sidecar', 'inbound', 'interceptionMode'] },
+      { name: 'inbound', inputs: ['generator', 'namespace', 'sidecar', 'inbound', 'interceptionMode', 'labels'] },
     ],
     [CLUSTER_TYPE_URL]: [
       { name: 'outbound', inputs: ['generator', 'namespace', 'sidecar', 'labels'] },
