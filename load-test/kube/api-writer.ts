@@ -60,12 +60,18 @@ export class ApiWriter {
   /** every object this run wrote (key → ref), in first-write order */
   readonly written = new Map<string, ObjectRef>();
   private readonly rv = new Map<string, string>();
+  /** set by stop(): requests fail at once (an interrupted setup), until resume() (cleanup) */
+  private stopped = false;
 
   constructor(readonly client: KubeClient, private readonly attempts = 5) {}
+
+  stop(): void { this.stopped = true; }
+  resume(): void { this.stopped = false; }
 
   /** One request, retried on transient failures; errors name the object. */
   async call<T = KubeObject>(method: string, path: string, what: string, body?: unknown, contentType?: string): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      if (this.stopped) throw new Error(`${what}: interrupted`);
       this.counts.requests++;
       try {
         return await this.client.request<T>(method, path, body, contentType);

@@ -115,12 +115,16 @@ export class KubeMesh implements MeshWriter {
    * still uses it).
    */
   async cleanup(keepNamespaces: readonly string[] = []): Promise<void> {
+    this.api.resume();
     const created = new Set(this.namespacesCreated);
     const loose = [...this.api.written.values()].filter((r) => r.kind !== 'Namespace' && !(r.namespace && created.has(r.namespace) && !keepNamespaces.includes(r.namespace)));
     await mapLimit(loose.reverse(), this.concurrency, (r) => this.api.delete(r, r.kind === 'Pod'));
     const drop = this.namespacesCreated.filter((ns) => !keepNamespaces.includes(ns));
     await mapLimit(drop, this.concurrency, (name) => this.api.delete({ apiVersion: 'v1', kind: 'Namespace', name }));
   }
+
+  /** Interrupts create(): requests in flight finish, no new ones start (cleanup still works). */
+  abort(): void { this.api.stop(); }
 
   summary(setupMs: number, cleanup: KubeSummary['cleanup'], mesh: MeshModel): KubeSummary {
     return {

@@ -155,8 +155,19 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
   }
   const tty = process.stderr.isTTY;
   let lastPrinted = 0;
+  // Ctrl-C / SIGTERM: stop the run and clean up (the spawned server, the workers, and in
+  // Kubernetes mode the objects written); a second one exits at once
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write(`\n${signal}: stopping the run and cleaning up (again to quit at once)\n`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const result = await runLoadTest({
+      signal: interrupt.signal,
       scenario: loaded.value,
       target: args.target,
       configDir: args.configDir,
@@ -183,5 +194,8 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
   } catch (e) {
     process.stderr.write(`\nistiod-ts load-test: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -43,6 +43,8 @@ export interface RunOptions {
   progress?: (line: string, final: boolean) => void;
   /** informational lines (where things are) */
   info?: (line: string) => void;
+  /** aborted (Ctrl-C): the run stops at the next check and cleans up (Kubernetes mode: deletes what it created) */
+  signal?: AbortSignal;
 }
 
 const SAMPLE_MS = 1000;
@@ -84,7 +86,9 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
   try {
     if (kube) {
       const t = wallNow();
-      const objects = await kube.create(s, mesh);
+      const abort = () => kube.abort();
+      opts.signal?.addEventListener('abort', abort);
+      const objects = await kube.create(s, mesh).finally(() => opts.signal?.removeEventListener('abort', abort));
       kubeSetupMs = wallNow() - t;
       opts.info?.(`mesh: ${meshSummary}, ${objects} objects written to ${kube.server} in ${(kubeSetupMs / 1000).toFixed(1)} s (${KUBE_CONCURRENCY} requests in flight)`);
     }
@@ -141,6 +145,7 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     let expectedPairs = 0;
     let phaseStart = wallNow();
     const checkServer = () => {
+      if (opts.signal?.aborted) throw new Error('interrupted');
       if (server?.hasExited()) throw new Error(`the server exited during the run; see ${server.logFile}`);
       if (failure) throw failure;
     };
@@ -244,8 +249,8 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     if (workers) await workers.stop(5000).catch(() => undefined);
     if (server) await server.stop();
     if (kube) await cleanupCluster(kube, opts, !!server, kubeSummary);
-    // a failed run keeps the generated config and the server log for a look
-    if (ok && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
+    // a failed run keeps the generated config and the server log for a look (an interrupted one does not)
+    if ((ok || opts.signal?.aborted) && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
     else opts.info?.(`kept ${workDir} (${[kube ? '' : 'config', server ? 'server.log' : '', server ? 'state' : ''].filter(Boolean).join(', ')})`);
   }
 }
@@ -264,7 +269,8 @@ async function cleanupCluster(kube: KubeMesh, opts: RunOptions, spawned: boolean
   try {
     await kube.cleanup(spawned ? [] : [CONTROL_PLANE_NAMESPACE]);
     if (summary) { summary.cleanup = 'deleted'; summary.objects = { ...kube.api.counts }; }
-    opts.info?.(`cleanup: ${kube.api.counts.deleted - before} deletions in ${kube.server} (namespaces ${kube.namespacesCreated.join(', ') || 'none'})`);
+    const names = kube.namespacesCreated;
+    opts.info?.(`cleanup: ${kube.api.counts.deleted - before} deletions in ${kube.server} (namespaces ${names.length === 0 ? 'none' : names.length <= 4 ? names.join(', ') : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`})`);
   } catch (e) {
     const msg = `failed: ${(e as Error).message}`;
     if (summary) summary.cleanup = msg;

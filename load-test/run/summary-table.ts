@@ -30,7 +30,7 @@ export function summaryTable(r: LoadTestResult): string {
   if (r.kube) {
     const k = r.kube;
     const o = k.objects;
-    out.push(`  Kubernetes mode: ${k.server}, namespaces ${k.namespaces.join(', ')}; setup ${k.namespaces.length} namespaces and ${n(Object.values(k.meshObjects).reduce((a, x) => a + x, 0))} objects in ${(k.setupMs / 1000).toFixed(1)} s; ${n(o.requests)} API requests (${n(o.created)} created, ${n(o.replaced)} replaced, ${n(o.updated)} updated, ${n(o.deleted)} deleted, ${n(o.retries)} retried); cleanup ${k.cleanup}`);
+    out.push(`  Kubernetes mode: ${k.server}, namespaces ${k.namespaces.length <= 4 ? k.namespaces.join(', ') : `${k.namespaces[0]} … ${k.namespaces[k.namespaces.length - 1]}`}; setup ${k.namespaces.length} namespaces and ${n(Object.values(k.meshObjects).reduce((a, x) => a + x, 0))} objects in ${(k.setupMs / 1000).toFixed(1)} s; ${n(o.requests)} API requests (${n(o.created)} created, ${n(o.replaced)} replaced, ${n(o.updated)} updated, ${n(o.deleted)} deleted, ${n(o.retries)} retried); cleanup ${k.cleanup}`);
   }
   out.push('');
   out.push('Fleet');

@@ -4,6 +4,7 @@
  * config dir), applies the churn as API writes, measures convergence exactly as file mode does,
  * and deletes what it created. A small scenario (20 proxies, Sidecar scoping, 10 s of churn).
  */
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -154,6 +155,8 @@ test('load-test --kubeconfig is idempotent: existing objects are replaced, --kee
 
   const first = await runCli(['load-test', '--scenario', file, '--kubeconfig', api.kubeconfigPath, '--namespace-prefix', 'lt2-', '--keep', '--out', path.join(dir, 'r1.json')], 60_000);
   assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
+  const keptDir = /kept (\S+) \(/.exec(first.stderr)?.[1];
+  if (keptDir?.startsWith(os.tmpdir())) fs.rmSync(keptDir, { recursive: true, force: true }); // --keep kept the server log too
   const r1 = JSON.parse(fs.readFileSync(path.join(dir, 'r1.json'), 'utf8')) as LoadTestResult;
   assert.deepEqual([...r1.kube!.namespacesCreated].sort(), ['istio-system', 'lt2-ns-1'], 'lt2-ns-0 was there before');
   assert.equal(r1.kube!.cleanup, 'kept');
@@ -184,6 +187,30 @@ test('load-test --kubeconfig is idempotent: existing objects are replaced, --kee
   // pods the first (kept) run added by churn are not the second run's: they stay, named as churn names them
   const pods = (await api.list('v1', 'Pod')).filter((o) => o.metadata.namespace === 'lt2-ns-0').map((o) => o.metadata.name);
   assert.ok(pods.every((n) => /-[rs]\d+$/.test(n)), `only churn pods of the kept run remain in their namespace: ${pods.join(', ')}`);
+});
+
+test('load-test --kubeconfig: Ctrl-C stops the run and still deletes what it created', { timeout: 60_000 }, async (t) => {
+  const api = await startKubeTestServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-kube-int-'));
+  t.after(async () => { await api.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+  const file = path.join(dir, 'scenario.yaml');
+  fs.writeFileSync(file, YAML.stringify({ ...tinyScenario('tiny-int'), durationSeconds: 30 }));
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'istiod-ts.js'), 'load-test', '--scenario', file, '--kubeconfig', api.kubeconfigPath,
+    '--namespace-prefix', 'lt3-', '--out', path.join(dir, 'r.json')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const churning = new Promise<void>((resolve) => child.stderr.on('data', (d) => { stderr += d; if (/\[churn /.test(stderr)) resolve(); }));
+  await Promise.race([churning, exited]);
+  assert.ok(await api.get('v1', 'Namespace', undefined, 'lt3-ns-0'), `the mesh is in the cluster while it runs\n${stderr}`);
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /SIGINT: stopping the run and cleaning up/);
+  const cleaned = /cleanup: \d+ deletions in http:\/\/127\.0\.0\.1:\d+ \(namespaces ([^)]*)\)/.exec(stderr);
+  assert.deepEqual(cleaned?.[1]!.split(', ').sort(), ['istio-system', 'lt3-ns-0', 'lt3-ns-1'], stderr);
+  assert.match(stderr, /istiod-ts load-test: interrupted/);
+  for (const ns of ['lt3-ns-0', 'lt3-ns-1', 'istio-system']) assert.equal(await api.get('v1', 'Namespace', undefined, ns), undefined, `${ns} deleted`);
+  assert.equal(fs.existsSync(path.join(dir, 'r.json')), false, 'no result for an interrupted run');
 });
 
 test('KubeMesh/ApiWriter: a PUT that meets a newer resourceVersion re-reads and wins; a missing object is created; a missing Istio CRD is named', async (t) => {
