@@ -92,7 +92,11 @@ function serverWorkload(snap: SnapshotView, ctx: Partial<GenContext>, ip: string
   return undefined;
 }
 
-/** Istio grpcgen buildCommonTLSContext(nil) + RequireClientCertificate, on a server chain. */
+/**
+ * Istio grpcgen buildCommonTLSContext(nil) + RequireClientCertificate, on a server chain: the
+ * workload certificate and the root from the bootstrap's certificate provider instance `default`
+ * (file_watcher over the agent's OUTPUT_CERTS).
+ */
 function serverTlsSocket(): Obj {
   return {
     name: 'envoy.transport_sockets.tls',
@@ -100,7 +104,9 @@ function serverTlsSocket(): Obj {
       '@type': DOWNSTREAM_TLS_TYPE,
       common_tls_context: {
         tls_certificate_provider_instance: { instance_name: 'default', certificate_name: 'default' },
-        combined_validation_context: { default_validation_context: { ca_certificate_provider_instance: { instance_name: 'default', certificate_name: 'ROOTCA' } } },
+        // grpcgen nests this in combined_validation_context, whose schema also requires an SDS
+        // config gRPC does not use; a plain validation_context means the same to gRPC (A29)
+        validation_context: { ca_certificate_provider_instance: { instance_name: 'default', certificate_name: 'ROOTCA' } },
       },
       require_client_certificate: { value: true },
     },
