@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as YAML from 'yaml';
 import { admit } from './kube-apiserver-admission';
 import { Authenticator } from './kube-apiserver-auth';
+import { authorize } from './kube-apiserver-rbac';
 import { ApiError } from './kube-apiserver-errors';
 import { jsonPatch, mergePatch } from './kube-apiserver-patch';
 import {
@@ -97,7 +98,7 @@ export async function handle(ctx: ServerContext, req: IncomingMessage, res: Serv
       ctx.requests.push(entry);
       entry.code = 200;
       if (url.pathname === '/version') {
-        send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0', gitCommit: 'kube-test-server', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.22', compiler: 'gc', platform: 'linux/amd64' });
+        send(res, 200, { major: '1', minor: '37', emulationMajor: '1', emulationMinor: '37', minCompatibilityMajor: '1', minCompatibilityMinor: '36', gitVersion: 'v1.37.2', gitCommit: 'kube-test-server', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.25', compiler: 'gc', platform: 'linux/amd64' });
       } else {
         res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end('ok');
@@ -180,6 +181,11 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     throw ApiError.methodNotAllowed(method, url.pathname);
   }
   if (d.namespaced && namespace === undefined && !['list', 'watch', 'deletecollection'].includes(verb) && d.resource !== 'tokenreviews') throw ApiError.noResource();
+
+  authorize(ctx.store, userOf(entry), {
+    verb, group: d.group, resource: d.resource, subresource, name,
+    namespace: d.resource === 'namespaces' ? name : namespace,
+  });
 
   if (d.resource === 'tokenreviews') return tokenReview(ctx, req, res, entry);
   if (subresource === 'token') {

@@ -4,7 +4,7 @@
  * What it creates (namespaces included) is deleted again on close(). No outage controls.
  */
 import { KubeClient, KubeObject, isStatus, loadKubeConfig } from '../../src/main/kube/client';
-import type { KubeTestTarget } from './kube-apiserver';
+import { clientWithToken, type KubeTestTarget } from './kube-apiserver';
 import { ResourceDef, findByKind, splitApiVersion } from './kube-apiserver-resources';
 
 type Obj = Record<string, any>;
@@ -41,6 +41,7 @@ export function remoteTarget(kubeconfigPath: string, server: string): KubeTestTa
     url: client.server,
     kubeconfigPath,
     client: () => new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigPath })),
+    clientAs: (token) => clientWithToken(kubeconfigPath, token),
     async create(obj) {
       const o = structuredClone(obj) as Obj;
       const d = findByKind(o.apiVersion, o.kind);

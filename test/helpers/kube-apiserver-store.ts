@@ -101,7 +101,11 @@ const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 function checkName(d: ResourceDef, name: string): void {
   const bad = (why: string) => new ApiError(422, 'Invalid', `${d.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": ${why}`,
     { name, group: d.group || undefined, kind: d.kind, causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: "${name}": ${why}`, field: 'metadata.name' }] });
-  if (d.resource === 'services') {
+  if (d.group === 'rbac.authorization.k8s.io') {
+    // path segment names (system:auth-delegator is one)
+    if (name === '.' || name === '..') throw bad(`may not be '${name}'`);
+    for (const ch of ['/', '%']) if (name.includes(ch)) throw bad(`may not contain '${ch}'`);
+  } else if (d.resource === 'services') {
     if (name.length > 63 || !LABEL_1035.test(name)) throw bad("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')");
   } else if (d.resource === 'namespaces') {
     if (name.length > 63 || !LABEL_1123.test(name)) throw bad("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");

@@ -20,6 +20,7 @@ import * as http from 'node:http';
 import type { Socket } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { KubeClient, KubeObject, loadKubeConfig } from '../../src/main/kube/client';
 import { Authenticator, UserInfo } from './kube-apiserver-auth';
 import { KubeRequest, ServerContext, handle } from './kube-apiserver-http';
@@ -56,6 +57,8 @@ export interface KubeTestTarget {
   readonly url: string;
   readonly kubeconfigPath: string;
   client(): KubeClient;
+  /** A client of the same server authenticating with `token` (e.g. from serviceAccountToken(); RBAC applies). */
+  clientAs(token: string): KubeClient;
   /** Creates the object (and its namespace when missing). Returns it as stored. */
   create(obj: Obj): Promise<KubeObject>;
   /** Replaces the object; a stale metadata.resourceVersion is a Conflict, none = unconditional. */
@@ -79,6 +82,15 @@ export interface KubeTestTarget {
 }
 
 export const DEFAULT_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** A few of the API server's bootstrap ClusterRoles, for RoleBindings in tests (as on any cluster). */
+const BOOTSTRAP_CLUSTER_ROLES = [
+  { metadata: { name: 'cluster-admin', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } }, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }, { nonResourceURLs: ['*'], verbs: ['*'] }] },
+  { metadata: { name: 'system:auth-delegator', labels: { 'kubernetes.io/bootstrapping': 'rbac-defaults' } }, rules: [
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+  ] },
+];
 
 export class KubeTestServer {
   /** every API call seen (discovery and health included; `verb` is the Kubernetes verb) */
@@ -109,6 +121,7 @@ export class KubeTestServer {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-test-'));
     this.kubeconfigPath = path.join(this.dir, 'kubeconfig');
     for (const name of DEFAULT_NAMESPACES) this.store.create(findByKind('v1', 'Namespace'), { metadata: { name } });
+    for (const role of BOOTSTRAP_CLUSTER_ROLES) this.store.create(findByKind('rbac.authorization.k8s.io/v1', 'ClusterRole'), role);
   }
 
   get port(): number { return this._port; }
@@ -154,6 +167,11 @@ export class KubeTestServer {
   /** A KubeClient (real client-node transport) for this server. */
   client(): KubeClient {
     return new KubeClient(loadKubeConfig({ kubeconfig: this.kubeconfigPath }));
+  }
+
+  /** A KubeClient authenticating with `token` instead (RBAC applies unless it is in system:masters). */
+  clientAs(token: string): KubeClient {
+    return clientWithToken(this.kubeconfigPath, token);
   }
 
   /**
@@ -246,6 +264,20 @@ export async function startKubeTestServer(opts: KubeTestServerOptions = {}): Pro
   return s;
 }
 
+/** A KubeClient from a kubeconfig whose current user's credentials are replaced by `token`. */
+export function clientWithToken(kubeconfigPath: string, token: string): KubeClient {
+  const base = loadKubeConfig({ kubeconfig: kubeconfigPath });
+  const kc = new k8s.KubeConfig();
+  const ctx = base.getContextObject(base.getCurrentContext())!;
+  kc.loadFromOptions({
+    clusters: base.clusters,
+    users: [{ name: 'token-user', token }],
+    contexts: [{ ...ctx, name: 'token-context', user: 'token-user' }],
+    currentContext: 'token-context',
+  });
+  return new KubeClient(kc);
+}
+
 /** The local server behind the KubeTestTarget surface. */
 export function localTarget(server: KubeTestServer): KubeTestTarget {
   return {
@@ -255,6 +287,7 @@ export function localTarget(server: KubeTestServer): KubeTestTarget {
     kubeconfigPath: server.kubeconfigPath,
     requests: server.requests,
     client: () => server.client(),
+    clientAs: (token) => server.clientAs(token),
     create: async (obj) => server.create<KubeObject>(obj),
     update: async (obj) => server.update<KubeObject>(obj),
     remove: async (a, k, ns, n) => server.remove(a, k, ns, n),

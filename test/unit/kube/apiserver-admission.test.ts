@@ -1,7 +1,8 @@
 /**
- * Validating admission of the Kubernetes API test server (test/helpers/kube-apiserver-admission.ts):
- * real HTTPS webhooks called with AdmissionReview v1. The first test also runs against a real API
- * server (KUBE_TEST_APISERVER + KUBECONFIG), which reaches the webhook on 127.0.0.1 by URL.
+ * Authorization and admission of the Kubernetes API test server: RBAC for ServiceAccount tokens
+ * (test/helpers/kube-apiserver-rbac.ts) and validating admission webhooks called over real HTTPS
+ * with AdmissionReview v1 (kube-apiserver-admission.ts). Tests on KubeTestTarget also run against
+ * a real API server (KUBE_TEST_APISERVER + KUBECONFIG), which reaches the webhook on 127.0.0.1 by URL.
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -141,4 +142,34 @@ test('local server: a webhook named by Service is reached through its EndpointSl
   await assert.rejects(c.request('POST', '/apis/networking.istio.io/v1/namespaces/default/gateways?dryRun=All', gw),
     (e: KubeStatusError) => e.statusCode === 400 && /admission webhook "rev.validation.istio.io" denied the request: configuration is invalid/.test(e.message));
   assert.deepEqual(seen, ['/validate?timeout=10s CREATE invalid-gateway']);
+});
+
+test('RBAC: a ServiceAccount token may do what its Role/ClusterRole bindings grant, and gets the API server\'s 403 otherwise', async (t) => {
+  const k = await target(t);
+  const ns = await k.freshNamespace();
+  const u = k.clientAs(await k.serviceAccountToken(ns, 'istiod'));
+  const user = `system:serviceaccount:${ns}:istiod`;
+  const forbidden = (re: RegExp) => (e: KubeStatusError) => e.statusCode === 403 && e.reason === 'Forbidden' && re.test(e.message);
+  await assert.rejects(u.request('GET', `/api/v1/namespaces/${ns}/configmaps`),
+    forbidden(new RegExp(`^GET .*: 403 configmaps is forbidden: User "${user}" cannot list resource "configmaps" in API group "" in the namespace "${ns}"$`)));
+  await assert.rejects(u.request('GET', `/api/v1/namespaces/${ns}/configmaps/istio`), forbidden(/configmaps "istio" is forbidden: .* cannot get resource "configmaps"/));
+  assert.equal((await u.request<any>('GET', '/apis')).kind, 'APIGroupList', 'discovery is open to every authenticated user');
+
+  await k.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'cm-reader', namespace: ns }, rules: [
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['istio-leader'], verbs: ['get', 'update'] },
+  ] });
+  await k.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'istiod-cm', namespace: ns },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'cm-reader' }, subjects: [{ kind: 'ServiceAccount', name: 'istiod', namespace: ns }] });
+  await waitFor(async () => (await u.request<any>('GET', `/api/v1/namespaces/${ns}/configmaps`)).kind === 'ConfigMapList', 10_000, 'the binding applies');
+  await assert.rejects(u.request('GET', '/api/v1/configmaps'), forbidden(/cannot list resource "configmaps" in API group "" at the cluster scope/));
+  await assert.rejects(u.request('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'x' } }), forbidden(/cannot create resource "configmaps"/));
+  await assert.rejects(u.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/istio-leader`), (e: KubeStatusError) => e.statusCode === 404, 'allowed by name (and absent)');
+  await assert.rejects(u.request('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/other`), forbidden(/leases.coordination.k8s.io "other" is forbidden/));
+
+  await assert.rejects(u.request('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { spec: { token: 'x' } }),
+    forbidden(/tokenreviews.authentication.k8s.io is forbidden: .* cannot create resource "tokenreviews" in API group "authentication.k8s.io" at the cluster scope/));
+  await k.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${ns}-istiod-auth-delegator` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' }, subjects: [{ kind: 'ServiceAccount', name: 'istiod', namespace: ns }] });
+  await waitFor(async () => (await u.request<any>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { spec: { token: 'x' } })).kind === 'TokenReview', 10_000, 'the cluster binding applies');
 });

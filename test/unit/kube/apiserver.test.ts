@@ -462,7 +462,7 @@ test('TokenRequest issues ServiceAccount tokens that TokenReview accepts for the
   await waitFor(async () => (await review(token, ['istio-ca'])).status.authenticated !== true, 10_000, 'token invalidated');
 });
 
-test('local server: addToken identities for TokenReview; audience-bound tokens only reach the API with its audience', async (t) => {
+test('local server: addToken identities for TokenReview; audience-bound tokens only reach the API with its audience; RBAC applies to them', async (t) => {
   const s = await local(t);
   if (!s) return;
   s.addToken('sa-token', { username: 'system:serviceaccount:default:bookinfo', uid: 'u1', groups: ['system:serviceaccounts'] }, ['istio-ca']);
@@ -473,7 +473,8 @@ test('local server: addToken identities for TokenReview; audience-bound tokens o
   const noAud = await c.request<any>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', { spec: { token: 'sa-token' } });
   assert.notEqual(noAud.status.authenticated, true);
   assert.equal((await fetch(`${s.url}/api/v1/namespaces`, { headers: { Authorization: 'Bearer sa-token' } })).status, 401);
-  assert.equal((await fetch(`${s.url}/api/v1/namespaces`, { headers: { Authorization: 'Bearer api-token' } })).status, 200);
+  // authenticated (not 401) but without any RBAC binding: 403
+  assert.equal((await fetch(`${s.url}/api/v1/namespaces`, { headers: { Authorization: 'Bearer api-token' } })).status, 403);
   assert.equal(s.requests.at(-1)!.user, 'jane');
 });
 
