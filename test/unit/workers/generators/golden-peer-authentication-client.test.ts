@@ -99,3 +99,41 @@ for (const [name, scene] of [['auto-mtls', productpage()], ['istio-mutual', prod
     assert.ok(dumpNames(dump, 'ClustersConfigDump', 'dynamic_active_clusters').includes(C(9080)));
   });
 }
+
+const HEADLESS = (labels: string) => `---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: ${NS}}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{name: tcp, port: 5432, targetPort: 5432}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: ${NS}, labels: {app: db${labels}}}
+spec: {serviceAccountName: db, containers: [{name: db, image: db}]}
+status: {podIP: 10.1.0.30}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: db-1, namespace: ${NS}, labels: {kubernetes.io/service-name: db}}
+addressType: IPv4
+ports: [{name: tcp, port: 5432}]
+endpoints:
+- addresses: [10.1.0.30]
+  targetRef: {kind: Pod, name: db-0, namespace: ${NS}}
+`;
+
+test('auto mTLS on a headless service (ORIGINAL_DST): the TLS socket itself when every endpoint has a sidecar, none otherwise', () => {
+  const DB = `outbound|5432||${fqdn('db', NS)}`;
+  const meshed = generate(productpage(HEADLESS(', security.istio.io/tlsMode: istio')));
+  assertValid(meshed);
+  const c = cluster(meshed, DB);
+  assert.equal(c['type'], 'ORIGINAL_DST');
+  assert.equal(c['transport_socket']?.typed_config?.sni, `outbound_.5432_._.${fqdn('db', NS)}`);
+  assert.equal(c['transport_socket_matches'], undefined);
+  const plain = generate(productpage(HEADLESS('')));
+  assert.equal(cluster(plain, DB)['transport_socket'], undefined);
+  assert.equal(cluster(plain, DB)['transport_socket_matches'], undefined);
+});
