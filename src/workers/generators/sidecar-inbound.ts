@@ -141,7 +141,8 @@ function inboundFilterChains(c: InboundChain, policy: InboundPolicy, mesh: Obj):
 /**
  * Istio buildInboundPassthroughChains (after the blackhole): the sniffed passthrough chains in the
  * workload's mode, then per port-level mode on a port no chain config serves (Istio
- * needPerPortPassthroughFilterChain), matched on that port.
+ * needPerPortPassthroughFilterChain), matched on that port. The policy's filters are asked for with
+ * the chain's port (0: any port).
  */
 function passthroughChains(chains: InboundChain[], policy: InboundPolicy, mesh: Obj): Obj[] {
   const served = new Set(chains.map((c) => c.targetPort));
@@ -149,8 +150,9 @@ function passthroughChains(chains: InboundChain[], policy: InboundPolicy, mesh: 
   return ports.flatMap((port) => chainsForOptions({
     port,
     name: (protocol) => (protocol === 'HTTP' ? CATCHALL_HTTP : VIRTUAL_INBOUND),
-    http: () => [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) })],
-    tcp: () => [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
+    // the security filters apply to passthrough traffic too (Istio builds these chains like any other)
+    http: () => [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) }, { before: policy.httpFilters(port) })],
+    tcp: () => [...policy.networkFilters(port), tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
   }, chainMatchOptions('AUTO', policy.mtls(port)), mesh));
 }
 
