@@ -1,7 +1,8 @@
 /**
  * End to end with a real Envoy as an ingress gateway (router node in istio-system): gateway TLS
  * from a `credentialName` Secret delivered over SDS by our server (file mode: the Secret is a
- * kubernetes.io/tls manifest in the config dir).
+ * kubernetes.io/tls manifest in the config dir). The gateway's ADS stream goes to the secure port
+ * over TLS with a bearer JWT for its service account, as Istio requires for credentials.
  *
  * - SIMPLE: an HTTPS request with SNI secure.example.com, trusting the test CA, gets 200 from the
  *   real backend; the gateway presents exactly the certificate of the Secret (serial checked).
@@ -270,10 +271,14 @@ async function scenario(t: TestContext, apiType: AdsApiType): Promise<void> {
   const appCert = await ca.issue('5d5003', { dns: ['other.example.com'] });
   const ports: Ports = { https: await freePort(), crossNs: await freePort() };
   const problems: string[] = [];
-  const restoreLog = setLogSink((line) => { if (line.includes('"level":"error"')) problems.push(line); });
+  const warnings: string[] = [];
+  const restoreLog = setLogSink((line) => {
+    if (line.includes('"level":"error"')) problems.push(line);
+    if (line.includes('"level":"warn"')) warnings.push(line);
+  });
   onClose(restoreLog);
   // the secure port: gateway credentials go only to a stream whose identity was verified (Istio)
-  const server = await startCaServer({ files: meshFiles(ports, backend, secure, mtls, clientCa, appCert) });
+  const server = await startCaServer({ files: meshFiles(ports, backend, secure, mtls, clientCa, appCert), flags: ['--log_output_level', 'default:error,ads:warn'] });
   const configDir = path.join(path.dirname(server.stateDir), 'config');
   onClose(async () => { await server.close(); fs.rmSync(path.dirname(server.stateDir), { recursive: true, force: true }); });
   const envoy = await startSecureEnvoy(ENVOY!, {
@@ -322,6 +327,7 @@ async function scenario(t: TestContext, apiType: AdsApiType): Promise<void> {
       'the listener is not serving that certificate');
     // whatever Envoy did with that listener (SotW: it waits for the secret up to the initial fetch
     // timeout; Delta: told the name does not exist), no handshake ever presents apps/app-cert
+    assert.ok(warnings.some((l) => l.includes('cannot be served') && l.includes(`kubernetes://${NS}/app-cert`)), `the refusal is logged:\n${warnings.join('\n')}`);
     const r = await requestTls(ports.crossNs, 'other.example.com', ca.certPem).catch((e: Error) => e);
     assert.ok(r instanceof Error, `the other namespace's certificate must not be served (got serial ${(r as Reply).peerSerial})`);
   });

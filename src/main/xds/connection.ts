@@ -85,6 +85,23 @@ export abstract class XdsConnection implements StreamInfo {
     return { names: wantedNames(w), token: w.token };
   }
 
+  /** SDS names reported as not served on this stream and still not served (each reported once). */
+  private readonly unservedSecrets = new Set<string>();
+
+  /**
+   * Istio logs each credential it cannot serve (sds.go "failed to fetch key and certificate for
+   * …"). The worker knows the reason but cannot log; here each name this stream asked for and did
+   * not get is reported once (a Secret that is missing, unusable, or in another namespace).
+   */
+  protected noteUnservedSecrets(w: WatchState, missing: readonly string[]): void {
+    if (w.typeUrl !== SECRET_TYPE_URL || !this.identityVerified) return;
+    for (const n of this.unservedSecrets) if (!missing.includes(n)) this.unservedSecrets.delete(n); // served again: report a later loss
+    const fresh = missing.filter((n) => !this.unservedSecrets.has(n));
+    if (fresh.length === 0) return;
+    for (const n of fresh) this.unservedSecrets.add(n);
+    log.warn(`proxy ${this.proxy.id} asked for credentials that cannot be served: ${fresh.join(', ')} (no such Secret in namespace ${this.proxy.namespace}, keys missing or empty, or a cross namespace reference)`, { conId: this.conId });
+  }
+
   get initialized(): boolean { return this.conId !== ''; }
 
   protected init(proxy: ProxyView): void {

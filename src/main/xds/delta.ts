@@ -74,6 +74,7 @@ export class DeltaConnection extends XdsConnection {
   protected async sendType(w: WatchState, force: boolean, newly: ReadonlySet<string> = new Set()): Promise<void> {
     const { names, token } = this.resolveArgs(w);
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, names, token);
+    this.noteUnservedSecrets(w, res.missing);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     // EDS of clusters that the CDS step of this push changed goes out again (Envoy re-warms them)
     if (w.typeUrl === ENDPOINT_TYPE_URL && this.clustersToRefresh.size > 0) {

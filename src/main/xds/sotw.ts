@@ -88,6 +88,7 @@ export class SotwConnection extends XdsConnection {
   protected async sendType(w: WatchState, force: boolean): Promise<void> {
     const { names, token } = this.resolveArgs(w);
     const res = await this.deps.generation.resolve(this.context(), w.typeUrl, names, token);
+    this.noteUnservedSecrets(w, res.missing);
     this.deps.generation.watch(this.conId, w.typeUrl, res);
     const previous = w.lastResolved;
     const refresh = w.typeUrl === ENDPOINT_TYPE_URL ? this.takeRefresh(w) : [];
