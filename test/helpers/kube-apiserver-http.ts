@@ -301,6 +301,25 @@ function managerOf(req: IncomingMessage, q: URLSearchParams, operation: 'Update'
   return { name: q.get('fieldManager') || ua || 'unknown', operation, apiVersion: apiVersionOf(d.group, version) };
 }
 
+/** What decoding into ObjectMeta would refuse (400, with Go's unmarshal message). */
+function checkObjectMeta(d: ResourceDef, meta: unknown): void {
+  const typeName = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v === 'object' ? 'object' : typeof v);
+  const bad = (field: string, v: unknown, want: string) => ApiError.badRequest(
+    `${d.kind} in version "v1" cannot be handled as a ${d.kind}: json: cannot unmarshal ${typeName(v)} into Go struct field ${field} of type ${want}`);
+  if (meta === undefined || meta === null) return;
+  if (typeof meta !== 'object' || Array.isArray(meta)) throw bad(`${d.kind}.metadata`, meta, 'v1.ObjectMeta');
+  const m = meta as Obj;
+  for (const f of ['name', 'generateName', 'namespace', 'resourceVersion', 'uid']) {
+    if (m[f] !== undefined && m[f] !== null && typeof m[f] !== 'string') throw bad(`ObjectMeta.metadata.${f}`, m[f], 'string');
+  }
+  for (const f of ['labels', 'annotations']) {
+    const v = m[f];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'object' || Array.isArray(v)) throw bad(`ObjectMeta.metadata.${f}`, v, 'map[string]string');
+    for (const x of Object.values(v)) if (typeof x !== 'string') throw bad(`ObjectMeta.metadata.${f}`, x, 'string');
+  }
+}
+
 function checkTypeMeta(d: ResourceDef, body: Obj, version: string): void {
   const expected = apiVersionOf(d.group, version);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw ApiError.badRequest('the request body must be a JSON object');
@@ -314,6 +333,7 @@ function checkTypeMeta(d: ResourceDef, body: Obj, version: string): void {
     }
   }
   if (body.kind !== undefined && body.kind !== d.kind) throw ApiError.badRequest(`${body.kind} in version "${body.apiVersion ?? expected}" cannot be handled as a ${d.kind}: converting to ${d.kind}: unknown conversion`);
+  checkObjectMeta(d, body.metadata);
   if (body.apiVersion !== undefined && body.apiVersion !== expected) {
     throw ApiError.badRequest(`the API version in the data (${body.apiVersion}) does not match the expected API version (${expected})`);
   }

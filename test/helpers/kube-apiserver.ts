@@ -1,19 +1,25 @@
 /**
- * A Kubernetes API test server on 127.0.0.1 (plain node:http) speaking the real wire protocol:
- * discovery, typed paths, list with selectors and pagination, chunked watch streams with
- * resourceVersion/bookmarks/410 Expired, create/update (optimistic concurrency)/patch/delete, and
- * TokenReview. Tests drive it with the real @kubernetes/client-node through `client()`.
+ * A Kubernetes API test server on 127.0.0.1 (plain node:http) speaking the real wire protocol, as
+ * kube-apiserver v1.37 does (checked request by request against scripts/kube-apiserver):
+ * discovery, typed paths, list with selectors and consistent limit/continue pages, chunked watch
+ * streams (resourceVersion replay, bookmarks, 410 Expired ERROR events), create/update (optimistic
+ * concurrency)/patch/delete with the server's defaults, field order, managedFields and Status
+ * errors; bearer-token authentication, TokenReview and TokenRequest, RBAC authorization, and
+ * validating admission webhooks. Tests drive it with the real @kubernetes/client-node through
+ * `client()` / `clientAs(token)`.
  *
  * Test controls: direct state edits (`create/update/remove/get/list`, which emit watch events like
- * the HTTP API), `compact()` (drop watch history), `stop()`/`start()` (outage: every connection
- * dropped, state kept, same port), `requests` (every API call seen, for RBAC), `addToken()`.
+ * the HTTP API but skip admission), `compact()` (drop watch history), `stop()`/`start()` (outage:
+ * every connection dropped, state kept, same port), `requests` (every API call seen, with verb,
+ * group, resource, subresource, namespace, name, user, groups, code: for RBAC), `addToken()`,
+ * `serviceAccountToken()`, `freshNamespace()`.
  *
- * `kubeTestTarget()` returns the same surface backed by a real API server when
- * KUBE_TEST_APISERVER and KUBECONFIG are set (see kube-apiserver-remote.ts).
+ * `kubeTestTarget()` returns the common surface (KubeTestTarget) backed by a real API server when
+ * KUBE_TEST_APISERVER and KUBECONFIG are set (kube-apiserver-remote.ts), else by this server.
  *
- * Pieces: kube-apiserver-resources.ts (resource table, discovery), -store.ts (storage,
- * resourceVersion, history), -watch.ts, -http.ts (routing, verbs), -select.ts, -patch.ts,
- * -errors.ts (metav1.Status).
+ * Pieces: -resources.ts (resource table, discovery), -store.ts (storage, resourceVersion, history,
+ * namespaces, Service defaults), -encode.ts (serialisation), -watch.ts, -http.ts (routing, verbs),
+ * -select.ts, -patch.ts, -auth.ts (tokens), -rbac.ts, -admission.ts, -errors.ts (metav1.Status).
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';

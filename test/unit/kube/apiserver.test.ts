@@ -560,3 +560,36 @@ test('local server: a watch from before the kept history (historyLimit) gets 410
   await waitFor(() => recent.events.length === 3, 5000, 'the last three events');
   assert.deepEqual(recent.events.map((e) => e.object.metadata.name), ['cm-77', 'cm-78', 'cm-79']);
 });
+
+test('bad requests get a Status and never break the server', async (t) => {
+  const s = await local(t);
+  if (!s) return;
+  const c = s.client();
+  const cm = '/api/v1/namespaces/default/configmaps';
+  const cases: Array<[string, string, unknown, string?]> = [
+    ['POST', cm, { metadata: 'x' }],
+    ['POST', cm, { metadata: { name: 5 } }],
+    ['POST', cm, { metadata: { name: 'a', labels: { k: 1 } } }],
+    ['POST', cm, []],
+    ['POST', cm, 'null'],
+    ['POST', cm, '"text"'],
+    ['PUT', `${cm}/a`, { metadata: { name: 'b' } }],
+    ['PATCH', `${cm}/a`, [{ op: 'nope', path: '/x' }], 'application/json-patch+json'],
+    ['PATCH', `${cm}/a`, '[{"op":"add","path":"no-slash","value":1}]', 'application/json-patch+json'],
+    ['PATCH', `${cm}/a`, '{', 'application/merge-patch+json'],
+    ['GET', `${cm}?labelSelector=${encodeURIComponent('a in (b')}`, undefined],
+    ['GET', `${cm}?fieldSelector=${encodeURIComponent('nonsense')}`, undefined],
+    ['GET', `${cm}?limit=2&continue=%25%25`, undefined],
+    ['GET', `/api/v1/namespaces/default/configmaps/a/b/c`, undefined],
+    ['POST', `/api/v1/namespaces/default/serviceaccounts/default/token`, { spec: { expirationSeconds: 'soon' } }],
+    ['DELETE', `${cm}/a`, '{not json'],
+  ];
+  s.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'default' } });
+  for (const [method, path, body, ct] of cases) {
+    await assert.rejects(c.request(method, path, body, ct), (e: KubeStatusError) => {
+      const st = e.body as { kind?: string; code?: number };
+      return e.statusCode >= 400 && e.statusCode < 500 && st.kind === 'Status' && st.code === e.statusCode;
+    }, `${method} ${path} ${JSON.stringify(body)}`);
+  }
+  assert.equal((await c.request<any>('GET', cm)).items.length, 1, 'still serving, state intact');
+});
