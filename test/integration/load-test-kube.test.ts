@@ -18,6 +18,7 @@ import { buildMesh } from '../../load-test/scenario/mesh-model';
 import { validateScenario } from '../../load-test/scenario/schema';
 import { CHANGE_TYPES } from '../../load-test/scenario/churn';
 import { KubeRequest, startKubeTestServer } from '../helpers/kube-apiserver';
+import { startKubeDiscovery } from '../helpers/kube-mesh';
 import { REPO_ROOT, runCli } from '../helpers/run-cli';
 
 /** A short, small scenario (2 namespaces x 2 services, 8 proxies, 3 s of churn). */
@@ -141,7 +142,7 @@ test('load-test --kubeconfig refuses a non-loopback API server unless --allow-re
   }
 });
 
-test('load-test --kubeconfig is idempotent: existing objects are replaced, --keep leaves the mesh, the next run adopts and deletes it', { timeout: 90_000 }, async (t) => {
+test('load-test --kubeconfig is idempotent: existing objects are replaced, --keep leaves the mesh, the next run (--target) adopts and deletes it', { timeout: 90_000 }, async (t) => {
   const api = await startKubeTestServer();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-kube-idem-'));
   t.after(async () => { await api.close(); fs.rmSync(dir, { recursive: true, force: true }); });
@@ -172,13 +173,19 @@ test('load-test --kubeconfig is idempotent: existing objects are replaced, --kee
   assert.equal((await api.get('v1', 'Namespace', undefined, 'lt2-ns-1'))!.metadata.labels?.[OWNER_LABEL], 'true');
   assert.ok(await api.get('networking.istio.io/v1', 'VirtualService', 'lt2-ns-1', 'svc-0'), '--keep left the mesh');
 
-  const second = await runCli(['load-test', '--scenario', file, '--kubeconfig', api.kubeconfigPath, '--namespace-prefix', 'lt2-', '--out', path.join(dir, 'r2.json')], 60_000);
+  // the second run drives a server that is already running in Kubernetes mode (--target)
+  const running = await startKubeDiscovery(api.kubeconfigPath);
+  t.after(() => running.close());
+  const second = await runCli(['load-test', '--scenario', file, '--kubeconfig', api.kubeconfigPath, '--target', running.grpcTarget, '--namespace-prefix', 'lt2-', '--out', path.join(dir, 'r2.json')], 60_000);
   assert.equal(second.code, 0, `${second.stdout}\n${second.stderr}`);
   const r2 = JSON.parse(fs.readFileSync(path.join(dir, 'r2.json'), 'utf8')) as LoadTestResult;
+  assert.equal(r2.environment.spawnedServer, false);
+  assert.equal(r2.proxies.everSynced, 8, 'every proxy synced from the running server');
+  assert.deepEqual(r2.checks, { allConnected: true, everyChangeConverged: true, zeroNacks: true });
   assert.deepEqual([...r2.kube!.namespacesCreated].sort(), ['istio-system', 'lt2-ns-1'], 'the earlier run\'s namespaces (owner label) are the load tester\'s');
   assert.equal(r2.kube!.cleanup, 'deleted');
   assert.equal(await api.get('v1', 'Namespace', undefined, 'lt2-ns-1'), undefined, 'its namespace deleted');
-  assert.equal(await api.get('v1', 'Namespace', undefined, 'istio-system'), undefined);
+  assert.ok(await api.get('v1', 'Namespace', undefined, 'istio-system'), 'istio-system stays: the running server lives there');
   assert.ok(await api.get('v1', 'Namespace', undefined, 'lt2-ns-0'), 'their namespace stays');
   assert.ok(await api.get('v1', 'ConfigMap', 'lt2-ns-0', 'theirs'), 'their object stays');
   for (const [apiVersion, kind] of [['v1', 'Service'], ['discovery.k8s.io/v1', 'EndpointSlice'], ['networking.istio.io/v1', 'VirtualService'], ['networking.istio.io/v1', 'DestinationRule']] as const) {
