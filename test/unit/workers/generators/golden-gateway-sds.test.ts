@@ -19,6 +19,7 @@ import { ENVOY_PATH, ENVOY_SKIP, errorStates, rejectedStats } from '../../../hel
 import { Envoy, dumpSection } from '../../../helpers/envoy';
 import { startCaServer, tokenFor } from '../../../helpers/ca-client';
 import { AdsClient } from '../../../helpers/ads-client';
+import { configDump } from '../../../../src/main/http/debug-xds';
 import { freePort } from '../../../helpers/server';
 import { waitFor } from '../../../helpers/wait-for';
 import { validateResources } from '../../../../src/shared/envoy/validate';
@@ -27,7 +28,7 @@ import { buildSecret } from '../../../../src/workers/generators/secrets';
 import { config, publishSnapshot, snapshotInput } from '../../../helpers/fixtures';
 import { baseMesh } from './golden-gateway-common';
 import {
-  GW_NS, NODE_ID, NODE_META, NS, SIDECAR_NODE, gatewayWithCredentials, readable, routerNode, scene, sdsFor, secrets, startSecureEnvoy,
+  GW_NS, NODE_ID, NODE_META, NS, SIDECAR_NODE, fixture, gatewayWithCredentials, readable, routerNode, scene, sdsFor, secrets, startSecureEnvoy,
 } from './golden-gateway-sds-common';
 
 /** Every SDS name the listeners of `set` reference over ADS. */
@@ -150,6 +151,13 @@ test('a real Envoy gateway on the secure port ACKs the listener and every Secret
         return !!w && w.names.size === 7 && w.nonceSent !== '' && w.nonceAcked === w.nonceSent;
       }, 20_000, 'Envoy to ACK SDS', 50);
       assert.equal(conn()!.identityVerified, true, 'the stream was authenticated and its identity checked');
+      // our /debug/config_dump of this proxy shows the secrets, never their private keys (Istio redacts them)
+      const dumped = JSON.stringify(configDump(conn()!, false));
+      assert.ok(dumped.includes('kubernetes://gw-cert') && dumped.includes('SecretsConfigDump'), 'the secrets are in the dump');
+      const ours = (configDump(conn()!, false) as any).configs.find((c: any) => c['@type'].endsWith('SecretsConfigDump'));
+      const gw = ours.dynamic_active_secrets.find((x: any) => x.name === 'kubernetes://gw-cert').secret;
+      assert.deepEqual(gw.tls_certificate.private_key, { inline_bytes: Buffer.from('[redacted]').toString('base64') }, 'the private key is redacted');
+      assert.ok(!dumped.includes(fixture('gw.key').toString().split('\n')[1]!), 'no private key text anywhere in the dump');
       let secretsDump: Record<string, any> = {};
       const e = envoy;
       await waitFor(async () => {
