@@ -114,10 +114,9 @@ export function chainSummary(listener: Record<string, any>): string[] {
 }
 
 /**
- * The sidecar's inbound listeners generated with the proxy's whole context, decoded as Envoy sees
- * them. The inbound LDS facet of GENERATOR_FACETS (src/shared/generation.ts) does not list
- * `namespace` and `labels` yet, so the facet-projected pipeline (generateFor) cannot see namespace-
- * and workload-level policies; this checks the generator itself until the facet carries them.
+ * The sidecar's inbound listeners generated with the proxy's whole (unprojected) context, decoded as
+ * Envoy sees them: the facet pipeline must give the same (the inbound LDS facet keys on namespace
+ * and labels, which namespace- and workload-level policies need).
  */
 export function inboundListenersWithFullContext(scene: Scene): Array<Record<string, any>> {
   const store = new ModelStore();
