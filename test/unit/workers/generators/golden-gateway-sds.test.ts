@@ -194,6 +194,13 @@ test('the plaintext port never serves gateway credentials (Istio: SDS needs a ve
     // a verified stream with the same generation key and names is not served from the refused answer, nor the reverse
     const resolved = await server.discovery.generation.resolve(server.discovery.registry.contextFor(conn.proxy), SECRET_TYPE_URL, names);
     assert.deepEqual([...resolved.resources.keys()].sort(), names.slice().sort());
+    const delta = AdsClient.delta(server.grpcTarget);
+    try {
+      const d = await delta.request({ type_url: SECRET_TYPE_URL, node: { id: `${NODE_ID.replace('~10.1.0.50~', '~10.1.0.51~')}`, metadata: NODE_META }, resource_names_subscribe: names }, 10_000);
+      assert.deepEqual(d.resources, [], 'Delta: nothing either');
+    } finally {
+      delta.close();
+    }
   } finally {
     ads.close();
     await server.close();
