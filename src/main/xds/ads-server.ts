@@ -59,7 +59,16 @@ export interface AdsServerOptions {
  */
 export interface StreamAuthenticator {
   authenticate(call: grpc.ServerDuplexStream<unknown, Buffer>): Promise<
-    | { ok: true; authorize(proxy: ProxyView): string | undefined }
+    | {
+      ok: true; authorize(proxy: ProxyView): string | undefined;
+      /**
+       * false when authorize() does not check the proxy against the caller's identity
+       * (PILOT_ENABLE_XDS_IDENTITY_CHECK=false): the stream is then not identityVerified and gets no
+       * gateway credentials, as Istio (VerifiedIdentity is set only by the identity check).
+       * Absent = it does.
+       */
+      verifiesIdentity?: boolean;
+    }
     | { ok: false; code: grpc.status; details: string }>;
 }
 
@@ -180,7 +189,7 @@ export class AdsServer {
           if (denied) throw new XdsProtocolError(grpc.status.PERMISSION_DENIED, denied);
           // authenticated on the secure port and the proxy accepted for that identity: SDS may
           // serve it its namespace's gateway credentials (connection.ts resolveArgs)
-          conn.identityVerified = true;
+          conn.identityVerified = verifiesIdentity;
         }
         (conn as { handleRequest(r: Req): void }).handleRequest(req);
         if (!registered) {
@@ -201,6 +210,7 @@ export class AdsServer {
     const held: Req[] = [];
     let admitted = false;
     let authorize: ((proxy: ProxyView) => string | undefined) | undefined;
+    let verifiesIdentity = false;
     const waitStart = Date.now();
     void this.admission.acquire(ADMISSION_WAIT_MS).then(async (ok) => {
       this.deps.callbacks.onAdmission?.(Date.now() - waitStart, ok);
@@ -220,6 +230,7 @@ export class AdsServer {
           return;
         }
         authorize = a.authorize;
+        verifiesIdentity = a.verifiesIdentity !== false;
       }
       if (conn.closed) return;
       admitted = true;
