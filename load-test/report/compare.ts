@@ -108,7 +108,7 @@ export function formatRelative(row: CompareRow): string {
 
 function describe(r: LoadTestResult): string {
   const s = r.scenario;
-  return `"${s.name}" ${r.proxies.total.toLocaleString('en-US')} proxies, ${(s.namespaces * s.servicesPerNamespace).toLocaleString('en-US')} services, ${r.changes.length} changes, churn ${Math.round(r.phases.churnMs / 1000)} s; ${r.environment.cpus} CPUs, Node ${r.environment.node}, ${r.environment.workers} worker(s); started ${r.startedAt}`;
+  return `"${s.name}" ${r.proxies.total.toLocaleString('en-US')} proxies, ${(s.namespaces * s.servicesPerNamespace).toLocaleString('en-US')} services, ${r.changes.length} changes, churn ${Math.round(r.phases.churnMs / 1000)} s; ${r.kube ? `Kubernetes mode (${r.kube.server})` : 'file mode'}; ${r.environment.cpus} CPUs, Node ${r.environment.node}, ${r.environment.workers} worker(s); started ${r.startedAt}`;
 }
 
 /** The printed side-by-side table. */

@@ -132,6 +132,7 @@ function facts(r: LoadTestResult): string {
     ['Node', e.node],
     ['simulator workers', String(e.workers)],
     ['server', e.spawnedServer ? `spawned, pid ${e.serverPid}, ${e.target}` : `running at ${e.target}`],
+    ['mesh source', r.kube ? `Kubernetes API ${r.kube.server} (${r.kube.objects.requests.toLocaleString('en-US')} API requests, setup ${(r.kube.setupMs / 1000).toFixed(1)} s, cleanup ${r.kube.cleanup})` : 'config dir (file mode)'],
     ['started', r.startedAt],
   ])}</div></section>`;
 }
