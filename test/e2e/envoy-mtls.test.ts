@@ -12,7 +12,9 @@
  *   account);
  * - a mesh-wide PeerAuthentication STRICT: the client's requests succeed over mTLS (TLS handshakes
  *   on both sides), a plaintext client straight to the server sidecar's port is refused;
- * - switched to PERMISSIVE: both succeed.
+ * - switched to PERMISSIVE: both succeed;
+ * - a namespace-wide DISABLE over it: plaintext only on the server, and the client's auto mTLS turns
+ *   off (its requests still succeed).
  */
 import { test, TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -21,7 +23,7 @@ import * as path from 'node:path';
 import { setLogSink } from '../../src/main/log';
 import { startTestServer, freePort, TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
-import { Envoy, findEnvoy, startEnvoy } from '../helpers/envoy';
+import { dumpSection, Envoy, findEnvoy, startEnvoy } from '../helpers/envoy';
 import { HttpBackend, httpGet, startHttpBackend } from '../helpers/http-backend';
 import { teardown } from '../helpers/teardown';
 import * as https from 'node:https';
@@ -230,4 +232,17 @@ test('mTLS STRICT: two Envoys talk mTLS with CA-issued certificates from the SDS
   assert.equal(r.status, 200);
   assert.equal(r.body, 'reviews-app');
   assert.equal(await statSum(f.client, `outbound|${f.egressPort}||${FQDN}`, '.ssl.connection_error'), 0, 'no TLS errors on the client side');
+
+  // a namespace-wide DISABLE overrides the mesh policy: the server has plaintext chains only, and the
+  // client's auto mTLS turns off (Istio infers the namespace's mode), so its requests still get through
+  fs.writeFileSync(path.join(f.server.configDir, 'peer-authentication-ns.yaml'),
+    `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: ${NS}}\nspec:\n  mtls: {mode: DISABLE}\n`);
+  await waitFor(async () => { try { await tlsToServer(f, true); return false; } catch { return true; } }, STEP_MS, 'TLS to the server sidecar to be refused under DISABLE', 200);
+  assert.deepEqual(await plaintextToServer(f).then((x) => [x.status, x.body]), [200, 'reviews-app']);
+  await untilClientSucceeds(f);
+  await waitFor(async () => {
+    const clusters = dumpSection(await f.client.getConfigDump(), 'ClustersConfigDump')['dynamic_active_clusters'] ?? [];
+    const c = clusters.find((x: any) => x.cluster?.name === `outbound|${f.egressPort}||${FQDN}`)?.cluster;
+    return c && !c.transport_socket_matches;
+  }, STEP_MS, 'the client cluster to drop its auto-mTLS matches', 200);
 });
