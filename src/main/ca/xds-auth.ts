@@ -32,7 +32,8 @@ export function xdsStreamAuthenticator(authenticators: Authenticators, opts: { i
         return { ok: false, code: r.unavailable ? grpc.status.UNAVAILABLE : grpc.status.UNAUTHENTICATED, details: `authentication failure (${r.reason})` };
       }
       const identities = r.caller.identities;
-      return { ok: true, authorize: (proxy: ProxyView) => (opts.identityCheck ? checkConnectionIdentity(identities, proxy) : undefined) };
+      // Istio serves gateway credentials (SDS) only to streams whose identity was checked against the proxy.
+      return { ok: true, verifiesIdentity: opts.identityCheck, authorize: (proxy: ProxyView) => (opts.identityCheck ? checkConnectionIdentity(identities, proxy) : undefined) };
     },
   };
 }
