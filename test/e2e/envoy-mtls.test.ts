@@ -24,7 +24,9 @@ import { setLogSink } from '../../src/main/log';
 import { startTestServer, freePort, TestServer } from '../helpers/server';
 import { waitFor } from '../helpers/wait-for';
 import { dumpSection, Envoy, findEnvoy, startEnvoy } from '../helpers/envoy';
-import { HttpBackend, httpGet, startHttpBackend } from '../helpers/http-backend';
+import { httpGet } from '../helpers/http-backend';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
 import { teardown } from '../helpers/teardown';
 import * as https from 'node:https';
 import { issueWorkloadIdentity, SdsAgent, startSdsAgent, startTestCa, WorkloadIdentity } from '../helpers/sds-agent';
@@ -48,7 +50,27 @@ spec:
 `;
 }
 
-function meshFiles(egressPort: number, inboundPort: number, app: HttpBackend, mode: string): Record<string, string> {
+/** The server workload's app: answers `reviews-app`, counts hits and keeps the x-forwarded-client-cert it saw. */
+interface App { host: string; port: number; hits(): number; xfcc: string[]; close(): Promise<void> }
+
+async function startApp(): Promise<App> {
+  let hits = 0;
+  const xfcc: string[] = [];
+  const server = http.createServer((req, res) => {
+    hits++;
+    xfcc.push(String(req.headers['x-forwarded-client-cert'] ?? ''));
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end('reviews-app');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    host: '127.0.0.1', port: (server.address() as AddressInfo).port, hits: () => hits, xfcc,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function meshFiles(egressPort: number, inboundPort: number, app: App, mode: string): Record<string, string> {
   return {
     'namespace.yaml': `apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: istio-system}\n`,
     'reviews.yaml': `
@@ -109,7 +131,7 @@ spec:
 }
 
 interface Fixture {
-  server: TestServer; app: HttpBackend; client: Envoy; sidecar: Envoy; egressPort: number; inboundPort: number;
+  server: TestServer; app: App; client: Envoy; sidecar: Envoy; egressPort: number; inboundPort: number;
   clientAgent: SdsAgent; serverAgent: SdsAgent;
   /** a third workload's identity from the same CA (a non-Envoy mTLS client) */
   ratings: WorkloadIdentity;
@@ -125,7 +147,7 @@ async function setUp(t: TestContext, mode: string): Promise<Fixture> {
   onClose(() => serverAgent.close());
   const clientAgent = await startSdsAgent(await issueWorkloadIdentity(ca, NS, 'productpage'));
   onClose(() => clientAgent.close());
-  const app = await startHttpBackend('reviews-app', '127.0.0.1');
+  const app = await startApp();
   onClose(() => app.close());
   const egressPort = await freePort();
   const inboundPort = await freePort();
@@ -203,6 +225,9 @@ test('mTLS STRICT: two Envoys talk mTLS with CA-issued certificates from the SDS
     (await statSum(f.sidecar, `listener.${SERVER_IP}_${f.inboundPort}`, '.ssl.handshake')) > 0, 10_000, 'TLS handshakes counted on both sidecars', 100)
     .catch(async (e: Error) => { throw new Error(`${e.message}\n${await sslStats(f.client)}\n--- server ---\n${await sslStats(f.sidecar)}`); });
   assert.ok((await statSum(f.client, `cluster.outbound|${f.egressPort}||${FQDN}`, '.ssl.versions.TLSv1.3')) > 0, 'TLS 1.3 upstream');
+  // the app learns the peer's identity: the server sidecar appends the client certificate's details
+  const xfcc = f.app.xfcc[f.app.xfcc.length - 1]!;
+  assert.match(xfcc, new RegExp(`By=spiffe://cluster.local/ns/${NS}/sa/reviews;Hash=[0-9a-f]+;Subject="";URI=spiffe://cluster.local/ns/${NS}/sa/productpage`), xfcc);
   // the secrets came from the agents, asked for by name
   for (const agent of [f.clientAgent, f.serverAgent]) {
     const asked = new Set(agent.requests.flatMap((r) => r.names));

@@ -95,6 +95,15 @@ function inboundRouteConfig(name: string, cluster: string, port: number, hostnam
   };
 }
 
+/**
+ * Istio buildSidecarInboundHTTPOpts proxy headers (sidecar defaults): the peer's certificate details
+ * appended to x-forwarded-client-cert for the app (Subject, URI, DNS), after what came in.
+ */
+const INBOUND_CLIENT_CERT: Obj = {
+  forward_client_cert_details: 'APPEND_FORWARD',
+  set_current_client_cert_details: { subject: { value: true }, uri: true, dns: true },
+};
+
 const TLS_INSPECTOR: Obj = { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
 const VIRTUAL_INBOUND = 'virtualInbound';
 const CATCHALL_HTTP = 'virtualInbound-catchall-http';
@@ -133,7 +142,7 @@ function inboundFilterChains(c: InboundChain, policy: InboundPolicy, mesh: Obj):
   return chainsForOptions({
     port: c.targetPort,
     name: () => name,
-    http: () => [hcm(`inbound_${name}`, { route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) }, { before: policy.httpFilters(c.targetPort) })],
+    http: () => [hcm(`inbound_${name}`, { ...INBOUND_CLIENT_CERT, route_config: inboundRouteConfig(cluster, cluster, c.port, c.hostname) }, { before: policy.httpFilters(c.targetPort) })],
     tcp: () => [...policy.networkFilters(c.targetPort), tcpProxy(cluster, cluster)],
   }, chainMatchOptions(cls, policy.mtls(c.targetPort)), mesh);
 }
@@ -151,7 +160,7 @@ function passthroughChains(chains: InboundChain[], policy: InboundPolicy, mesh: 
     port,
     name: (protocol) => (protocol === 'HTTP' ? CATCHALL_HTTP : VIRTUAL_INBOUND),
     // the security filters apply to passthrough traffic too (Istio builds these chains like any other)
-    http: () => [hcm(INBOUND_PASSTHROUGH_CLUSTER, { route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) }, { before: policy.httpFilters(port) })],
+    http: () => [hcm(INBOUND_PASSTHROUGH_CLUSTER, { ...INBOUND_CLIENT_CERT, route_config: inboundRouteConfig(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, 0, undefined) }, { before: policy.httpFilters(port) })],
     tcp: () => [...policy.networkFilters(port), tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)],
   }, chainMatchOptions('AUTO', policy.mtls(port)), mesh));
 }
