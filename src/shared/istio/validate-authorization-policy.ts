@@ -52,7 +52,8 @@ export function validateAuthorizationPolicy(o: Obj, iss: Issues): void {
   const action = readEnum(iss, [...sp, 'action'], spec.action, ACTIONS) ?? (spec.action === undefined || spec.action === null ? 'ALLOW' : undefined);
   const rules = readList(iss, [...sp, 'rules'], spec.rules);
   const provider = readObj(iss, [...sp, 'provider'], spec.provider);
-  const rulesSet = spec.rules !== undefined && spec.rules !== null;
+  // protobuf decoding makes `rules: []` the same as no rules (Istio checks `in.Rules == nil`)
+  const rulesSet = Array.isArray(spec.rules) && spec.rules.length > 0;
 
   if (action === 'CUSTOM') {
     if (!rulesSet) {

@@ -32,6 +32,7 @@ describe('AuthorizationPolicy', () => {
   it('checks actions and providers as Istio does', () => {
     assertError(ap({ action: 'LOG' }), ['spec', 'action'], /unsupported value "LOG"/);
     assertError(ap({ action: 'DENY' }), ['spec', 'rules'], /DENY action without `rules` is meaningless/);
+    assertError(ap({ action: 'DENY', rules: [] }), ['spec', 'rules'], /DENY action without `rules` is meaningless/);
     assertError(ap({ action: 'CUSTOM', provider: { name: 'ext' } }), ['spec', 'rules'], /CUSTOM action without `rules`/);
     assertError(ap({ action: 'CUSTOM', rules: [{}] }), ['spec', 'provider', 'name'], /`provider.name` must not be empty/);
     assertError(ap({ action: 'ALLOW', provider: { name: 'ext' }, rules: [{}] }), ['spec', 'provider'], /must not be with non CUSTOM action, found ALLOW/);
