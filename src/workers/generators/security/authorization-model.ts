@@ -49,6 +49,19 @@ function headerMatcher(name: string, v: string, ignoreCase = false): Obj {
   return { name, string_match: { exact: v, ...ic } };
 }
 
+/** Go regexp.QuoteMeta. */
+const quoteMeta = (v: string): string => v.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+
+/**
+ * Istio matcher.InlineHeaderMatcher: the value may be one of several comma-joined values of the
+ * header (RFC 7230), so it is matched by a regex over the joined value; `*` is presence.
+ */
+function inlineHeaderMatcher(name: string, v: string): Obj {
+  if (v === '*') return { name, present_match: true };
+  const r = v.startsWith('*') ? `.*${quoteMeta(v.slice(1))}` : v.endsWith('*') ? `${quoteMeta(v.slice(0, -1))}.*` : quoteMeta(v);
+  return { name, safe_regex_match: { regex: `^${r}$|^${r},.*|.*,${r},.*|.*,${r}$` } };
+}
+
 /** `10.1.2.3` or `10.0.0.0/8` → CidrRange; undefined when it is neither (Istio AddrStrToCidrRange). */
 function cidrRange(v: string): Obj | undefined {
   if (!isIPOrCidr(v)) return undefined;
@@ -187,6 +200,15 @@ const G = {
       return { header: headerMatcher(name[0]!, v) };
     },
   },
+  inlineHeader: {
+    side: 'principal',
+    one: (key, v, forTCP) => {
+      httpOnly(key, forTCP);
+      const name = namesInBrackets(key.slice('request.experimental.inline.headers'.length));
+      if (!name || name.length !== 1) throw new Unsupported(`expecting format [<NAME>], found ${key}`);
+      return { header: inlineHeaderMatcher(name[0]!, v) };
+    },
+  },
   host: { side: 'permission', one: (key, v, forTCP) => { httpOnly(key, forTCP); return { header: headerMatcher(':authority', v, true) }; } },
   method: { side: 'permission', one: (key, v, forTCP) => { httpOnly(key, forTCP); return { header: headerMatcher(':method', v) }; } },
   path: {
@@ -243,6 +265,7 @@ function whenGen(key: string, policyNamespace: string): Gen | undefined {
   }
   if (key.startsWith('experimental.envoy.filters.')) return G.envoyFilter;
   if (key.startsWith('request.headers')) return G.header;
+  if (key.startsWith('request.experimental.inline.headers')) return G.inlineHeader;
   if (key.startsWith('request.auth.claims')) return G.claims;
   return undefined;
 }

@@ -128,6 +128,7 @@ spec:
         notPaths: ["/api/internal*"]
     when:
     - {key: "request.headers[x-team]", values: ["blue", "green-*"], notValues: ["*-test"]}
+    - {key: "request.experimental.inline.headers[x-forwarded-client]", values: ["10.0.0.1", "*.internal"]}
     - {key: source.ip, values: ["10.1.0.0/16"]}
     - {key: remote.ip, notValues: ["198.51.100.7"]}
     - {key: source.namespace, values: ["foo"]}
