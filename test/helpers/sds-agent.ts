@@ -81,7 +81,7 @@ function bidi(name: string, req: string, res: string): grpc.MethodDefinition<Obj
   };
 }
 
-const SDS_SERVICE: grpc.ServiceDefinition = {
+export const SDS_SERVICE: grpc.ServiceDefinition = {
   StreamSecrets: bidi('StreamSecrets', 'envoy.service.discovery.v3.DiscoveryRequest', 'envoy.service.discovery.v3.DiscoveryResponse'),
   DeltaSecrets: bidi('DeltaSecrets', 'envoy.service.discovery.v3.DeltaDiscoveryRequest', 'envoy.service.discovery.v3.DeltaDiscoveryResponse'),
 };
