@@ -9,6 +9,7 @@
  * metadata and status changes; deleting a namespace deletes what it contains.
  */
 import { randomUUID, randomBytes } from 'node:crypto';
+import { applyCreateDefaults, applyStatusDefaults, applyUpdateDefaults, applyWriteDefaults } from './kube-apiserver-defaults';
 import { ApiError } from './kube-apiserver-errors';
 import { ResourceDef, RESOURCES, qualifiedResource, storeKey } from './kube-apiserver-resources';
 
@@ -246,7 +247,8 @@ export class KubeStore {
     delete meta.deletionTimestamp;
     delete meta.selfLink;
     if (opts.http && d.status) delete obj.status;
-    if (opts.http && d.resource === 'services') this.defaultService(obj);
+    if (opts.http) applyCreateDefaults(d, obj, () => this.allocateClusterIp());
+    applyWriteDefaults(d, obj);
     if (d.resource === 'namespaces') {
       meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': meta.name };
       obj.spec = { finalizers: ['kubernetes'], ...(obj.spec ?? {}) };
@@ -288,6 +290,7 @@ export class KubeStore {
     if (opts.statusOnly) {
       next = { ...structuredClone(cur), status: structuredClone(input.status) };
       if (next.status === undefined) delete next.status;
+      if (opts.http) applyStatusDefaults(d, next, cur);
     } else {
       next = structuredClone(input);
       delete next.apiVersion;
@@ -304,6 +307,8 @@ export class KubeStore {
       if (cur.metadata.generation === undefined) delete next.metadata.generation; else next.metadata.generation = cur.metadata.generation;
       if (ns === undefined) delete next.metadata.namespace;
       if (d.resource === 'namespaces') next.metadata.labels = { ...(next.metadata.labels ?? {}), 'kubernetes.io/metadata.name': meta.name };
+      if (opts.http) applyUpdateDefaults(d, next);
+      applyWriteDefaults(d, next);
     }
     next.metadata.resourceVersion = cur.metadata.resourceVersion;
     if (sameContent(cur, next)) return structuredClone(cur);
@@ -344,29 +349,12 @@ export class KubeStore {
 
   private nextIp = 10;
 
-  /** What the API server fills in a created Service (defaults and a ClusterIP from 10.96.0.0/16). */
-  private defaultService(obj: Obj): void {
-    const spec: Obj = (obj.spec = { ...(obj.spec ?? {}) });
-    spec.type ??= 'ClusterIP';
-    spec.sessionAffinity ??= 'None';
-    if (spec.type !== 'ExternalName') {
-      if (!spec.clusterIP) {
-        const used = new Set(this.listRaw(RESOURCES.find((d) => d.resource === 'services')!).map((o) => o.spec?.clusterIP));
-        let ip: string;
-        do { const n = this.nextIp++; ip = `10.96.${(n >> 8) & 255}.${n & 255}`; } while (used.has(ip) || ip.endsWith('.0') || ip.endsWith('.255'));
-        spec.clusterIP = ip;
-      }
-      spec.clusterIPs ??= [spec.clusterIP];
-      // a headless Service without selector gets both families, as kube-apiserver v1.37 answers
-      const dual = spec.clusterIP === 'None' && !spec.selector;
-      spec.ipFamilies ??= dual ? ['IPv4', 'IPv6'] : ['IPv4'];
-      spec.ipFamilyPolicy ??= dual ? 'RequireDualStack' : 'SingleStack';
-      spec.internalTrafficPolicy ??= 'Cluster';
-    }
-    if (Array.isArray(spec.ports)) {
-      spec.ports = spec.ports.map((p: Obj) => ({ ...p, protocol: p.protocol ?? 'TCP', targetPort: p.targetPort ?? p.port }));
-    }
-    obj.status = { loadBalancer: {} };
+  /** A free ClusterIP from 10.96.0.0/16. */
+  private allocateClusterIp(): string {
+    const used = new Set(this.listRaw(RESOURCES.find((d) => d.resource === 'services')!).map((o) => o.spec?.clusterIP));
+    let ip: string;
+    do { const n = this.nextIp++; ip = `10.96.${(n >> 8) & 255}.${n & 255}`; } while (used.has(ip) || ip.endsWith('.0') || ip.endsWith('.255'));
+    return ip;
   }
 
   /** A consistent page of `items` (already filtered); `token` continues an earlier page. */
