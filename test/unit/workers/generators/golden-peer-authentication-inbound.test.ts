@@ -136,3 +136,12 @@ for (const name of Object.keys(SCENES) as Array<keyof typeof SCENES>) {
     assert.ok(dumpNames(dump, 'ListenersConfigDump', 'dynamic_listeners').includes('virtualInbound'));
   });
 }
+
+test('peer authentication: trust domain aliases widen the peer SAN prefixes; meshMTLS sets the minimum version and ciphers', () => {
+  const scene = { ...SCENES.strict, mesh: { trustDomainAliases: ['old.example', 'cluster.local'], meshMTLS: { minProtocolVersion: 'TLSV1_3', cipherSuites: ['ECDHE-ECDSA-AES256-GCM-SHA384'] } } };
+  const set = generate(scene);
+  assertValid(set);
+  const ctx = listener(set, 'virtualInbound')['filter_chains'].find((fc: any) => fc.name === '0.0.0.0_9080').transport_socket.typed_config.common_tls_context;
+  assert.deepEqual(ctx.combined_validation_context.default_validation_context.match_subject_alt_names, [{ prefix: 'spiffe://cluster.local/' }, { prefix: 'spiffe://old.example/' }]);
+  assert.deepEqual(ctx.tls_params, { tls_minimum_protocol_version: 'TLSv1_3', tls_maximum_protocol_version: 'TLSv1_3', cipher_suites: ['ECDHE-ECDSA-AES256-GCM-SHA384'] });
+});
