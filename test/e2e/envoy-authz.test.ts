@@ -5,12 +5,15 @@
  * answer 403 there while other paths reach the backend; replacing it with an ALLOW for GET only
  * makes a POST 403 and a GET 200, without restarting Envoy. A CUSTOM policy sends the requests
  * its rules match (and only those) to a real external authorization HTTP server named by a
- * MeshConfig extension provider, whose answer Envoy enforces. Skips when `envoy` is not on PATH.
+ * MeshConfig extension provider, whose answer Envoy enforces. On a TCP port, a DENY rule made only
+ * of HTTP attributes denies every connection (Istio's documented behaviour, which its validation
+ * warns about). Skips when `envoy` is not on PATH.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { setLogSink } from '../../src/main/log';
 import { startTestServer, freePort } from '../helpers/server';
@@ -219,4 +222,51 @@ spec:
   for (const c of server.discovery.ads.connections.values()) {
     for (const w of c.watches.values()) assert.equal(w.lastError, '', `no NACK for ${w.typeUrl}`);
   }
+});
+
+/** A TCP echo server. */
+async function startEcho(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((c) => { sockets.add(c); c.on('close', () => sockets.delete(c)); c.pipe(c); });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (srv.address() as net.AddressInfo).port, close: () => new Promise<void>((r) => { for (const c of sockets) c.destroy(); srv.close(() => r()); }) };
+}
+
+/** Connect, send a line, resolve to what came back before the connection closed (or 1 s passed). */
+function echo(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const c = net.connect(port, '127.0.0.1', () => c.write('ping\n'));
+    const done = () => { clearTimeout(timer); c.destroy(); resolve(got); };
+    const timer = setTimeout(done, 1000);
+    c.on('data', (d) => { got += d.toString(); if (got.includes('\n')) done(); });
+    c.on('error', done);
+    c.on('close', done);
+  });
+}
+
+test('real Envoy on a TCP port: a DENY rule with only HTTP fields denies every connection', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const closeLater = teardown(t);
+  const restore = setLogSink(() => undefined);
+  closeLater(restore);
+  const backend = await startEcho();
+  closeLater(() => backend.close());
+  const listenerPort = await freePort();
+  const files = meshFiles(listenerPort, backend.port);
+  files['workload.yaml'] = files['workload.yaml']!.replace('protocol: HTTP, name: http}', 'protocol: TCP, name: tcp}').replace('{name: http, port:', '{name: tcp, port:');
+  delete files['authz.yaml'];
+  const server = await startTestServer({ files });
+  closeLater(() => server.close());
+  const envoy = await startEnvoy(ENVOY!, {
+    xdsTarget: server.grpcTarget, nodeId: NODE_ID,
+    metadata: { INTERCEPTION_MODE: 'NONE', NAMESPACE: NS, LABELS: { app: 'httpbin', version: 'v1' } },
+  });
+  closeLater(() => envoy.stop());
+
+  await waitFor(async () => (await echo(listenerPort)) === 'ping\n', 30_000, 'the TCP port to echo through Envoy');
+  fs.writeFileSync(path.join(server.configDir, 'authz.yaml'), DENY_ADMIN);
+  await waitFor(async () => (await echo(listenerPort)) === '', 30_000, 'the network RBAC filter to close connections');
+  assert.equal(await echo(listenerPort), '', 'denied: closed without reaching the echo server');
+  fs.rmSync(path.join(server.configDir, 'authz.yaml'));
+  await waitFor(async () => (await echo(listenerPort)) === 'ping\n', 30_000, 'the TCP port to echo again once the policy is gone');
 });
