@@ -6,7 +6,8 @@
  * Tests written against `KubeTestTarget` also run against a real API server
  * (KUBE_TEST_APISERVER + KUBECONFIG): they are the check that the test server behaves like one.
  * Tests of the local server's own controls (stop/start, compact, request log, bookmark interval)
- * skip there. Admission webhooks: apiserver-admission.test.ts.
+ * skip there. RBAC and admission webhooks: apiserver-admission.test.ts; serialisation and
+ * write defaults: apiserver-objects.test.ts.
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -519,31 +520,6 @@ test('local server with namespaceTerminationMs: a deleted namespace is Terminati
   assert.deepEqual(nsEvents.events.map((e) => [e.type, e.object.status.phase]), [['MODIFIED', 'Terminating'], ['DELETED', 'Terminating']]);
   assert.deepEqual(cmEvents.events.map((e) => e.type), ['MODIFIED', 'DELETED']);
   assert.equal(s.get('v1', 'ConfigMap', ns, 'a'), undefined);
-});
-
-test('objects come as the API server serialises them: field order, managedFields of HTTP writers, initial-events-end bookmark', async (t) => {
-  const k = await target(t);
-  const ns = await k.freshNamespace();
-  const c = k.client();
-  const cm = await c.request<any>('POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'a', labels: { x: 'y' } }, data: { k: 'v' } });
-  assert.deepEqual(Object.keys(cm), ['kind', 'apiVersion', 'metadata', 'data']);
-  assert.deepEqual(Object.keys(cm.metadata), ['name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp', 'labels', 'managedFields']);
-  assert.deepEqual(cm.metadata.managedFields.map((m: any) => [m.manager, m.operation, m.apiVersion, m.fieldsType]), [['node-fetch', 'Update', 'v1', 'FieldsV1']]);
-  assert.deepEqual(cm.metadata.managedFields[0].fieldsV1, { 'f:data': { '.': {}, 'f:k': {} }, 'f:metadata': { 'f:labels': { '.': {}, 'f:x': {} } } });
-  const applied = await c.request<any>('PATCH', `/api/v1/namespaces/${ns}/configmaps/b?fieldManager=istiod`, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' }, data: { k: 'v' } }), 'application/apply-patch+yaml');
-  assert.deepEqual(applied.metadata.managedFields.map((m: any) => [m.manager, m.operation]), [['istiod', 'Apply']]);
-  const vs = await c.request<any>('POST', `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`, { kind: 'VirtualService', apiVersion: 'networking.istio.io/v1', metadata: { name: 'vs', namespace: ns }, spec: { http: [{ route: [{ destination: { host: 'b' } }] }], hosts: ['a'] } });
-  assert.deepEqual(Object.keys(vs), ['apiVersion', 'kind', 'metadata', 'spec']); // unstructured: sorted keys
-  assert.deepEqual(Object.keys(vs.spec), ['hosts', 'http']);
-  const list = await c.request<any>('GET', `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices`);
-  assert.deepEqual(list.metadata.continue, '');
-
-  const w = await watchEvents(c, `/api/v1/namespaces/${ns}/configmaps`, { resourceVersion: '0', allowWatchBookmarks: true });
-  t.after(() => w.stop());
-  await waitFor(() => w.events.some((e) => e.type === 'BOOKMARK'), 5000, 'the initial-events-end bookmark');
-  const firstBookmark = w.events.findIndex((e) => e.type === 'BOOKMARK');
-  assert.deepEqual(w.events.slice(0, firstBookmark).map((e) => [e.type, e.object.metadata.name]).sort(), [['ADDED', 'a'], ['ADDED', 'b']]);
-  assert.equal(w.events[firstBookmark].object.metadata.annotations['k8s.io/initial-events-end'], 'true');
 });
 
 test('local server: a watch from before the kept history (historyLimit) gets 410 Expired; a recent one resumes', async (t) => {
