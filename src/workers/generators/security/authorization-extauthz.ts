@@ -19,7 +19,7 @@ import { ConfigModel } from '../../../shared/model/service';
 import { parseGoDuration } from '../../../shared/duration';
 import { outboundClusterName } from '../hosts';
 import { duration } from '../types';
-import { buildRules, RBAC_HTTP_FILTER, RBAC_HTTP_TYPE, RBAC_NETWORK_FILTER, RBAC_NETWORK_TYPE, RBAC_TCP_STAT_PREFIX } from './authorization';
+import { buildRules, RBAC_HTTP_FILTER, RBAC_HTTP_TYPE, RBAC_NETWORK_FILTER, RBAC_NETWORK_TYPE, RBAC_TCP_STAT_PREFIX } from './authorization-rules';
 
 type Obj = Record<string, unknown>;
 
