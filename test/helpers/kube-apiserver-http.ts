@@ -127,23 +127,27 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
 
   // Discovery
   const discovery = url.pathname === '/api' || url.pathname === '/api/' || url.pathname === '/apis' || url.pathname === '/apis/' || (parts[0] === 'apis' && parts.length === 2) || !t || t.rest.length === 0;
-  if (discovery) { entry.verb = method.toLowerCase(); authenticate(); }
+  if (discovery) {
+    entry.verb = method.toLowerCase();
+    authenticate();
+    if (method !== 'GET' && method !== 'HEAD') throw ApiError.methodNotAllowed(method, url.pathname);
+  }
+  const plain404 = (): void => {
+    entry.code = 404;
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+    res.end('404 page not found\n');
+  };
   if (url.pathname === '/api' || url.pathname === '/api/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiVersions(ctx.address())); }
   if (url.pathname === '/apis' || url.pathname === '/apis/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiGroupList()); }
   if (parts[0] === 'apis' && parts.length === 2) {
     entry.verb = 'get';
     const versions = [...new Set(RESOURCES.filter((d) => d.group === parts[1]).flatMap((d) => d.versions))].sort(compareVersions);
-    if (versions.length === 0) throw ApiError.noResource();
+    if (versions.length === 0) return plain404();
     const vs = versions.map((version) => ({ groupVersion: `${parts[1]}/${version}`, version }));
     return send(res, (entry.code = 200), { kind: 'APIGroup', apiVersion: 'v1', name: parts[1], versions: vs, preferredVersion: vs[0] });
   }
-  if (!t) throw ApiError.noResource();
-  if (t.group !== '' && !RESOURCES.some((d) => d.group === t.group && d.versions.includes(t.version))) {
-    entry.code = 404;
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-    res.end('404 page not found\n');
-    return;
-  }
+  if (!t) return plain404();
+  if (t.group !== '' && !RESOURCES.some((d) => d.group === t.group && d.versions.includes(t.version))) return plain404();
   if (t.rest.length === 0) {
     entry.verb = 'get';
     const doc = apiResourceList(t.group, t.version);
