@@ -7,10 +7,13 @@
  * its rules match (and only those) to a real external authorization HTTP server named by a
  * MeshConfig extension provider, whose answer Envoy enforces. On a TCP port, a DENY rule made only
  * of HTTP attributes denies every connection (Istio's documented behaviour, which its validation
- * warns about). Skips when `envoy` is not on PATH.
+ * warns about). With a RequestAuthentication, an ALLOW on requestPrincipals and a JWT claim admits
+ * only requests whose validated token has that issuer/subject and claim. Skips when `envoy` is not
+ * on PATH.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -30,9 +33,9 @@ const NODE_ID = `sidecar~127.0.0.20~httpbin-v1.${NS}~${NS}.svc.cluster.local`;
 
 interface Reply { status: number; body: string }
 
-function request(port: number, method: string, urlPath: string): Promise<Reply> {
+function request(port: number, method: string, urlPath: string, headers: Record<string, string> = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, agent: false, timeout: 5000, headers: { host: 'httpbin.foo' } }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method, agent: false, timeout: 5000, headers: { ...headers, host: 'httpbin.foo' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { body += c; });
@@ -269,4 +272,63 @@ test('real Envoy on a TCP port: a DENY rule with only HTTP fields denies every c
   assert.equal(await echo(listenerPort), '', 'denied: closed without reaching the echo server');
   fs.rmSync(path.join(server.configDir, 'authz.yaml'));
   await waitFor(async () => (await echo(listenerPort)) === 'ping\n', 30_000, 'the TCP port to echo again once the policy is gone');
+});
+
+const ISSUER = 'https://issuer.example.com';
+const b64url = (v: Buffer | string) => Buffer.from(v).toString('base64url');
+
+/** An ES256 JWS (JOSE r||s signature) over `claims`. */
+function es256(key: crypto.KeyObject, kid: string, claims: Record<string, unknown>): string {
+  const input = `${b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid }))}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${b64url(crypto.sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }))}`;
+}
+
+test('real Envoy: RequestAuthentication + ALLOW on requestPrincipals and a JWT claim', { skip: SKIP, timeout: 120_000 }, async (t) => {
+  const closeLater = teardown(t);
+  const restore = setLogSink(() => undefined);
+  closeLater(restore);
+  const backend = await startHttpBackend('httpbin', '127.0.0.1');
+  closeLater(() => backend.close());
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwks = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256', use: 'sig' }] });
+  const listenerPort = await freePort();
+  const files = meshFiles(listenerPort, backend.port);
+  files['authz.yaml'] = `
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  jwtRules:
+  - issuer: ${ISSUER}
+    jwks: '${jwks}'
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: require-admin-alice, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: ALLOW
+  rules:
+  - from: [{source: {requestPrincipals: ["${ISSUER}/alice"]}}]
+    when: [{key: "request.auth.claims[groups]", values: ["admins"]}]
+`;
+  const server = await startTestServer({ files });
+  closeLater(() => server.close());
+  const envoy = await startEnvoy(ENVOY!, {
+    xdsTarget: server.grpcTarget, nodeId: NODE_ID,
+    metadata: { INTERCEPTION_MODE: 'NONE', NAMESPACE: NS, LABELS: { app: 'httpbin', version: 'v1' } },
+  });
+  closeLater(() => envoy.stop());
+
+  const now = Math.floor(Date.now() / 1000);
+  const token = (sub: string, groups: unknown) => ({ authorization: `Bearer ${es256(privateKey, 'k1', { iss: ISSUER, sub, iat: now, exp: now + 3600, groups })}` });
+  await waitFor(async () => (await request(listenerPort, 'GET', '/', token('alice', ['admins'])).catch(() => ({ status: 0 }))).status === 200, 30_000, 'alice (admins) to be allowed');
+  assert.equal((await request(listenerPort, 'GET', '/', token('alice', 'admins'))).status, 200, 'a scalar claim matches too');
+  const none = await request(listenerPort, 'GET', '/');
+  assert.equal(none.status, 403, 'no token: no request principal, nothing allows it');
+  assert.equal(none.body, 'RBAC: access denied');
+  assert.equal((await request(listenerPort, 'GET', '/', token('alice', ['users']))).status, 403, 'wrong group');
+  assert.equal((await request(listenerPort, 'GET', '/', token('bob', ['admins']))).status, 403, 'wrong subject');
+  assert.equal((await request(listenerPort, 'GET', '/', { authorization: 'Bearer not.a.jwt' })).status, 401, 'an invalid token is rejected by jwt_authn first');
 });
