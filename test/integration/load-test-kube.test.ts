@@ -25,7 +25,7 @@ import { REPO_ROOT, runCli } from '../helpers/run-cli';
 function tinyScenario(name: string): Record<string, unknown> {
   return {
     name, seed: 3, namespaces: 2, servicesPerNamespace: 2, endpointsPerService: 4, proxies: 8, sidecarScoping: 'none', deltaShare: 0.5,
-    routingShare: 1, durationSeconds: 3, warmupSeconds: 15, drainSeconds: 10, connectsPerSecond: 40,
+    routingShare: 1, durationSeconds: 3, warmupSeconds: 30, drainSeconds: 20, connectsPerSecond: 40,
     churn: { endpointChangesPerSecond: 1, configEditsPerMinute: 40, scaleUps: { count: 1, endpoints: 1 } },
   };
 }
@@ -48,8 +48,8 @@ test('load-test --kubeconfig: the mesh and its churn go through the API, every c
     sidecarScoping: 'namespace',
     routingShare: 1,
     durationSeconds: 10,
-    warmupSeconds: 20,
-    drainSeconds: 10,
+    warmupSeconds: 30, // both end as soon as the fleet is synced / every change converged:
+    drainSeconds: 20, //  generous bounds only matter on a loaded machine
     connectsPerSecond: 40,
     churn: { endpointChangesPerSecond: 1, configEditsPerMinute: 24, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
   };
