@@ -17,6 +17,7 @@ export const LOAD_TEST_HELP = `istiod-ts load-test: simulated Envoys against an 
 
 Usage:
   istiod-ts load-test --scenario FILE [flags]
+  istiod-ts load-test --scenario FILE --kubeconfig FILE [flags]   the mesh in a cluster instead
   istiod-ts load-test --report RESULT.json [--html FILE]   the HTML report of a saved result
   istiod-ts load-test --compare A.json B.json               two results side by side
 
