@@ -205,30 +205,32 @@ export function sdsCluster(target: string): Obj {
 
 // ---------------------------------------------------------------- shared agent for plain tests
 
-let shared: { agent: Promise<{ agent: SdsAgent; ca: TestCa }>; users: number } | undefined;
+let shared: { agent: Promise<SdsAgent>; users: number } | undefined;
+/** The shared agent's identity: issued once per process (the CA is closed right after, holding nothing open). */
+let sharedIdentity: Promise<WorkloadIdentity> | undefined;
+
+function sharedWorkloadIdentity(): Promise<WorkloadIdentity> {
+  sharedIdentity ??= (async () => {
+    const ca = await startTestCa();
+    try { return await issueWorkloadIdentity(ca, 'default', 'default'); } finally { ca.close(); }
+  })();
+  sharedIdentity.catch(() => { sharedIdentity = undefined; });
+  return sharedIdentity;
+}
 
 /**
  * A process-wide agent for Envoys that just need the mesh's default secrets to exist (PERMISSIVE
- * inbound chains and auto-mTLS clusters reference them): one CA and identity
- * spiffe://cluster.local/ns/default/sa/default. Reference-counted: the server closes when the last
- * user releases it, so test processes exit.
+ * inbound chains and auto-mTLS clusters reference them): identity
+ * spiffe://cluster.local/ns/default/sa/default from a throwaway CA. Reference-counted: the server
+ * closes when the last user releases it, so test processes exit.
  */
 export async function acquireSharedSdsAgent(): Promise<{ target: string; release(): Promise<void> }> {
-  if (!shared) {
-    shared = {
-      users: 0,
-      agent: (async () => {
-        const ca = await startTestCa();
-        const agent = await startSdsAgent(await issueWorkloadIdentity(ca, 'default', 'default'));
-        return { agent, ca };
-      })(),
-    };
-  }
+  if (!shared) shared = { users: 0, agent: sharedWorkloadIdentity().then((id) => startSdsAgent(id)) };
   const s = shared;
   s.users++;
   let released = false;
   try {
-    const { agent } = await s.agent;
+    const agent = await s.agent;
     return {
       target: agent.target,
       release: async () => {
@@ -236,9 +238,7 @@ export async function acquireSharedSdsAgent(): Promise<{ target: string; release
         released = true;
         if (--s.users > 0) return;
         if (shared === s) shared = undefined;
-        const { agent: a, ca } = await s.agent;
-        await a.close();
-        ca.close();
+        await agent.close();
       },
     };
   } catch (e) {
