@@ -11,7 +11,7 @@ import { authorize } from './kube-apiserver-rbac';
 import { ApiError } from './kube-apiserver-errors';
 import { jsonPatch, mergePatch } from './kube-apiserver-patch';
 import {
-  ResourceDef, apiGroupList, apiResourceList, apiVersionOf, apiVersions, compareVersions, findByResource, RESOURCES,
+  ResourceDef, Served, apiGroupList, apiResourceList, apiVersionOf, apiVersions, findByResource, groupVersions,
 } from './kube-apiserver-resources';
 import { fieldMatcher, labelMatcher } from './kube-apiserver-select';
 import { listBody } from './kube-apiserver-encode';
@@ -48,6 +48,8 @@ export interface ServerContext {
   requests: KubeRequest[];
   openWatches: Set<() => void>;
   bookmarkIntervalMs: number;
+  /** resource versions this server serves */
+  served: Served;
   address(): string;
 }
 
@@ -138,19 +140,19 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     res.end('404 page not found\n');
   };
   if (url.pathname === '/api' || url.pathname === '/api/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiVersions(ctx.address())); }
-  if (url.pathname === '/apis' || url.pathname === '/apis/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiGroupList()); }
+  if (url.pathname === '/apis' || url.pathname === '/apis/') { entry.verb = 'get'; return send(res, (entry.code = 200), apiGroupList(ctx.served)); }
   if (parts[0] === 'apis' && parts.length === 2) {
     entry.verb = 'get';
-    const versions = [...new Set(RESOURCES.filter((d) => d.group === parts[1]).flatMap((d) => d.versions))].sort(compareVersions);
+    const versions = groupVersions(parts[1], ctx.served);
     if (versions.length === 0) return plain404();
     const vs = versions.map((version) => ({ groupVersion: `${parts[1]}/${version}`, version }));
     return send(res, (entry.code = 200), { kind: 'APIGroup', apiVersion: 'v1', name: parts[1], versions: vs, preferredVersion: vs[0] });
   }
   if (!t) return plain404();
-  if (t.group !== '' && !RESOURCES.some((d) => d.group === t.group && d.versions.includes(t.version))) return plain404();
+  if (t.group !== '' && !groupVersions(t.group, ctx.served).includes(t.version)) return plain404();
   if (t.rest.length === 0) {
     entry.verb = 'get';
-    const doc = apiResourceList(t.group, t.version);
+    const doc = apiResourceList(t.group, t.version, ctx.served);
     if (!doc) throw ApiError.noResource();
     return send(res, (entry.code = 200), doc);
   }
@@ -175,7 +177,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   entry.verb = verb || method.toLowerCase();
   authenticate();
 
-  const d = findByResource(t.group, t.version, resource);
+  const d = findByResource(t.group, t.version, resource, ctx.served);
   if (!d || extra.length > 0) throw ApiError.noResource();
   if (resource === 'namespaces') namespace = undefined;
   if (!d.namespaced && namespace !== undefined) throw ApiError.noResource();

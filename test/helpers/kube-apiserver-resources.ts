@@ -100,9 +100,31 @@ export function apiVersionOf(group: string, version: string): string {
   return group ? `${group}/${version}` : version;
 }
 
+/** Which resource versions a server serves (all by default; see KubeTestServerOptions.omitResources). */
+export type Served = (d: ResourceDef, version: string) => boolean;
+export const SERVE_ALL: Served = () => true;
+
+/**
+ * A Served predicate leaving out `omit` entries: `group` (the whole group, e.g. an Istio group
+ * whose CRDs are not installed), `group/resource` (every version) or `group/version/resource`.
+ * The core group is written `core`.
+ */
+export function servedExcept(omit: readonly string[]): Served {
+  if (omit.length === 0) return SERVE_ALL;
+  const g = (d: ResourceDef) => d.group || 'core';
+  return (d, version) => !omit.some((o) => o === g(d) || o === `${g(d)}/${d.resource}` || o === `${g(d)}/${version}/${d.resource}`);
+}
+
 /** The resource for a URL segment in a group/version, or undefined. */
-export function findByResource(group: string, version: string, resource: string): ResourceDef | undefined {
-  return RESOURCES.find((d) => d.group === group && d.resource === resource && d.versions.includes(version));
+export function findByResource(group: string, version: string, resource: string, served: Served = SERVE_ALL): ResourceDef | undefined {
+  return RESOURCES.find((d) => d.group === group && d.resource === resource && d.versions.includes(version) && served(d, version));
+}
+
+/** Versions of `group` served, highest priority first. */
+export function groupVersions(group: string, served: Served = SERVE_ALL): string[] {
+  const set = new Set<string>();
+  for (const d of RESOURCES) if (d.group === group) d.versions.filter((v) => served(d, v)).forEach((v) => set.add(v));
+  return [...set].sort(compareVersions);
 }
 
 /** The resource for apiVersion + kind; throws a clear error when the server does not serve it. */
@@ -132,31 +154,25 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function groupVersions(group: string): string[] {
-  const set = new Set<string>();
-  for (const d of RESOURCES) if (d.group === group) d.versions.forEach((v) => set.add(v));
-  return [...set].sort(compareVersions);
-}
-
 export function apiVersions(serverAddress: string): object {
   return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
 }
 
-export function apiGroupList(): object {
-  const groups = [...new Set(RESOURCES.map((d) => d.group).filter((g) => g !== ''))];
+export function apiGroupList(served: Served = SERVE_ALL): object {
+  const groups = [...new Set(RESOURCES.map((d) => d.group).filter((g) => g !== '' && groupVersions(g, served).length > 0))];
   return {
     kind: 'APIGroupList',
     apiVersion: 'v1',
     groups: groups.map((name) => {
-      const versions = groupVersions(name).map((version) => ({ groupVersion: `${name}/${version}`, version }));
+      const versions = groupVersions(name, served).map((version) => ({ groupVersion: `${name}/${version}`, version }));
       return { name, versions, preferredVersion: versions[0] };
     }),
   };
 }
 
 /** APIResourceList for a group/version, or undefined when the server does not serve it. */
-export function apiResourceList(group: string, version: string): object | undefined {
-  const defs = RESOURCES.filter((d) => d.group === group && d.versions.includes(version));
+export function apiResourceList(group: string, version: string, served: Served = SERVE_ALL): object | undefined {
+  const defs = RESOURCES.filter((d) => d.group === group && d.versions.includes(version) && served(d, version));
   if (defs.length === 0) return undefined;
   const resources: object[] = [];
   for (const d of defs) {

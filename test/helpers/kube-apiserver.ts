@@ -30,7 +30,7 @@ import * as k8s from '@kubernetes/client-node';
 import { KubeClient, KubeObject, loadKubeConfig } from '../../src/main/kube/client';
 import { Authenticator, UserInfo } from './kube-apiserver-auth';
 import { KubeRequest, ServerContext, handle } from './kube-apiserver-http';
-import { findByKind, splitApiVersion } from './kube-apiserver-resources';
+import { ResourceDef, findByKind, servedExcept, splitApiVersion } from './kube-apiserver-resources';
 import { KubeStore, Obj, present } from './kube-apiserver-store';
 
 export type { KubeRequest } from './kube-apiserver-http';
@@ -52,6 +52,13 @@ export interface KubeTestServerOptions {
    * its content and itself are deleted. Default 0: at once. A real cluster takes seconds.
    */
   namespaceTerminationMs?: number;
+  /**
+   * Resources not served, as in a cluster where those CRDs (or versions) are not installed:
+   * `group` (e.g. 'telemetry.istio.io'), `group/resource` or `group/version/resource`
+   * (e.g. 'networking.istio.io/v1/virtualservices'; the core group is 'core'). Discovery leaves
+   * them out and their URLs answer 404; direct create() of such a kind throws.
+   */
+  omitResources?: string[];
 }
 
 /**
@@ -121,6 +128,7 @@ export class KubeTestServer {
       requests: this.requests,
       openWatches: new Set(),
       bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
+      served: servedExcept(opts.omitResources ?? []),
       address: () => `127.0.0.1:${this._port}`,
     };
     this.ctx.auth.add(this.token, { user: { username: 'kube-test-admin', groups: ['system:masters', 'system:authenticated'] } });
@@ -213,14 +221,14 @@ export class KubeTestServer {
    * missing namespace. Throws an ApiError (409 AlreadyExists, 422 Invalid, ...) as the API would.
    */
   create<T = KubeObject>(obj: Obj): T {
-    const d = findByKind(obj.apiVersion, obj.kind);
+    const d = this.servedKind(obj.apiVersion, obj.kind);
     const stored = this.store.create(d, obj, { autoNamespace: true });
     return present(d, stored, splitApiVersion(obj.apiVersion).version) as T;
   }
 
   /** Replaces an object directly (emits MODIFIED unless nothing changed). A stale resourceVersion throws 409 Conflict. */
   update<T = KubeObject>(obj: Obj): T {
-    const d = findByKind(obj.apiVersion, obj.kind);
+    const d = this.servedKind(obj.apiVersion, obj.kind);
     const input = structuredClone(obj) as Obj;
     if (!d.namespaced) delete input.metadata?.namespace;
     const stored = this.store.update(d, input);
@@ -244,6 +252,12 @@ export class KubeTestServer {
   list(apiVersion: string, kind: string, namespace?: string): KubeObject[] {
     const d = findByKind(apiVersion, kind);
     return this.store.listRaw(d, namespace).map((o) => present(d, o, splitApiVersion(apiVersion).version) as KubeObject);
+  }
+
+  private servedKind(apiVersion: string, kind: string): ResourceDef {
+    const d = findByKind(apiVersion, kind);
+    if (!this.ctx.served(d, splitApiVersion(apiVersion).version)) throw new Error(`kube test server: ${kind} ${apiVersion} is not served here (omitResources)`);
+    return d;
   }
 
   private writeKubeconfig(): void {

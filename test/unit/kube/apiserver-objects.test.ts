@@ -1,13 +1,13 @@
 /**
  * Objects as the Kubernetes API test server stores and serialises them, compared with what
  * kube-apiserver v1.37 does: field order, managedFields, write defaults (Service, Pod,
- * EndpointSlice, Secret), the initial-events-end bookmark. Runs against a real API server too
- * (KUBE_TEST_APISERVER + KUBECONFIG).
+ * EndpointSlice, Secret), the initial-events-end bookmark, served kinds. Runs against a real API
+ * server too (KUBE_TEST_APISERVER + KUBECONFIG).
  */
 import { test, TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubeClient } from '../../../src/main/kube/client';
-import { KubeTestTarget, kubeTestTarget } from '../../helpers/kube-apiserver';
+import { KubeClient, KubeStatusError } from '../../../src/main/kube/client';
+import { KubeTestTarget, kubeTestTarget, startKubeTestServer } from '../../helpers/kube-apiserver';
 import { teardown } from '../../helpers/teardown';
 import { waitFor } from '../../helpers/wait-for';
 
@@ -65,4 +65,22 @@ test('write defaults: Secret stringData becomes data, Pods start Pending, /statu
   const slice = await c.request<any>('POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { metadata: { name: 's', labels: { 'kubernetes.io/service-name': 'a' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.1.2.3'] }], ports: [{ port: 8080 }] });
   assert.deepEqual(slice.endpoints, [{ addresses: ['10.1.2.3'], conditions: {} }]);
   assert.deepEqual(slice.ports, [{ name: '', protocol: 'TCP', port: 8080 }]);
+});
+
+test('local server with omitResources: kinds and versions whose CRDs are missing are absent from discovery and answer 404', async (t) => {
+  if (process.env.KUBE_TEST_APISERVER && process.env.KUBECONFIG) { t.skip('needs the local test server'); return; }
+  const s = await startKubeTestServer({ omitResources: ['telemetry.istio.io', 'networking.istio.io/v1/virtualservices', 'networking.istio.io/envoyfilters'] });
+  teardown(t)(() => s.close());
+  const c = s.client();
+  const groups = (await c.request<any>('GET', '/apis')).groups.map((g: any) => g.name);
+  assert.ok(!groups.includes('telemetry.istio.io'));
+  assert.ok(groups.includes('networking.istio.io'));
+  const v1 = (await c.request<any>('GET', '/apis/networking.istio.io/v1')).resources.map((r: any) => r.name);
+  assert.ok(!v1.includes('virtualservices') && v1.includes('gateways'));
+  const v1alpha3 = (await c.request<any>('GET', '/apis/networking.istio.io/v1alpha3')).resources.map((r: any) => r.name);
+  assert.ok(v1alpha3.includes('virtualservices') && !v1alpha3.includes('envoyfilters'));
+  await assert.rejects(c.request('GET', '/apis/networking.istio.io/v1/namespaces/default/virtualservices'), (e: KubeStatusError) => e.statusCode === 404 && e.reason === 'NotFound');
+  assert.equal((await c.request<any>('GET', '/apis/networking.istio.io/v1beta1/namespaces/default/virtualservices')).kind, 'VirtualServiceList');
+  await assert.rejects(c.request('GET', '/apis/telemetry.istio.io/v1/telemetries'), (e: KubeStatusError) => e.statusCode === 404 && e.reason === undefined);
+  assert.throws(() => s.create({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace: 'default' } }), /not served here/);
 });
