@@ -250,8 +250,9 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     if (server) await server.stop();
     if (kube) await cleanupCluster(kube, opts, !!server, kubeSummary);
     // a failed run keeps the generated config and the server log for a look (an interrupted one does not)
-    if ((ok || opts.signal?.aborted) && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
-    else opts.info?.(`kept ${workDir} (${[kube ? '' : 'config', server ? 'server.log' : '', server ? 'state' : ''].filter(Boolean).join(', ')})`);
+    const kept = fs.readdirSync(workDir);
+    if ((ok || opts.signal?.aborted || kept.length === 0) && !opts.keep) fs.rmSync(workDir, { recursive: true, force: true });
+    else opts.info?.(`kept ${workDir} (${kept.join(', ') || 'empty'})`);
   }
 }
 
@@ -266,6 +267,7 @@ async function cleanupCluster(kube: KubeMesh, opts: RunOptions, spawned: boolean
     return;
   }
   const before = kube.api.counts.deleted;
+  if (kube.api.written.size === 0 && kube.namespacesCreated.length === 0) return; // nothing was written
   try {
     await kube.cleanup(spawned ? [] : [CONTROL_PLANE_NAMESPACE]);
     if (summary) { summary.cleanup = 'deleted'; summary.objects = { ...kube.api.counts }; }
