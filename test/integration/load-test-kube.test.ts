@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { ApiWriter } from '../../load-test/kube/api-writer';
+import { isLoopbackServer, openCluster } from '../../load-test/kube/cluster';
 import { KubeMesh, OWNER_LABEL, SCHEDULING_GATE } from '../../load-test/kube/kube-mesh';
 import { LoadTestResult } from '../../load-test/run/result';
 import { buildMesh } from '../../load-test/scenario/mesh-model';
@@ -130,6 +131,10 @@ test('load-test --kubeconfig refuses a non-loopback API server unless --allow-re
     assert.match(res.stderr, /--kubeconfig .*kubeconfig: the current context's cluster 'prod-cluster' is at https:\/\/192\.0\.2\.10:6443, not a loopback API server \(127\.0\.0\.1, localhost or \[::1\]\)/);
     assert.match(res.stderr, /pass --allow-remote-cluster/);
     assert.equal(fs.existsSync(path.join(dir, 'r.json')), false, 'no run');
+
+    assert.equal(openCluster(kubeconfig, true).server, 'https://192.0.2.10:6443', '--allow-remote-cluster lets it through');
+    for (const url of ['https://127.0.0.1:6443', 'http://localhost:8080', 'https://[::1]:6443', 'https://LOCALHOST']) assert.equal(isLoopbackServer(url), true, url);
+    for (const url of ['https://10.0.0.1:6443', 'https://127.0.0.1.example.com', 'https://kubernetes.default.svc', 'not a url']) assert.equal(isLoopbackServer(url), false, url);
 
     const usage = await runCli(['load-test', '--scenario', scenario, '--namespace-prefix', 'x-'], 20_000);
     assert.equal(usage.code, 2);
