@@ -209,6 +209,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
       return send(res, (entry.code = 200), present(d, o, ver));
     }
     case 'list': case 'watch': {
+      checkListOptions(q);
       const labels = labelMatcher(q.get('labelSelector'));
       const fields = fieldMatcher(q.get('fieldSelector'), d);
       if (verb === 'watch') {
@@ -219,7 +220,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
           bookmarks: q.get('allowWatchBookmarks') === 'true',
           bookmarkIntervalMs: ctx.bookmarkIntervalMs,
           timeoutSeconds: timeout ? Number(timeout) : undefined,
-          sendInitialEvents: q.get('sendInitialEvents') === 'true',
+          sendInitialEvents: q.has('sendInitialEvents') ? q.get('sendInitialEvents') === 'true' : undefined,
         }, ctx.openWatches);
         entry.code = 200;
         return;
@@ -294,6 +295,28 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
         .map((o) => present(d, o, ver));
       return send(res, (entry.code = 200), { apiVersion: apiVersionOf(d.group, ver), kind: `${d.kind}List`, metadata: { resourceVersion: String(store.rv) }, items });
     }
+  }
+}
+
+/** ListOptions validation of the API server (422 Invalid / 400 for unparsable numbers). */
+function checkListOptions(q: URLSearchParams): void {
+  const invalid = (field: string, reason: string, message: string) => new ApiError(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: ${field}: ${message}`, {
+    group: 'meta.k8s.io', kind: 'ListOptions', causes: [{ reason, message, field }],
+  });
+  const match = q.get('resourceVersionMatch') ?? '';
+  const sendInitial = q.get('sendInitialEvents') === 'true';
+  if (!['', 'Exact', 'NotOlderThan'].includes(match)) {
+    throw invalid('resourceVersionMatch', 'FieldValueNotSupported', `Unsupported value: "${match}": supported values: "Exact", "NotOlderThan", ""`);
+  }
+  if (sendInitial && match !== 'NotOlderThan') {
+    throw invalid('resourceVersionMatch', 'FieldValueForbidden', 'Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan');
+  }
+  if (match && !q.get('resourceVersion') && !sendInitial) {
+    throw invalid('resourceVersionMatch', 'FieldValueForbidden', 'Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided');
+  }
+  for (const f of ['timeoutSeconds', 'limit']) {
+    const v = q.get(f);
+    if (v !== null && v !== '' && !/^-?\d+$/.test(v)) throw ApiError.badRequest(`strconv.ParseInt: parsing "${v}": invalid syntax`);
   }
 }
 

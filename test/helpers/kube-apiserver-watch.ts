@@ -6,8 +6,9 @@
  * - resourceVersion N: the kept history after N, then changes; N older than the history → one
  *   ERROR event carrying a 410 Expired Status, then the stream ends (what the API server does).
  * - allowWatchBookmarks=true: BOOKMARK events every `bookmarkIntervalMs`; never when not asked.
- * - sendInitialEvents=true (streaming lists): after the initial ADDED events, a BOOKMARK annotated
- *   `k8s.io/initial-events-end: "true"`.
+ * - sendInitialEvents=true (streaming lists, with resourceVersionMatch=NotOlderThan): the current
+ *   state as ADDED whatever the resourceVersion; =false: no initial state. After initial ADDED
+ *   events, when bookmarks are allowed, a BOOKMARK annotated `k8s.io/initial-events-end: "true"`.
  * - timeoutSeconds: the stream ends cleanly after that many seconds.
  * - labelSelector/fieldSelector: an object that stops matching is sent as DELETED (its last
  *   matching state, with the event's resourceVersion), one that starts matching as ADDED.
@@ -29,7 +30,8 @@ export interface WatchParams {
   bookmarks: boolean;
   bookmarkIntervalMs: number;
   timeoutSeconds?: number;
-  sendInitialEvents: boolean;
+  /** true: the current state first whatever the resourceVersion; false: never; undefined: when resourceVersion is unset or 0 */
+  sendInitialEvents?: boolean;
 }
 
 type WireEvent = { type: string; object: Obj };
@@ -75,7 +77,12 @@ export function serveWatch(store: KubeStore, res: ServerResponse, p: WatchParams
     object: { kind: d.kind, apiVersion: apiVersionOf(d.group, version), metadata: { resourceVersion: String(store.rv), ...(annotations ? { annotations } : {}) } },
   });
 
-  if (fromRv !== undefined) {
+  const initial = p.sendInitialEvents ?? fromRv === undefined;
+  if (initial) {
+    for (const o of store.listRaw(d)) if (matches(o)) send({ type: 'ADDED', object: present(d, o, version) });
+    // kube-apiserver v1.37 ends the initial events with this bookmark whenever bookmarks are allowed
+    if (p.bookmarks) send(bookmark({ 'k8s.io/initial-events-end': 'true' }));
+  } else if (fromRv !== undefined) {
     const replay = store.since(key, fromRv);
     if (replay === 'expired') {
       send({ type: 'ERROR', object: ApiError.expired(`too old resource version: ${fromRv} (${store.compactedRv})`).status() as Obj });
@@ -83,10 +90,6 @@ export function serveWatch(store: KubeStore, res: ServerResponse, p: WatchParams
       return;
     }
     for (const ev of replay) { const w = toWire(ev); if (w) send(w); }
-  } else {
-    for (const o of store.listRaw(d)) if (matches(o)) send({ type: 'ADDED', object: present(d, o, version) });
-    // kube-apiserver v1.37 ends the initial events with this bookmark whenever bookmarks are allowed
-    if (p.bookmarks) send(bookmark({ 'k8s.io/initial-events-end': 'true' }));
   }
 
   const unsubscribe = store.subscribe((ev) => {

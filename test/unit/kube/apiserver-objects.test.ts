@@ -84,3 +84,22 @@ test('local server with omitResources: kinds and versions whose CRDs are missing
   await assert.rejects(c.request('GET', '/apis/telemetry.istio.io/v1/telemetries'), (e: KubeStatusError) => e.statusCode === 404 && e.reason === undefined);
   assert.throws(() => s.create({ apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'f', namespace: 'default' } }), /not served here/);
 });
+
+test('ListOptions are validated as the API server does; sendInitialEvents streams the state first', async (t) => {
+  const k = await target(t);
+  const ns = await k.freshNamespace();
+  const c = k.client();
+  await k.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: ns } });
+  const path = `/api/v1/namespaces/${ns}/configmaps`;
+  const invalid = (re: RegExp) => (e: KubeStatusError) => e.statusCode === 422 && e.reason === 'Invalid' && re.test(e.message);
+  await assert.rejects(c.request('GET', `${path}?watch=1&sendInitialEvents=true`), invalid(/sendInitialEvents requires setting resourceVersionMatch to NotOlderThan/));
+  await assert.rejects(c.request('GET', `${path}?resourceVersionMatch=NotOlderThan`), invalid(/resourceVersionMatch is forbidden unless resourceVersion is provided/));
+  await assert.rejects(c.request('GET', `${path}?resourceVersion=1&resourceVersionMatch=Bogus`), invalid(/Unsupported value: "Bogus"/));
+  await assert.rejects(c.request('GET', `${path}?watch=1&timeoutSeconds=abc`), (e: KubeStatusError) => e.statusCode === 400);
+  const rv = (await c.request<any>('GET', path)).metadata.resourceVersion;
+  const w = await watchEvents(c, path, { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan', resourceVersion: rv, allowWatchBookmarks: true });
+  t.after(() => w.stop());
+  await waitFor(() => w.events.some((e) => e.type === 'BOOKMARK'), 5000, 'initial events end');
+  assert.deepEqual(w.events[0]!.type + ' ' + w.events[0]!.object.metadata.name, 'ADDED a');
+  assert.equal(w.events[1]!.object.metadata.annotations['k8s.io/initial-events-end'], 'true');
+});
