@@ -244,13 +244,28 @@ test('KubeMesh/ApiWriter: a PUT that meets a newer resourceVersion re-reads and 
   // a cluster without Istio's CRDs: the error says what is missing before anything is written
   const v = validateScenario(tinyScenario('crd-check'));
   if (!v.ok) throw new Error(v.errors.join('; '));
-  const noIstio = api.client();
-  const request = noIstio.request.bind(noIstio);
-  noIstio.request = (async (method: string, p: string, body?: unknown, contentType?: string) => {
-    if (p === '/apis/networking.istio.io/v1') throw Object.assign(new Error(`${method} ${p}: 404 the server could not find the requested resource`), { statusCode: 404 });
-    return request(method, p, body, contentType);
-  }) as typeof noIstio.request;
-  await assert.rejects(new KubeMesh(noIstio).create(v.value, buildMesh(v.value, 'x-')),
+  const bare = await startKubeTestServer({ omitResources: ['networking.istio.io/v1/virtualservices', 'networking.istio.io/v1/destinationrules'] });
+  t.after(() => bare.close());
+  await assert.rejects(new KubeMesh(bare.client()).create(v.value, buildMesh(v.value, 'x-')),
     /does not serve destinationrules, virtualservices in networking\.istio\.io\/v1: install Istio's CRDs/);
-  assert.equal(api.requests.filter((r) => r.verb === 'create' && r.resource === 'namespaces').length, 0, 'nothing written');
+  assert.equal(bare.requests.filter((r) => r.verb === 'create').length, 0, 'nothing written');
+});
+
+test('KubeMesh: a namespace still terminating from an earlier run is waited for, then created', async (t) => {
+  const api = await startKubeTestServer({ namespaceTerminationMs: 1500 });
+  t.after(() => api.close());
+  const v = validateScenario({ ...tinyScenario('terminating'), routingShare: 0, churn: { endpointChangesPerSecond: 1 } });
+  if (!v.ok) throw new Error(v.errors.join('; '));
+  const mesh = buildMesh(v.value, 'lt5-');
+  const first = new KubeMesh(api.client());
+  await first.create(v.value, mesh);
+  await first.cleanup(); // namespaces now Terminating for 1.5 s
+  assert.equal(((await api.get('v1', 'Namespace', undefined, 'lt5-ns-0')) as any)?.status?.phase, 'Terminating');
+  const started = Date.now();
+  const second = new KubeMesh(api.client(), 16, 20_000);
+  await second.create(v.value, mesh);
+  assert.ok(Date.now() - started >= 500, 'waited for the old namespace to go');
+  assert.deepEqual([...second.namespacesCreated].sort(), ['istio-system', 'lt5-ns-0', 'lt5-ns-1']);
+  assert.equal((await api.list('v1', 'Pod')).filter((p) => p.metadata.namespace === 'lt5-ns-0').length, 8, 'the mesh is there again');
+  await second.cleanup();
 });
