@@ -87,9 +87,12 @@ describe('validating admission webhook decisions (Istio server.go)', () => {
   });
 
   it('admits Istio kinds it has no validator for (top-level fields still checked), and other groups', () => {
+    const tel = { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'mesh-default', namespace: 'bookinfo' }, spec: { tracing: [{ randomSamplingPercentage: 1 }] } };
+    assert.equal(decide(review(tel)).response.allowed, true);
+    assert.equal(decide(review({ ...tel, extra: 1 })).response.status?.message, 'unknown field "extra" on Telemetry resource bookinfo/mesh-default');
+    // security kinds are validated now (issue 9): a DENY policy without rules is refused, as Istio
     const ap = { apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny', namespace: 'bookinfo' }, spec: { action: 'DENY' } };
-    assert.equal(decide(review(ap)).response.allowed, true);
-    assert.equal(decide(review({ ...ap, extra: 1 })).response.status?.message, 'unknown field "extra" on AuthorizationPolicy resource bookinfo/deny');
+    assert.equal(decide(review(ap)).response.allowed, false);
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'bookinfo' }, data: {} };
     assert.equal(decide(review(cm)).response.allowed, true);
   });

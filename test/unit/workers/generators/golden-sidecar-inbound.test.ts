@@ -30,7 +30,7 @@ test('sidecar inbound with TPROXY: transparent virtual listeners and original_sr
   assert.equal(set.context.interceptionMode, 'TPROXY');
   const vi = listener(set, 'virtualInbound');
   assert.deepEqual(vi['transparent'], { value: true });
-  assert.deepEqual(vi['listener_filters'].map((f: any) => f.name), ['envoy.filters.listener.original_dst', 'envoy.filters.listener.original_src', 'envoy.filters.listener.http_inspector']);
+  assert.deepEqual(vi['listener_filters'].map((f: any) => f.name), ['envoy.filters.listener.original_dst', 'envoy.filters.listener.original_src', 'envoy.filters.listener.tls_inspector', 'envoy.filters.listener.http_inspector']);
   assert.equal(vi['listener_filters'][1].typed_config.mark, 1337);
   assert.deepEqual(listener(set, 'virtualOutbound')['transparent'], { value: true });
 });
