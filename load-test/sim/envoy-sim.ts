@@ -143,6 +143,8 @@ export class SimEnvoy {
   private sentOnStream = false;
   /** the initial clusters have warmed (Envoy's cluster manager initialised): warming pauses CDS from now on */
   private clustersInitialized = false;
+  /** the first LDS request waits for the ACK that completes cluster warming (SDS-backed clusters) */
+  private ldsAfterAck = false;
   /** SotW: the CDS facts last accepted (Delta keeps them in types[CDS].facts) */
   private sotwClusters: readonly ResourceFacts[] = NO_FACTS;
   /** cluster name → warming state; non-empty = CDS paused */
@@ -184,6 +186,7 @@ export class SimEnvoy {
     call.on('error', () => { /* the same status arrives on 'status' */ });
     call.on('status', (s: grpc.StatusObject) => { if (this.call === call) this.onEnd(s.code, s.details); });
     this.sentOnStream = false;
+    this.ldsAfterAck = false;
     this.deps.hooks.streamOpened(this, after);
     const typeOrder: TypeIndex[] = [CDS, EDS, LDS, RDS];
     for (const ti of typeOrder) {
@@ -451,15 +454,31 @@ export class SimEnvoy {
     const [cds, eds, lds] = this.types as [TypeState, TypeState, TypeState, TypeState];
     const clustersWarm = cds.acceptedOnStream && (eds.names.length === 0 || eds.acceptedOnStream);
     if (clustersWarm && !lds.requested) {
+      // Clusters whose TLS takes secrets from the node agent (auto mTLS) warm only once those
+      // arrive, after the response has been ACKed: Envoy's LDS then follows the ACK (afterAck).
+      if (this.clustersNeedSecrets()) { this.ldsAfterAck = true; return; }
       this.clustersInitialized = true;
       this.requestInitial(LDS);
     }
+  }
+
+  private clustersNeedSecrets(): boolean {
+    const facts = this.spec.delta ? [...this.types[CDS]!.facts.values()] : this.sotwClusters;
+    return facts.some((f) => f.sds === true);
   }
 
   /** `raws`: the responses this ACK covers (a resumed CDS ACKs every response it held). */
   private afterAck(ti: TypeIndex, raws: readonly Buffer[]): void {
     const ackAt = wallNow();
     this.types[ti]!.ackedOnStream = true;
+    if (this.ldsAfterAck && !this.types[LDS]!.requested) {
+      const [cds, eds] = this.types as [TypeState, TypeState, TypeState, TypeState];
+      if (cds.ackedOnStream && (eds.names.length === 0 || eds.ackedOnStream)) {
+        this.ldsAfterAck = false;
+        this.clustersInitialized = true;
+        this.requestInitial(LDS);
+      }
+    }
     this.deps.hooks.ack(ti);
     for (const raw of raws) this.deps.hooks.accepted(this, raw, ackAt);
     const [cds, eds, lds, rds] = this.types as [TypeState, TypeState, TypeState, TypeState];

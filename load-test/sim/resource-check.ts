@@ -33,6 +33,11 @@ export interface ResourceFacts {
   readonly edsFetchTimeoutMs?: number;
   /** CDS: digest of the cluster's bytes (Envoy re-creates, and re-warms, a cluster whose config changed) */
   readonly digest?: string;
+  /**
+   * CDS: the cluster's TLS needs secrets from the node agent over SDS (auto mTLS, ISTIO_MUTUAL):
+   * Envoy warms it only once they arrive, so its first LDS request follows the EDS ACK.
+   */
+  readonly sds?: boolean;
   /** LDS: RDS route configuration names referenced by HttpConnectionManagers */
   readonly routes?: readonly string[];
 }
@@ -202,14 +207,31 @@ function decodeFacts(any: Buffer, digest: string): Entry {
 /** Envoy's ConfigSource.initial_fetch_timeout default */
 const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 
+const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+
+/** True when a transport socket of the cluster takes certificates or trust from SDS. */
+function usesSds(m: Record<string, any>): boolean {
+  const sockets = [m['transport_socket'], ...((m['transport_socket_matches'] ?? []) as any[]).map((x) => x?.['transport_socket'])];
+  for (const ts of sockets) {
+    const typed = ts?.['typed_config'];
+    if (!typed || typed.type_url !== UPSTREAM_TLS_TYPE || !typed.value) continue;
+    const tls = messageType(UPSTREAM_TLS_TYPE.slice(UPSTREAM_TLS_TYPE.lastIndexOf('/') + 1)).decode(typed.value) as unknown as Record<string, any>;
+    const c = tls['common_tls_context'] ?? {};
+    if ((c['tls_certificate_sds_secret_configs'] ?? []).length > 0 || c['validation_context_sds_secret_config']
+      || c['combined_validation_context']?.['validation_context_sds_secret_config']) return true;
+  }
+  return false;
+}
+
 function clusterFacts(m: Record<string, any>, typeUrl: string, digest: string): ResourceFacts {
   const name = String(m['name'] ?? '');
   const isEds = !m['cluster_type'] && m['type'] === CLUSTER_DISCOVERY_EDS;
-  if (!isEds) return { name, typeUrl, digest };
+  const sds = usesSds(m) ? { sds: true } : {};
+  if (!isEds) return { name, typeUrl, digest, ...sds };
   const serviceName = m['eds_cluster_config']?.['service_name'];
   const timeout = m['eds_cluster_config']?.['eds_config']?.['initial_fetch_timeout'];
   const edsFetchTimeoutMs = timeout ? Number(timeout['seconds'] ?? 0) * 1000 + Math.round(Number(timeout['nanos'] ?? 0) / 1e6) : DEFAULT_INITIAL_FETCH_TIMEOUT_MS;
-  return { name, typeUrl, digest, eds: serviceName ? String(serviceName) : name, edsFetchTimeoutMs };
+  return { name, typeUrl, digest, eds: serviceName ? String(serviceName) : name, edsFetchTimeoutMs, ...sds };
 }
 
 function listenerFacts(m: Record<string, any>, typeUrl: string): ResourceFacts {
