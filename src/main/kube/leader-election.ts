@@ -25,22 +25,13 @@
 import type { KubeConfig as KubeSettings } from '../config';
 import { KubeClient, isStatus } from './client';
 import { scope } from '../log';
+import { Clock, realClock as systemClock } from '../push/debounce';
 
 const log = scope('leader');
 
-/** Time source and timers; tests may inject their own. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return t; },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
-
+// One clock abstraction for the main thread's timers (push/debounce.ts), re-exported for the kube modules.
+export type { Clock } from '../push/debounce';
+export { realClock as systemClock } from '../push/debounce';
 /** The Lease spec fields client-go's LeaseLock reads and writes (LeaderElectionRecord). */
 export interface LeaseRecord {
   holderIdentity?: string | null;
