@@ -6,7 +6,10 @@
  * - RDS: one virtual host for that service port, routes from its VirtualService restricted to what
  *   gRPC implements (routes.ts, `proxyless`): header/path matching, weighted clusters, timeouts,
  *   retries, fault injection per route; match sourceLabels read the client's labels.
- * - CDS: EDS clusters, DestinationRule subsets, ROUND_ROBIN or RING_HASH.
+ * - CDS: EDS clusters, DestinationRule subsets, ROUND_ROBIN or RING_HASH. A DestinationRule
+ *   `tls.mode: ISTIO_MUTUAL` (merged per subset and port as for Envoy) gives the cluster an
+ *   UpstreamTlsContext on the certificate provider instance `default` (grpcgen applyTLS); no
+ *   rule, DISABLE, SIMPLE and MUTUAL stay plaintext — grpcgen has no auto mTLS for gRPC clients.
  * - Server LDS (grpc-js-xds `XdsServer`, A36): `xds.istio.io/grpc/lds/inbound/<ip>:<port>` for a
  *   port the workload serves (grpcgen buildInboundListeners): one filter chain whose HCM holds an
  *   inline route configuration (all domains, prefix `/`, non_forwarding_action) and the RBAC
@@ -23,6 +26,7 @@ import { outboundClusterName, parseClusterName, resolveHost } from './hosts';
 import { buildRoutes } from './routes';
 import { outboundClustersFor } from './clusters';
 import { serviceFor, sidecarConfig, visibleServices } from './scope';
+import { destinationRuleFor, trafficPolicyFor } from './destination-rules';
 import { virtualServiceFor } from './virtual-services';
 import { Generated, Generator } from './types';
 import { hcmConfig, rdsRouting, routerFilter, HCM_TYPE } from './filters';
@@ -184,11 +188,54 @@ export const grpcRoutes: Generator = (snap, ctx, names) => {
   return out;
 };
 
+const UPSTREAM_TLS_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
+
+/**
+ * grpcgen buildUpstreamTLSContext: the workload certificate and root of the bootstrap's certificate
+ * provider instance `default`, the peer's SPIFFE identity pinned by exact SAN match when known.
+ * grpcgen sets no SNI. It nests the root in combined_validation_context, whose Envoy schema also
+ * requires an SDS config gRPC does not use; validation_context carries the same for gRPC (A29).
+ */
+function upstreamTlsSocket(sans: readonly string[]): Obj {
+  const validation: Obj = {};
+  if (sans.length > 0) validation['match_subject_alt_names'] = sans.map((exact) => ({ exact }));
+  validation['ca_certificate_provider_instance'] = { instance_name: 'default', certificate_name: 'ROOTCA' };
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': UPSTREAM_TLS_TYPE,
+      common_tls_context: {
+        tls_certificate_provider_instance: { instance_name: 'default', certificate_name: 'default' },
+        validation_context: validation,
+      },
+    },
+  };
+}
+
+/**
+ * grpcgen applyTLS on the service's clusters: ISTIO_MUTUAL (the rule's policy merged with the
+ * subset's and the port's, as for Envoy) → mTLS with the identities of the service's endpoints
+ * (PushContext.ServiceAccounts); every other mode, or no rule, leaves the cluster plaintext.
+ */
+function withClientTls(snap: SnapshotView, namespace: string, labels: Readonly<Record<string, string>>, svc: ServiceModel, clusters: Generated[]): Generated[] {
+  const dr = destinationRuleFor(snap, namespace, svc, labels);
+  if (!dr) return clusters;
+  let sans: string[] | undefined;
+  return clusters.map((c) => {
+    const parsed = parseClusterName(c.name);
+    if (!parsed || trafficPolicyFor(dr, parsed.port, parsed.subset)?.tls?.mode !== 'ISTIO_MUTUAL') return c;
+    // read only for mTLS clusters, so plaintext ones stay independent of endpoint churn
+    sans ??= [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((e) => e.serviceAccount).filter((s) => s !== ''))].sort();
+    return { name: c.name, resource: { ...(c.resource as Obj), transport_socket: upstreamTlsSocket(sans) } };
+  });
+}
+
 export const grpcClusters: Generator = (snap, ctx, names) => {
   const namespace = ctx.namespace ?? 'default';
-  const flavour = { proxyless: true, labels: ctx.labels ?? {} };
+  const labels = ctx.labels ?? {};
+  const flavour = { proxyless: true, labels };
   if (names === null) {
-    return allTargets(snap, ctx).flatMap((t) => outboundClustersFor(snap, namespace, t.svc, flavour, t.port));
+    return allTargets(snap, ctx).flatMap((t) => withClientTls(snap, namespace, labels, t.svc, outboundClustersFor(snap, namespace, t.svc, flavour, t.port)));
   }
   const out: Generated[] = [];
   const byService = new Map<string, Map<string, Generated>>();
@@ -200,7 +247,7 @@ export const grpcClusters: Generator = (snap, ctx, names) => {
     const key = `${svc.namespace}/${svc.hostname}/${parsed.port}`;
     let all = byService.get(key);
     if (!all) {
-      all = new Map(outboundClustersFor(snap, namespace, svc, flavour, parsed.port).map((c) => [c.name, c]));
+      all = new Map(withClientTls(snap, namespace, labels, svc, outboundClustersFor(snap, namespace, svc, flavour, parsed.port)).map((c) => [c.name, c]));
       byService.set(key, all);
     }
     const c = all.get(name);
