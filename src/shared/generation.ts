@@ -65,7 +65,7 @@ export const GENERATOR_INPUTS: Record<GeneratorKind, Partial<Record<XdsTypeUrl, 
     [SECRET_TYPE_URL]: [],
   },
   router: {
-    [LISTENER_TYPE_URL]: ['generator', 'namespace', 'gateways', 'inbound'],
+    [LISTENER_TYPE_URL]: ['generator', 'namespace', 'gateways', 'inbound', 'labels'],
     [ROUTE_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
     [CLUSTER_TYPE_URL]: ['generator', 'namespace', 'gateways', 'labels'],
     [ENDPOINT_TYPE_URL]: ['namespace', 'locality'],

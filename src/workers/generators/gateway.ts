@@ -1,7 +1,8 @@
 /**
  * Gateway generator for router proxies (`router~…` node IDs), after Istio's
  * pilot/pkg/networking/core/gateway.go. Context: ctx.gateways (the Gateways selecting the proxy),
- * ctx.namespace (exportTo and Service visibility), ctx.labels (VirtualService sourceLabels, in RDS).
+ * ctx.namespace (exportTo and Service visibility, security policy namespace), ctx.labels
+ * (VirtualService sourceLabels in RDS; security policy selectors in LDS).
  *
  * LDS: one listener `<bind>_<port>` per merged server port (gateway-merge.ts), bound to the port,
  *   or to its targetPort when the gateway's own Service (ctx.inbound) has that port (Istio resolvePorts).
@@ -14,6 +15,14 @@
  *   tls_inspector listener filter when any chain matches on SNI or offers ALPN.
  * RDS: gateway-routes.ts. CDS: gateway-clusters.ts. Server merging and VirtualService binding:
  *   gateway-merge.ts. DownstreamTlsContext: gateway-tls.ts.
+ * Security (Istio buildGatewayListeners + ListenerBuilder authn/authz builders): the
+ *   RequestAuthentications and AuthorizationPolicies of the proxy's namespace and the root
+ *   namespace whose selector matches the gateway pod's labels (ctx.labels). Every HCM gets
+ *   jwt_authn (clear_route_cache: claims can drive routing) then the RBAC filters (CUSTOM, AUDIT,
+ *   DENY, ALLOW) ahead of its own filters; every TCP-protocol chain (TCP, TLS terminated to TCP,
+ *   PASSTHROUGH, AUTO_PASSTHROUGH) gets the network RBAC filters ahead of tcp_proxy. Selection is
+ *   by selector only: policies with targetRef(s) (Gateway API attachment) are skipped, as for
+ *   sidecars.
  */
 import { SnapshotView } from '../../shared/snapshot/snapshot-view';
 import { ConfigModel, ServiceModel } from '../../shared/model/service';
@@ -29,6 +38,8 @@ import {
 } from './gateway-merge';
 import { downstreamTlsContext, tlsTransportSocket } from './gateway-tls';
 import { sniDnatClusterName } from './gateway-clusters';
+import { authorizationFilters } from './security/authorization';
+import { jwtAuthnFilter } from './security/request-authentication';
 
 export { gatewayRoutes } from './gateway-routes';
 export { gatewayClusters, sniDnatClusterName } from './gateway-clusters';
@@ -45,14 +56,35 @@ const TLS_INSPECTOR = {
 };
 
 /** HCM settings of gateway listeners (Istio buildGatewayConnectionManager defaults). */
-function gatewayHcm(statPrefix: string, routeName: string): Obj {
+function gatewayHcm(statPrefix: string, routeName: string, before: readonly Obj[]): Obj {
   return hcm(statPrefix, {
     ...rdsRouting(routeName),
     use_remote_address: { value: true },
     forward_client_cert_details: 'SANITIZE_SET',
     set_current_client_cert_details: { subject: { value: true }, cert: true, dns: true, uri: true },
     http_protocol_options: {},
-  });
+  }, { before });
+}
+
+/** The security filters of a gateway proxy: HTTP ones ahead of each HCM's own, network ones ahead of tcp_proxy. */
+interface GatewaySecurity {
+  readonly http: readonly Obj[];
+  readonly network: readonly Obj[];
+}
+
+function gatewaySecurity(snap: SnapshotView, namespace: string, labels: Readonly<Record<string, string>>): GatewaySecurity {
+  const jwt = jwtAuthnFilter(snap, namespace, labels, { clearRouteCache: true });
+  const authz = authorizationFilters(snap, { namespace, labels });
+  return { http: jwt ? [jwt, ...authz.http] : authz.http, network: authz.network };
+}
+
+const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
+
+/** Istio appends the authz TCP filters to every TCP-protocol gateway chain, ahead of its terminal filter. */
+function withNetworkPolicy(c: Obj, network: readonly Obj[]): Obj {
+  const filters = c['filters'] as Obj[];
+  if (network.length === 0 || filters.some((f) => f['name'] === HCM_FILTER)) return c;
+  return { ...c, filters: [...network, ...filters] };
 }
 
 function sniMatch(sniHosts: readonly string[], applicationProtocols?: readonly string[]): Obj | undefined {
@@ -168,6 +200,7 @@ export const gatewayListeners: Generator = (snap, ctx) => {
   const namespace = ctx.namespace ?? 'default';
   const merged = mergeGateways(snap, ctx.gateways ?? []);
   const st: ListenerState = { namespace, vsFor: virtualServiceLookup(snap, namespace), tlsHostsByPort: new Map(), snap };
+  const security = gatewaySecurity(snap, namespace, ctx.labels ?? {});
   const listeners = new Map<string, { bind: string; port: number; chains: Obj[] }>();
   for (const m of merged.ports) {
     const bind = m.bind || '0.0.0.0';
@@ -178,11 +211,11 @@ export const gatewayListeners: Generator = (snap, ctx) => {
     const defaultStat = `outbound_${name}`;
     const chains: Obj[] = [];
     if (isHttpProtocol(m.protocol)) {
-      chains.push(chain(undefined, [gatewayHcm(defaultStat, m.routeName)]));
+      chains.push(chain(undefined, [gatewayHcm(defaultStat, m.routeName, security.http)]));
     } else {
       for (const s of m.servers) {
         if (isHttpsTermination(s)) {
-          chains.push(chain(sniMatch(s.sniHosts), [gatewayHcm(s.name || defaultStat, s.routeName)], downstreamTlsContext(s.tls!, false)));
+          chains.push(chain(sniMatch(s.sniHosts), [gatewayHcm(s.name || defaultStat, s.routeName, security.http)], downstreamTlsContext(s.tls!, false)));
         } else if (!s.tls || !isPassthroughServer(s)) {
           chains.push(...tcpRouteChains(st, s));
         } else if (tlsMode(s) === 'AUTO_PASSTHROUGH') {
@@ -193,7 +226,7 @@ export const gatewayListeners: Generator = (snap, ctx) => {
       }
     }
     const l = listeners.get(name) ?? { bind, port: listenPort, chains: [] };
-    l.chains.push(...chains);
+    l.chains.push(...chains.map((c) => withNetworkPolicy(c, security.network)));
     listeners.set(name, l);
   }
   const out: Generated[] = [];

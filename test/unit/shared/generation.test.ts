@@ -65,6 +65,19 @@ function withGatewaySecrets(input: SnapshotInput): SnapshotInput {
   return { ...input, configs: [...input.configs, ...secrets] };
 }
 
+/**
+ * A root-namespace AuthorizationPolicy selecting `version: v2` workloads, gateways included
+ * (Istio applies selector-matched policies to gateway pods too): router LDS then depends on the
+ * proxy's labels, so the enumeration can prove `labels` necessary in that key.
+ */
+function withGatewayAuthorization(input: SnapshotInput): SnapshotInput {
+  const policy: ConfigModel = Object.freeze({
+    group: 'security.istio.io', kind: 'AuthorizationPolicy', namespace: 'istio-system', name: 'deny-admin-v2', revision: '1', labels: Object.freeze({}),
+    spec: Object.freeze({ selector: { matchLabels: { version: 'v2' } }, action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] }),
+  });
+  return { ...input, configs: [...input.configs, policy] };
+}
+
 /** The name sets every (context, type) is generated for: wildcard, every explicit name, one of them. */
 function nameSets(typeUrl: XdsTypeUrl): Array<{ label: string; names: readonly string[] | null }> {
   return [
@@ -148,7 +161,7 @@ describe('generation keys are complete', () => {
   const guardFailures: string[] = [];
 
   before(() => {
-    snapshot = publishSnapshot(withGatewaySecrets(richMesh()));
+    snapshot = publishSnapshot(withGatewayAuthorization(withGatewaySecrets(richMesh())));
     contexts = allContexts(snapshot);
     const { reader, published } = snapshot;
     for (const ctx of contexts) {
