@@ -35,7 +35,7 @@ export const SDS_CLUSTER = 'sds-grpc';
 const GRPC_MAX_RING_SIZE = 8_388_608;
 
 export interface ClusterFlavour {
-  /** proxyless gRPC: only what grpc-js-xds accepts (ROUND_ROBIN / RING_HASH via lb_policy, no TLS) */
+  /** proxyless gRPC: only what grpc-js-xds accepts (ROUND_ROBIN / RING_HASH via lb_policy; TLS only for ISTIO_MUTUAL, added in grpc.ts) */
   proxyless: boolean;
   /** the proxy's selector-relevant labels (GenContext.labels): DestinationRule workloadSelector */
   labels?: Readonly<Record<string, string>>;

@@ -139,7 +139,7 @@ test('golden destination-rule/tls-credential: credentialName over istiod SDS for
   assertGolden('destination-rule/tls-credential', { sidecarMutual: sidecarMutual['transport_socket'], gatewaySimple: gatewaySimple['transport_socket'], gatewaySimpleOptions: gatewaySimple['typed_extension_protocol_options'] });
 });
 
-test('golden destination-rule/proxyless: gRPC clients keep ROUND_ROBIN / RING_HASH, circuit breakers, no TLS or outlier detection', () => {
+test('golden destination-rule/proxyless: gRPC clients keep ROUND_ROBIN / RING_HASH, circuit breakers, ISTIO_MUTUAL as certificate-provider TLS, no outlier detection', () => {
   const yaml = `${names}${svc('echo', 'a').replace('name: http, port: 80', 'name: grpc, port: 7070')}${rule('echo', 'a', 'echo', `  trafficPolicy:
     loadBalancer: {simple: LEAST_REQUEST}
     connectionPool: {http: {http2MaxRequests: 100}}
