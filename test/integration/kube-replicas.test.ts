@@ -55,7 +55,7 @@ describe('two replicas, one leader', () => {
     await target?.close();
   });
 
-  it('exactly one holds the Lease; killed, the other takes over within the lease duration and keeps the ConfigMaps current', { timeout: 90_000 }, async () => {
+  it('exactly one holds the Lease; killed, the other takes over within the lease duration and keeps the ConfigMaps current', { timeout: 90_000 }, async (t) => {
     const lease = async () => (await target.get('coordination.k8s.io/v1', 'Lease', NS, 'istio-namespace-controller-election')) as any;
     const holder = await waitFor(async () => (await lease())?.spec?.holderIdentity as string | undefined, 15_000, 'a Lease holder');
     assert.ok(['istiod-a', 'istiod-b'].includes(holder));
@@ -78,6 +78,7 @@ describe('two replicas, one leader', () => {
     await waitFor(async () => (await lease())?.spec?.holderIdentity === survivor.name, 20_000, 'the survivor takes the Lease', 50);
     const tookMs = Date.now() - killedAt;
     assert.ok(tookMs <= (LEASE_S * 1.25 + 2) * 1000, `takeover in ${tookMs} ms (lease ${LEASE_S}s)`);
+    t.diagnostic(`takeover ${tookMs} ms after SIGKILL (lease ${LEASE_S}s)`);
     await waitFor(() => leads(survivor), 5_000, 'the survivor runs the duties');
 
     // The survivor keeps every namespace's ConfigMap current, with the shared root.
