@@ -160,3 +160,55 @@ test('gateway security: a namespace-wide root-namespace policy (no selector) app
   rules: [{to: [{operation: {paths: [/admin]}}]}]`)}`);
   assert.deepEqual(httpFilterNames(listener(set, '0.0.0.0_18080'))[0], 'envoy.filters.http.rbac');
 });
+
+test('gateway security: PASSTHROUGH and AUTO_PASSTHROUGH chains are TCP chains too: network rbac ahead of tcp_proxy', () => {
+  const yaml = `${gateway(`  - port: {number: \${PORT1}, name: tls-passthrough, protocol: TLS}
+    hosts: ["*.example.com"]
+    tls: {mode: PASSTHROUGH}
+  - port: {number: \${PORT2}, name: tls-auto, protocol: TLS}
+    hosts: ["*.${NS}.svc.cluster.local"]
+    tls: {mode: AUTO_PASSTHROUGH}`)}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: passthrough, namespace: ${NS}}
+spec:
+  hosts: ["*.example.com"]
+  gateways: [${GW_NS}/public-gw]
+  tls:
+  - match: [{sniHosts: [bookinfo.example.com]}]
+    route: [{destination: {host: reviews, port: {number: 9080}}}]
+${policy('deny-private', `  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules:
+  - from: [{source: {ipBlocks: [10.0.0.0/8]}}]`)}`;
+  const set = generate(yaml);
+  assertValid(set);
+  for (const name of ['0.0.0.0_18443', '0.0.0.0_18444']) {
+    const chains = listener(set, name)['filter_chains'] as Obj[];
+    assert.ok(chains.length > 0);
+    for (const c of chains) assert.deepEqual((c['filters'] as Obj[]).map((f) => f['name']), ['envoy.filters.network.rbac', 'envoy.filters.network.tcp_proxy'], name);
+  }
+});
+
+test('gateway security: a terminated HTTPS server\'s HCM gets the HTTP filters, not network rbac', () => {
+  const set = generate(`${gateway(`  - port: {number: \${PORT1}, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls: {mode: SIMPLE, credentialName: gw-cert}`)}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: ${NS}}
+spec:
+  hosts: ["*"]
+  gateways: [${GW_NS}/public-gw]
+  http:
+  - route: [{destination: {host: reviews, port: {number: 9080}}}]
+${policy('deny-admin', `  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: [/admin]}}]`)}`);
+  assertValid(set);
+  const l = listener(set, '0.0.0.0_18443');
+  assert.ok(l['filter_chains'][0]['transport_socket'], 'TLS terminated');
+  assert.deepEqual((l['filter_chains'][0]['filters'] as Obj[]).map((f) => f['name']), ['envoy.filters.network.http_connection_manager']);
+  assert.deepEqual(httpFilterNames(l), ['envoy.filters.http.rbac', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+});
