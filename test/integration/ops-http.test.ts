@@ -20,7 +20,7 @@ async function allSynced(srv: OpsServer, names: string[]): Promise<boolean> {
   const rows = (await httpGet(`${srv.http}/debug/syncz`)).json<Array<Record<string, string>>>();
   return names.every((n) => {
     const r = rows.find((x) => x['proxy'] === n);
-    return r && r['cluster_sent'] && r['cluster_sent'] === r['cluster_acked'] && r['listener_sent'] === r['listener_acked'] && r['route_sent'] === r['route_acked'] && r['endpoint_sent'] === r['endpoint_acked'];
+    return r && r['cluster_sent'] && r['cluster_sent'] === r['cluster_acked'] && r['listener_sent'] && r['listener_sent'] === r['listener_acked'] && r['route_sent'] === r['route_acked'] && r['endpoint_sent'] === r['endpoint_acked'];
   });
 }
 
