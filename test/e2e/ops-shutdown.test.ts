@@ -53,7 +53,7 @@ function refused(port: number): Promise<boolean> {
 
 async function syncedProxies(base: string): Promise<string[]> {
   const rows = (await httpGet(`${base}/debug/syncz`)).json<Array<Record<string, string>>>();
-  return rows.filter((r) => r['cluster_sent'] && r['cluster_sent'] === r['cluster_acked'] && r['listener_sent'] === r['listener_acked']).map((r) => r['proxy']!).sort();
+  return rows.filter((r) => r['cluster_sent'] && r['cluster_sent'] === r['cluster_acked'] && r['listener_sent'] && r['listener_sent'] === r['listener_acked']).map((r) => r['proxy']!).sort();
 }
 
 test('SIGTERM: GOAWAY, proxies move to the other instance, exit 0, nothing left running', async (t) => {
