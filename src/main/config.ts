@@ -340,7 +340,7 @@ export function helpText(): string {
     '  istiod-ts discovery [flags]     run the control plane',
     '  istiod-ts validate -f FILE|DIR|- [-f ...]',
     '                                  check config files offline, as istioctl validate does',
-    '  istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR] [--out result.json]',
+    '  istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR | --kubeconfig FILE] [--out result.json]',
     '                                  simulated Envoys against a server (docs/load-test.md)',
     '  istiod-ts tune --scenario FILE [--grid K=v1,v2;K2=...]',
     '                                  replay one change trace over a grid of knobs; trade-off table',
