@@ -103,6 +103,13 @@ function sameInputs(a: readonly object[], b: readonly object[]): boolean {
  * what really changed (an endpoint change must not look like a service change, which would
  * invalidate every proxy's clusters and listeners). Costs one compare per rebuilt service.
  */
+/** The service with its endpoints' identities (Istio's Service.ServiceAccounts), sorted. */
+function withServiceAccounts(e: ServiceEntryInput): ServiceEntryInput {
+  const serviceAccounts = [...new Set(e.endpoints.map((ep) => ep.serviceAccount).filter((sa) => sa !== ''))].sort();
+  if (serviceAccounts.length === 0) return e;
+  return Object.freeze({ service: Object.freeze({ ...e.service, serviceAccounts: Object.freeze(serviceAccounts) }), endpoints: e.endpoints });
+}
+
 function keepUnchanged(prev: ServiceEntryInput | undefined, next: ServiceEntryInput): ServiceEntryInput {
   if (!prev) return next;
   const service = JSON.stringify(prev.service) === JSON.stringify(next.service) ? prev.service : next.service;
@@ -224,7 +231,7 @@ export class Registry {
     const candidates: Candidate[] = [];
     const reuseOrBuild = (key: string, inputs: object[], build: () => ServiceEntryInput) => {
       const prev = this.built.get(key);
-      const b = prev && sameInputs(prev.inputs, inputs) ? prev : { inputs, entry: keepUnchanged(prev?.entry, build()) };
+      const b = prev && sameInputs(prev.inputs, inputs) ? prev : { inputs, entry: keepUnchanged(prev?.entry, withServiceAccounts(build())) };
       next.set(key, b);
       const source = inputs[0] as K8sObject;
       candidates.push({ entry: b.entry, source, created: createdOf(source) });

@@ -28,6 +28,11 @@ export interface ServiceModel {
   readonly resolution: Resolution;
   readonly meshExternal: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Sorted SPIFFE identities of the service's endpoints (Istio's Service.ServiceAccounts): the SANs
+   * auto mTLS verifies. Filled by the registry; absent in hand-built test models (= none).
+   */
+  readonly serviceAccounts?: readonly string[];
 }
 
 export interface EndpointModel {

@@ -214,6 +214,7 @@ function decodeService(bb: flatbuffers.ByteBuffer): ServiceModel {
     resolution: RESOLUTIONS[s.resolution()] ?? 'eds',
     meshExternal: s.meshExternal(),
     labels: kv(s.labelsLength(), (i) => s.labels(i)),
+    ...(s.serviceAccountsLength() > 0 ? { serviceAccounts: strings(s.serviceAccountsLength(), (i) => s.serviceAccounts(i)) } : {}),
   });
 }
 

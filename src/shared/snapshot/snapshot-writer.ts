@@ -153,6 +153,7 @@ export function encodeService(s: ServiceModel): Uint8Array {
   const addresses = stringVector(b, s.addresses);
   const exportTo = stringVector(b, s.exportTo);
   const labels = vectorOfOffsets(b, kvOffsets(b, s.labels));
+  const serviceAccounts = stringVector(b, s.serviceAccounts ?? []);
   fb.Service.startService(b);
   fb.Service.addHostname(b, hostname);
   fb.Service.addNamespace(b, ns);
@@ -164,6 +165,7 @@ export function encodeService(s: ServiceModel): Uint8Array {
   fb.Service.addResolution(b, RESOLUTION_CODE[s.resolution]);
   fb.Service.addMeshExternal(b, s.meshExternal);
   fb.Service.addLabels(b, labels);
+  fb.Service.addServiceAccounts(b, serviceAccounts);
   b.finish(fb.Service.endService(b));
   return b.asUint8Array();
 }

@@ -449,8 +449,9 @@ export function inboundConnectionPool(snap: SnapshotView, svc: ServiceModel, por
 }
 
 /** SPIFFE identities of the service's endpoints, sorted (Istio PushContext.ServiceAccounts). */
-function serviceAccountsOf(snap: SnapshotView, svc: ServiceModel): string[] {
-  return [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((e) => e.serviceAccount).filter((s) => s !== ''))].sort();
+/** The SANs auto mTLS verifies: the service's identities, carried on the service (not read from its endpoints, so endpoint churn regenerates no cluster). */
+function serviceAccountsOf(_snap: SnapshotView, svc: ServiceModel): string[] {
+  return [...(svc.serviceAccounts ?? [])];
 }
 
 /** Does any policy of the rule use one of the TLS modes? (only then do clusters read the endpoints' identities) */
@@ -488,7 +489,7 @@ export function outboundClustersFor(snap: SnapshotView, namespace: string, svc: 
   // Auto mTLS (MeshConfig enableAutoMtls, default true) for in-mesh services; never proxyless.
   const autoMtls = !flavour.proxyless && mesh?.['enableAutoMtls'] !== false && !svc.meshExternal && leavesTlsUnset(dr);
   if (autoMtls) extras.autoMtls = (port, policy) => inferServiceMtlsMode(snap, svc, port, policy);
-  // Only TLS clusters that need identities read the endpoints; others stay independent of pod churn.
+  // The SANs come from the service's identities (ServiceModel.serviceAccounts), not its endpoints: clusters stay independent of pod churn.
   // ISTIO_MUTUAL (and auto mTLS) SANs default to them; for a ServiceEntry, SIMPLE/MUTUAL ones too (Istio: the registry is External)
   if (!flavour.proxyless && (autoMtls || usesTlsMode(dr, svc.source === 'serviceentry' ? ['ISTIO_MUTUAL', 'SIMPLE', 'MUTUAL'] : ['ISTIO_MUTUAL']))) extras.serviceAccounts = serviceAccountsOf(snap, svc);
   const subsets: string[] = ['', ...((dr?.spec?.subsets ?? []) as any[]).map((s) => String(s.name))];

@@ -225,7 +225,7 @@ function withClientTls(snap: SnapshotView, namespace: string, labels: Readonly<R
     const parsed = parseClusterName(c.name);
     if (!parsed || trafficPolicyFor(dr, parsed.port, parsed.subset)?.tls?.mode !== 'ISTIO_MUTUAL') return c;
     // read only for mTLS clusters, so plaintext ones stay independent of endpoint churn
-    sans ??= [...new Set(snap.endpoints(svc.hostname, svc.namespace).map((e) => e.serviceAccount).filter((s) => s !== ''))].sort();
+    sans ??= [...(svc.serviceAccounts ?? [])];
     return { name: c.name, resource: { ...(c.resource as Obj), transport_socket: upstreamTlsSocket(sans) } };
   });
 }

@@ -236,8 +236,20 @@ labelsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+serviceAccounts(index: number):string
+serviceAccounts(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+serviceAccounts(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+serviceAccountsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startService(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(11);
 }
 
 static addHostname(builder:flatbuffers.Builder, hostnameOffset:flatbuffers.Offset) {
@@ -328,12 +340,28 @@ static startLabelsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addServiceAccounts(builder:flatbuffers.Builder, serviceAccountsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, serviceAccountsOffset, 0);
+}
+
+static createServiceAccountsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startServiceAccountsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endService(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createService(builder:flatbuffers.Builder, hostnameOffset:flatbuffers.Offset, namespaceOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, source:number, portsOffset:flatbuffers.Offset, addressesOffset:flatbuffers.Offset, exportToOffset:flatbuffers.Offset, resolution:number, meshExternal:boolean, labelsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createService(builder:flatbuffers.Builder, hostnameOffset:flatbuffers.Offset, namespaceOffset:flatbuffers.Offset, nameOffset:flatbuffers.Offset, source:number, portsOffset:flatbuffers.Offset, addressesOffset:flatbuffers.Offset, exportToOffset:flatbuffers.Offset, resolution:number, meshExternal:boolean, labelsOffset:flatbuffers.Offset, serviceAccountsOffset:flatbuffers.Offset):flatbuffers.Offset {
   Service.startService(builder);
   Service.addHostname(builder, hostnameOffset);
   Service.addNamespace(builder, namespaceOffset);
@@ -345,6 +373,7 @@ static createService(builder:flatbuffers.Builder, hostnameOffset:flatbuffers.Off
   Service.addResolution(builder, resolution);
   Service.addMeshExternal(builder, meshExternal);
   Service.addLabels(builder, labelsOffset);
+  Service.addServiceAccounts(builder, serviceAccountsOffset);
   return Service.endService(builder);
 }
 }

@@ -76,3 +76,22 @@ test('setMesh: a new trust domain reaches endpoint identities at the next build'
   assert.equal(sa(), 'spiffe://example.org/ns/shop/sa/web');
   assert.deepEqual(r.current!.mesh, { trustDomain: 'example.org' });
 });
+
+test('service identities live on the service: an endpoint change that keeps them leaves the service (and so every cluster) untouched', async () => {
+  const { changedDependencies } = await import('../../../../src/shared/snapshot/snapshot-diff');
+  const store = new ModelStore();
+  store.replaceOrigin('mesh', objs(MESHY));
+  const r = new Registry(store, MESH);
+  const before = r.build();
+  const web = (i: typeof before) => i.services.find((s) => s.service.name === 'web')!;
+  assert.deepEqual(web(before).service.serviceAccounts, ['spiffe://cluster.local/ns/shop/sa/default', 'spiffe://cluster.local/ns/shop/sa/web']);
+  // web-b moves to another IP: same pod, same service account
+  const moved = objs(MESHY.replace('10.1.0.2', '10.1.0.22').replace('podIP: 10.1.0.2', 'podIP: 10.1.0.22'));
+  store.replaceOrigin('mesh', moved);
+  const after = r.build();
+  assert.equal(web(after).service, web(before).service, 'the service object is reused');
+  const changed = changedDependencies(before, after);
+  assert.ok(changed !== 'all');
+  assert.ok([...changed].some((d) => d.startsWith('ep:')), 'endpoints changed');
+  assert.ok(![...changed].some((d) => d.startsWith('svc:')), `no service dependency changed: ${[...changed].join(', ')}`);
+});
