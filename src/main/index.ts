@@ -59,6 +59,8 @@ export interface Discovery {
   readonly kube?: KubeRuntime;
   readonly leaderDuties?: LeaderDuties;
   readonly webhooks?: WebhookServer;
+  /** RequestAuthentication jwksUri fetching (issue 9) */
+  readonly jwks: JwksResolver;
   /** push everything to every proxy now (/debug/adsz?push=true) */
   forcePush(reason: TriggerReason): void;
   /** config files or objects rejected by validation */
@@ -279,7 +281,7 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
 
   let closing: Promise<void> | undefined;
   const discovery: Discovery = {
-    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime, lifecycle, registry, pushTrace, kube, leaderDuties, webhooks,
+    config, store, ads, generation, writer, metrics, pool, ports, ca: caRuntime, lifecycle, registry, pushTrace, kube, leaderDuties, webhooks, jwks,
     forcePush: (reason) => debouncer.push({ configsUpdated: new Set(), endpointsOnly: false, reasons: { [reason]: 1 }, start: (opts.clock ?? { now: Date.now }).now(), forced: true }),
     fileErrors: () => [...(fileSource?.errors() ?? []), ...(kube?.source.errors() ?? [])],
     sourceDegraded: () => kube?.source.degraded() ?? [],

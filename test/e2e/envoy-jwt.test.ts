@@ -2,8 +2,8 @@
  * End to end with a real Envoy as a server sidecar (INTERCEPTION_MODE NONE, a Sidecar ingress
  * listener bound on 127.0.0.1 in front of a real HTTP backend) and a RequestAuthentication with two
  * issuers: RS256 keys behind a jwksUri served by a local HTTP server and fetched by the control
- * plane's JwksResolver (started here against the test server's store, as the composition root
- * does), and ES256 keys inline. JWTs are signed here with node:crypto.
+ * plane's JwksResolver (the one the composition root runs, `discovery.jwks`), and ES256 keys
+ * inline. JWTs are signed here with node:crypto.
  *
  * Istio semantics: a request without a token passes (200); a valid token passes; a token with a
  * bad signature, expired, or from an issuer no rule names is rejected (401). Until the jwksUri is
@@ -20,7 +20,6 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { setLogSink } from '../../src/main/log';
-import { JwksResolver } from '../../src/main/security/jwks-resolver';
 import { startTestServer, freePort } from '../helpers/server';
 import { findEnvoy, startEnvoy } from '../helpers/envoy';
 import { httpGet, startHttpBackend } from '../helpers/http-backend';
@@ -119,10 +118,8 @@ test('RequestAuthentication with real Envoy: 401 for bad tokens, 200 for a valid
   });
   onClose(async () => { await server.close(); fs.rmSync(server.configDir, { recursive: true, force: true }); });
 
-  // What the composition root does: the resolver follows the store's RequestAuthentications.
-  const resolver = new JwksResolver({ store: server.discovery.store, timeoutMs: 5_000, refreshMs: 20 * 60_000, refreshOnFailureMs: 60 * 60_000 });
-  resolver.start();
-  onClose(() => resolver.stop());
+  // The composition root's resolver follows the store's RequestAuthentications.
+  const resolver = server.discovery.jwks;
 
   const envoy = await startEnvoy(ENVOY!, {
     xdsTarget: server.grpcTarget, nodeId: NODE_ID,

@@ -24,7 +24,7 @@ import { secretRootStore } from './ca-secret';
 import { RootStore, CertificateAuthority } from '../ca/certificate-authority';
 import { kubeJwtAuthenticator } from '../ca/kube-authenticator';
 import { AsyncAuthenticator } from '../ca/authenticate';
-import { findKind } from '../../shared/model/objects';
+import { KINDS } from '../../shared/model/objects';
 import { scope } from '../log';
 
 const log = scope('kube');
@@ -58,8 +58,8 @@ function countEvents(store: ModelStore, registry: client.Registry): void {
   const REG_TYPE: Record<string, string> = { Service: 'Services', EndpointSlice: 'EndpointSlice', Pod: 'Pods', Node: 'Nodes', Namespace: 'Namespaces' };
   store.onChange((changes: ConfigChange[]) => {
     for (const c of changes) {
-      const info = findKind(c.group ? `${c.group}/v1` : 'v1', c.kind);
-      if (c.group.endsWith('istio.io') && !info?.registry) cfg.inc({ type: c.kind, event: c.event });
+      const registryKind = KINDS.find((k) => k.group === c.group && k.kind === c.kind)?.registry ?? false;
+      if (c.group.endsWith('istio.io') && !registryKind) cfg.inc({ type: c.kind, event: c.event });
       else reg.inc({ type: REG_TYPE[c.kind] ?? c.kind, event: c.event });
     }
   });
