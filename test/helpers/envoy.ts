@@ -28,6 +28,11 @@ export interface EnvoyOptions {
   startTimeoutMs?: number;
   /** the SDS server (`host:port`) behind the bootstrap's `sds-grpc` cluster; default: the shared test agent */
   sdsTarget?: string;
+  /**
+   * ADS over TLS to the secure port, as an Istio agent connects: server name
+   * istiod.istio-system.svc verified against `rootPem`, and a bearer JWT in the stream metadata.
+   */
+  xdsTls?: { rootPem: string; token: string };
 }
 
 export interface Envoy {
@@ -77,6 +82,20 @@ export function bootstrap(opts: EnvoyOptions): Record<string, unknown> {
   const host = opts.xdsTarget.slice(0, colon);
   const port = Number(opts.xdsTarget.slice(colon + 1));
   const ads = { ads: {}, resource_api_version: 'V3' };
+  const tls = opts.xdsTls;
+  const secure = tls ? {
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        sni: 'istiod.istio-system.svc',
+        common_tls_context: {
+          alpn_protocols: ['h2'],
+          validation_context: { trusted_ca: { inline_string: tls.rootPem }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'istiod.istio-system.svc' } }] },
+        },
+      },
+    },
+  } : {};
   return {
     node: { id: opts.nodeId, cluster: opts.cluster ?? 'istiod-ts-e2e', metadata: opts.metadata ?? {} },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
@@ -84,7 +103,7 @@ export function bootstrap(opts: EnvoyOptions): Record<string, unknown> {
       ads_config: {
         api_type: opts.apiType ?? 'GRPC',
         transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' }, ...(tls ? { initial_metadata: [{ key: 'authorization', value: `Bearer ${tls.token}` }] } : {}) }],
         set_node_on_first_message_only: true,
       },
       cds_config: ads,
@@ -105,6 +124,7 @@ export function bootstrap(opts: EnvoyOptions): Record<string, unknown> {
             explicit_http_config: { http2_protocol_options: {} },
           },
         },
+        ...secure,
       }, ...sds],
     },
   };

@@ -11,9 +11,7 @@
  * they came from (`fixture:gw.crt`), anything else as base64.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
 import { ModelStore } from '../../../../src/main/model/store';
 import { MeshSettings, Registry } from '../../../../src/main/model/registry';
 import { DEFAULT_MESH } from '../../../../src/main/mesh-config';
@@ -27,9 +25,7 @@ import { runGeneration } from '../../../../src/workers/run-generation';
 import { parseMesh } from '../../../helpers/golden';
 import { publishSnapshot } from '../../../helpers/fixtures';
 import { GW_NS, NODE_ID, NODE_META, NS, baseMesh, gateway } from './golden-gateway-common';
-import { ConfigDump, Envoy, EnvoyOptions, bootstrap, dumpSection } from '../../../helpers/envoy';
-import { waitFor } from '../../../helpers/wait-for';
-import { acquireSharedSdsAgent } from '../../../helpers/sds-agent';
+import { Envoy, EnvoyOptions, startEnvoy } from '../../../helpers/envoy';
 
 export { GW_NS, NODE_ID, NODE_META, NS };
 
@@ -167,78 +163,6 @@ export function readable(v: unknown): unknown {
  * (Istio SecretGen refuses them on the plaintext port). Same bootstrap as test/helpers/envoy.ts
  * otherwise.
  */
-export async function startSecureEnvoy(envoyPath: string, opts: EnvoyOptions & { rootPem: string; token: string }): Promise<Envoy> {
-  // sds-grpc: the node agent's `default` / `ROOTCA` (auto-mTLS clusters reference them), shared test agent
-  const shared = opts.sdsTarget ? undefined : await acquireSharedSdsAgent();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-envoy-sds-'));
-  const boot = bootstrap({ ...opts, sdsTarget: opts.sdsTarget ?? shared!.target }) as Record<string, any>;
-  const grpc = boot['dynamic_resources']['ads_config']['grpc_services'][0];
-  grpc['initial_metadata'] = [{ key: 'authorization', value: `Bearer ${opts.token}` }];
-  const xds = (boot['static_resources']['clusters'] as Array<Record<string, any>>).find((c) => c['name'] === 'xds-grpc')!;
-  xds['transport_socket'] = {
-    name: 'envoy.transport_sockets.tls',
-    typed_config: {
-      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
-      sni: 'istiod.istio-system.svc',
-      common_tls_context: {
-        alpn_protocols: ['h2'],
-        validation_context: { trusted_ca: { inline_string: opts.rootPem }, match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'istiod.istio-system.svc' } }] },
-      },
-    },
-  };
-  const configPath = path.join(dir, 'bootstrap.json');
-  const adminPath = path.join(dir, 'admin-address');
-  fs.writeFileSync(configPath, JSON.stringify(boot, null, 2));
-  const child = spawn(envoyPath, ['-c', configPath, '--admin-address-path', adminPath, '--use-dynamic-base-id', '--concurrency', '1', '-l', opts.logLevel ?? 'warning'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const append = (b: Buffer) => { log = (log + b.toString('utf8')).slice(-200_000); };
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => { exitCode = code ?? (signal ? -1 : null); resolve(); }));
-  const stop = async (): Promise<void> => {
-    if (exitCode === undefined) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-    await shared?.release();
-  };
-  let adminPort = 0;
-  try {
-    const address = await waitFor(() => {
-      if (exitCode !== undefined) throw new Error(`envoy exited with ${exitCode}:\n${log}`);
-      const text = fs.existsSync(adminPath) ? fs.readFileSync(adminPath, 'utf8').trim() : '';
-      return /:\d+$/.test(text) ? text : '';
-    }, 30_000, 'envoy admin address', 50);
-    adminPort = Number(address.slice(address.lastIndexOf(':') + 1));
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const admin = async (p: string): Promise<string> => {
-    const res = await fetch(`http://127.0.0.1:${adminPort}${p}`);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`envoy admin ${p}: HTTP ${res.status}: ${text}`);
-    return text;
-  };
-  const getConfigDump = async (o: { includeEds?: boolean } = {}): Promise<ConfigDump> => JSON.parse(await admin(o.includeEds ? '/config_dump?include_eds' : '/config_dump')) as ConfigDump;
-  return {
-    pid: child.pid!, adminPort, dir, admin, getConfigDump, logs: () => log, stop,
-    stats: async () => {
-      const out = new Map<string, number>();
-      for (const line of (await admin('/stats')).split('\n')) {
-        const m = /^(\S+): (\d+)$/.exec(line.trim());
-        if (m) out.set(m[1]!, Number(m[2]));
-      }
-      return out;
-    },
-    waitForListener: async (name: string, timeoutMs = 30_000) => {
-      await waitFor(async () => (dumpSection(await getConfigDump(), 'ListenersConfigDump')['dynamic_listeners'] ?? []).some((l: any) => l.name === name && l.active_state),
-        timeoutMs, `envoy listener ${name} to be active`, 100);
-    },
-  };
+export function startSecureEnvoy(envoyPath: string, opts: EnvoyOptions & { rootPem: string; token: string }): Promise<Envoy> {
+  return startEnvoy(envoyPath, { ...opts, xdsTls: { rootPem: opts.rootPem, token: opts.token } });
 }
