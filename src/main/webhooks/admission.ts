@@ -17,7 +17,7 @@
 import { checkDocument, DEFAULT_NAMESPACE } from '../../shared/istio/config-document';
 import { ValidationIssue, formatIssue } from '../../shared/istio/validation';
 import { findKind, splitApiVersion } from '../../shared/model/objects';
-import { ISTIO_GROUPS, findIstioKind, gvkString } from './istio-kinds';
+import { ISTIO_GROUPS, findIstioKind, gvkString } from '../../shared/istio/istio-kinds';
 import { FailureReason, REASON, ResourceLabels, WebhookMetrics } from './webhook-metrics';
 import { scope } from '../log';
 

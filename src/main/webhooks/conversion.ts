@@ -1,7 +1,7 @@
 /**
  * The CRD conversion webhook: ConversionReview (apiextensions.k8s.io/v1, also v1beta1) in, the
  * same objects in `desiredAPIVersion` out. Every served version of an Istio kind has the same
- * schema (istio-kinds.ts), so converting is rewriting apiVersion and nothing else; Kubernetes
+ * schema (src/shared/istio/istio-kinds.ts), so converting is rewriting apiVersion and nothing else; Kubernetes
  * requires metadata other than labels and annotations to come back unchanged, and it does.
  *
  * All or nothing, as Kubernetes requires: if any object cannot be converted (another group, a
@@ -9,7 +9,7 @@
  * review fails with `result.status: Failure` and a message naming the object. Pure; never throws.
  */
 import { splitApiVersion } from '../../shared/model/objects';
-import { findIstioKind } from './istio-kinds';
+import { findIstioKind } from '../../shared/istio/istio-kinds';
 
 export const CONVERSION_API_VERSIONS = ['apiextensions.k8s.io/v1', 'apiextensions.k8s.io/v1beta1'] as const;
 

@@ -5,6 +5,7 @@
  */
 import { KubeClient, KubeObject, isStatus } from '../../kube/client';
 import { K8sObject } from '../../../shared/model/objects';
+import { ISTIO_KINDS as ISTIO_CRDS } from '../../../shared/istio/istio-kinds';
 
 export interface WatchedKind {
   /** '' for core */
@@ -23,9 +24,6 @@ export interface WatchedKind {
   fieldSelector?: string;
 }
 
-const NET = ['v1', 'v1beta1', 'v1alpha3'] as const;
-const SEC = ['v1', 'v1beta1'] as const;
-
 const core = (group: string, kind: string, plural: string, namespaced: boolean): WatchedKind =>
   ({ group, kind, plural, namespaced, istio: false, versions: ['v1'], scoped: namespaced });
 const istio = (group: string, kind: string, plural: string, versions: readonly string[]): WatchedKind =>
@@ -42,21 +40,16 @@ export const CORE_KINDS: readonly WatchedKind[] = [
   { ...core('', 'Secret', 'secrets', true), fieldSelector: 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token' },
 ];
 
-/** Every Istio kind the model (or a later feature) reads; skipped while its CRD is not installed. */
-export const ISTIO_KINDS: readonly WatchedKind[] = [
-  istio('networking.istio.io', 'VirtualService', 'virtualservices', NET),
-  istio('networking.istio.io', 'DestinationRule', 'destinationrules', NET),
-  istio('networking.istio.io', 'Gateway', 'gateways', NET),
-  istio('networking.istio.io', 'ServiceEntry', 'serviceentries', NET),
-  istio('networking.istio.io', 'Sidecar', 'sidecars', NET),
-  istio('networking.istio.io', 'WorkloadEntry', 'workloadentries', NET),
-  istio('networking.istio.io', 'WorkloadGroup', 'workloadgroups', NET),
-  istio('networking.istio.io', 'EnvoyFilter', 'envoyfilters', ['v1alpha3']),
-  istio('security.istio.io', 'PeerAuthentication', 'peerauthentications', SEC),
-  istio('security.istio.io', 'AuthorizationPolicy', 'authorizationpolicies', SEC),
-  istio('security.istio.io', 'RequestAuthentication', 'requestauthentications', SEC),
-  istio('telemetry.istio.io', 'Telemetry', 'telemetries', ['v1', 'v1alpha1']),
-];
+/** The Istio kinds the model (or a feature that reads the store) consumes; the rest of Istio's CRDs are not watched. */
+const WATCHED_ISTIO_KINDS: ReadonlySet<string> = new Set([
+  'VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'Sidecar', 'WorkloadEntry', 'WorkloadGroup', 'EnvoyFilter',
+  'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry',
+]);
+
+/** Every Istio kind the model (or a later feature) reads, with its served versions (newest first); skipped while its CRD is not installed. */
+export const ISTIO_KINDS: readonly WatchedKind[] = ISTIO_CRDS
+  .filter((k) => WATCHED_ISTIO_KINDS.has(k.kind))
+  .map((k) => istio(k.group, k.kind, k.resource, k.versions));
 
 /** `kube:networking.istio.io/VirtualService`, `kube:Pod`: the store origin of a kind. */
 export function originOf(k: Pick<WatchedKind, 'group' | 'kind'>): string {
