@@ -1,5 +1,5 @@
 /**
- * The Istio custom resources the webhooks answer for, as Istio's CRDs serve them
+ * The Istio custom resources as Istio's CRDs serve them (the webhooks answer for all of them; Kubernetes mode watches the ones the model reads)
  * (manifests/charts/base/files/crd-all.gen.yaml; REFERENCE.md §8): group, kind, plural resource
  * name and served versions. All served versions of a kind share one schema, which is why
  * conversion between them is only the apiVersion change.
