@@ -63,7 +63,8 @@ export function parsePrometheus(text: string): Map<string, PromFamily> {
     const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
     if (type) { const f = families.get(type[1]!) ?? { name: type[1]!, type: '', help: '', samples: [] }; f.type = type[2]!; families.set(f.name, f); return; }
     if (line.startsWith('#')) return;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)( -?\d+)?$/.exec(line);
+    // prom-client prints NaN as "Nan" (an event-loop-lag summary before its first sample); Prometheus parses floats case-insensitively
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+-]+|[Nn][Aa][Nn]|\+Inf|-Inf)( -?\d+)?$/.exec(line);
     if (!m) throw new Error(`line ${i + 1} is not Prometheus text: ${line}`);
     const labels: Record<string, string> = {};
     if (m[3]) {
