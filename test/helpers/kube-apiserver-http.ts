@@ -189,7 +189,7 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
   if (d.namespaced && namespace === undefined && !['list', 'watch', 'deletecollection'].includes(verb) && d.resource !== 'tokenreviews') throw ApiError.noResource();
 
   authorize(ctx.store, userOf(entry), {
-    verb, group: d.group, resource: d.resource, subresource, name,
+    verb, group: d.group, resource: d.resource, subresource, name: name ?? listedName(verb, q),
     namespace: d.resource === 'namespaces' ? name : namespace,
   });
 
@@ -318,6 +318,19 @@ function checkListOptions(q: URLSearchParams): void {
     const v = q.get(f);
     if (v !== null && v !== '' && !/^-?\d+$/.test(v)) throw ApiError.badRequest(`strconv.ParseInt: parsing "${v}": invalid syntax`);
   }
+}
+
+/**
+ * kube-apiserver's RequestInfo: a list or watch whose field selector requires metadata.name=X is
+ * authorized as a request for X, so RBAC resourceNames can grant it.
+ */
+function listedName(verb: string, q: URLSearchParams): string | undefined {
+  if (verb !== 'list' && verb !== 'watch') return undefined;
+  for (const term of (q.get('fieldSelector') ?? '').split(',')) {
+    const m = /^metadata\.name==?(.+)$/.exec(term.trim());
+    if (m) return m[1];
+  }
+  return undefined;
 }
 
 function userOf(entry: KubeRequest): { username: string; groups?: string[] } {

@@ -31,7 +31,7 @@ export const LEADER_DUTIES_RBAC: ReadonlyArray<{ group: string; resource: string
   { group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'] },
   { group: '', resource: 'namespaces', verbs: ['list', 'watch'] },
   { group: '', resource: 'configmaps', verbs: ['list', 'watch', 'create', 'update'] },
-  { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verbs: ['get', 'list', 'watch', 'update'] },
+  { group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations', verbs: ['list', 'watch', 'update'] },
   { group: '', resource: 'secrets', verbs: ['get', 'create', 'update'] },
   // the webhook's fail-close probe: a dry-run create (and update, if the name exists) of an invalid Gateway
   { group: 'networking.istio.io', resource: 'gateways', verbs: ['create', 'update'] },

@@ -178,7 +178,7 @@ export class WebhookPatcher {
   }
 
   private async reconcile(): Promise<void> {
-    let current = this.current;
+    const current = this.current;
     if (!current) {
       if (!this.reportedMissing) log.info(`Skip patching webhook, webhook "${this.o.configName}" not found`);
       this.reportedMissing = true;
@@ -189,22 +189,21 @@ export class WebhookPatcher {
     const ready = await this.isReady(current, caBundle);
     if (!ready) this.later(this.o.retryMs ?? 1000);
     const policy = ready ? 'Fail' : 'Ignore';
-    for (let attempt = 0; attempt < 3 && this.running; attempt++) {
-      const updated = patched(current, caBundle, policy);
-      if (!updated) {
-        log.debug(`validatingwebhookconfiguration ${this.o.configName} (failurePolicy=${policy}, resourceVersion=${current.metadata.resourceVersion}) is up-to-date. No change required.`);
-        return;
-      }
-      try {
-        const latest = await this.o.client.request<ValidatingWebhookConfiguration>('PUT', `${VWC_PATH}/${encodeURIComponent(this.o.configName)}`, updated);
-        log.info(`Successfully updated validatingwebhookconfiguration ${this.o.configName} (failurePolicy=${policy},resourceVersion=${latest?.metadata?.resourceVersion})`);
-        return;
-      } catch (e) {
-        if (isStatus(e, 404)) return; // deleted meanwhile; patched when it comes back
-        if (!isStatus(e, 409)) throw e;
-        // Someone else wrote it: patch what is there now.
-        current = await this.o.client.request<ValidatingWebhookConfiguration>('GET', `${VWC_PATH}/${encodeURIComponent(this.o.configName)}`);
-      }
+    const updated = patched(current, caBundle, policy);
+    if (!updated) {
+      log.debug(`validatingwebhookconfiguration ${this.o.configName} (failurePolicy=${policy}, resourceVersion=${current.metadata.resourceVersion}) is up-to-date. No change required.`);
+      return;
+    }
+    try {
+      const latest = await this.o.client.request<ValidatingWebhookConfiguration>('PUT', `${VWC_PATH}/${encodeURIComponent(this.o.configName)}`, updated);
+      log.info(`Successfully updated validatingwebhookconfiguration ${this.o.configName} (failurePolicy=${policy},resourceVersion=${latest?.metadata?.resourceVersion})`);
+    } catch (e) {
+      if (isStatus(e, 404)) return; // deleted meanwhile; patched when it comes back
+      if (!isStatus(e, 409)) throw e;
+      // Someone else wrote it: the watch delivers their version and kicks a reconcile of it (no
+      // GET, so the RBAC needs none); the timer is the fallback should that event be slow.
+      log.debug(`validatingwebhookconfiguration ${this.o.configName} changed meanwhile; patching the newer version`);
+      this.later(this.o.retryMs ?? 1000);
     }
   }
 }
