@@ -5,6 +5,7 @@
  * A bad value stops startup with the knob's name and the value it got.
  */
 import * as os from 'node:os';
+import { CpuLimit, cpuLimit } from './cpu-limit';
 import { parseGoDuration } from '../shared/duration';
 import { ConfigError } from '../shared/errors';
 
@@ -215,6 +216,8 @@ function loadKubeConfig(flag: (name: string) => string, knob: <T>(k: Knob<T>) =>
 export interface ListenAddr { host: string; port: number }
 
 export interface Config {
+  /** CPUs the auto knobs were sized by (the container's CPU limit, when lower than the affinity mask) */
+  readonly cpus: CpuLimit;
   readonly configDir: string;
   readonly grpcAddr: ListenAddr | null;
   readonly secureGrpcAddr: ListenAddr | null;
@@ -295,15 +298,16 @@ export function autoConcurrency(cores: number): number {
   return Math.min(15 + 5 * cores, 100);
 }
 
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, cpus: CpuLimit = cpuLimit()): Config {
   const flags = parseFlags(argv);
   const flag = (name: string): string => flags[name] ?? FLAGS.find((f) => f.name === name)!.default;
   const knob = <T>(k: Knob<T>): T => k.parse(env[k.name] ?? k.default, k.name);
-  const cores = os.availableParallelism();
+  const cores = cpus.cores;
   const throttle = knob(KNOBS.pushThrottle);
   const rps = knob(KNOBS.maxRequestsPerSecond);
   const workers = knob(KNOBS.configWorkers);
   return Object.freeze({
+    cpus,
     configDir: flag('configDir'),
     grpcAddr: parseAddr('grpcAddr', flag('grpcAddr')),
     secureGrpcAddr: parseAddr('secureGRPCAddr', flag('secureGRPCAddr')),

@@ -3,7 +3,6 @@
  * config pool → generation service → xDS server → HTTP servers, in that order. Owns shutdown.
  * No module has import-time side effects; everything is built here and passed down.
  */
-import * as os from 'node:os';
 import { Config } from './config';
 import { ModelStore, ConfigChange } from './model/store';
 import { Registry } from './model/registry';
@@ -302,6 +301,6 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     }, { timeoutMs: config.shutdownTimeoutMs })),
   };
   discoveryRef.d = discovery;
-  log.info('istiod-ts ready', { configDir: config.configDir, services: registry.current?.services.length ?? 0, objects: store.size, workers: config.configWorkers, cpus: os.availableParallelism() });
+  log.info('istiod-ts ready', { configDir: config.configDir, services: registry.current?.services.length ?? 0, objects: store.size, workers: config.configWorkers, cpus: config.cpus.cores, ...(config.cpus.quota !== undefined ? { cpuLimit: config.cpus.quota, cpusAvailable: config.cpus.available } : {}) });
   return discovery;
 }
