@@ -227,6 +227,8 @@ export interface Config {
   readonly meshConfigFile: string;
   readonly stateDir: string;
   readonly logOutputLevel: string;
+  /** gRPC keepalive of the xDS servers; maxConnectionAgeMs undefined = connections never aged out */
+  readonly keepalive: Readonly<{ intervalMs: number; timeoutMs: number; maxConnectionAgeMs?: number }>;
   readonly debounceAfterMs: number;
   readonly debounceMaxMs: number;
   readonly enableEdsDebounce: boolean;
@@ -260,6 +262,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'meshConfig', default: '', description: 'mesh config file (YAML, Istio MeshConfig fields); empty = defaults' },
   { name: 'stateDir', default: './.state', description: 'local state (CA root key and cert in file mode)' },
   { name: 'log_output_level', default: 'default:info', description: 'log levels per scope, e.g. ads:debug,push:info' },
+  { name: 'keepaliveInterval', default: '30s', description: 'gRPC keepalive ping interval of the xDS servers' },
+  { name: 'keepaliveTimeout', default: '10s', description: 'gRPC keepalive: close the connection if a ping is not answered within this' },
+  { name: 'keepaliveMaxServerConnectionAge', default: '', description: "close xDS connections (GOAWAY, then 10s grace) after this age, ±10% jitter, so proxies rebalance across replicas (Istio's chart: 30m); empty = never" },
   ...CA_FLAGS,
   ...KUBE_FLAGS,
 ];
@@ -293,6 +298,14 @@ export function parseFlags(argv: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** A Go duration flag (> 0); `optional` allows '' (undefined). */
+function durationFlag(name: string, raw: string, optional: boolean): number | undefined {
+  if (optional && raw.trim() === '') return undefined;
+  const ms = parseGoDuration(raw);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`--${name}: expected a duration such as 30m, got '${raw}'`);
+  return ms;
+}
+
 /** Istio's auto value for the throttle and the admission rate: min(15 + 5 x cores, 100). */
 export function autoConcurrency(cores: number): number {
   return Math.min(15 + 5 * cores, 100);
@@ -317,6 +330,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     meshConfigFile: flag('meshConfig'),
     stateDir: flag('stateDir'),
     logOutputLevel: flag('log_output_level'),
+    keepalive: Object.freeze({
+      intervalMs: durationFlag('keepaliveInterval', flag('keepaliveInterval'), false)!,
+      timeoutMs: durationFlag('keepaliveTimeout', flag('keepaliveTimeout'), false)!,
+      maxConnectionAgeMs: durationFlag('keepaliveMaxServerConnectionAge', flag('keepaliveMaxServerConnectionAge'), true),
+    }),
     debounceAfterMs: knob(KNOBS.debounceAfter),
     debounceMaxMs: knob(KNOBS.debounceMax),
     enableEdsDebounce: knob(KNOBS.enableEdsDebounce),

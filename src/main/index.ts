@@ -84,6 +84,8 @@ export interface StartOptions {
   beforeSourcesSync?: () => Promise<void>;
   /** tests: retry backoff of the Kubernetes informers (default 200 ms doubling to 30 s) */
   kubeBackoff?: BackoffOptions;
+  /** after a max-connection-age GOAWAY, how long open streams may continue (default 10s, as Istio; tests shorten it) */
+  maxConnectionAgeGraceMs?: number;
 }
 
 function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
@@ -186,7 +188,11 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     callbacks: combineCallbacks([metrics.callbacks(), pushTrace.callbacks(), ...(opts.callbacks ? [opts.callbacks] : [])]),
     retryDelayMs: opts.retryDelayMs ?? 1000,
     drainTimeoutMs: config.drainTimeoutMs,
-  }, { pushThrottle: config.pushThrottle, maxRequestsPerSecond: config.maxRequestsPerSecond, requestBurst: config.pushBurst });
+  }, {
+    pushThrottle: config.pushThrottle, maxRequestsPerSecond: config.maxRequestsPerSecond, requestBurst: config.pushBurst,
+    keepaliveIntervalMs: config.keepalive.intervalMs, keepaliveTimeoutMs: config.keepalive.timeoutMs,
+    maxConnectionAgeMs: config.keepalive.maxConnectionAgeMs, maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
+  });
 
   let pushWaiters: Array<() => void> = [];
   const debouncer = new Debouncer(

@@ -156,6 +156,7 @@ test('the Deployment sets every env knob, with Istio\'s defaults unless the depl
   assert.equal(cfg.kube.enabled, true, 'in-cluster Kubernetes mode');
   assert.equal(cfg.kube.kubeconfig, '', 'in-cluster credentials');
   assert.equal(cfg.configDir, '');
+  assert.equal(cfg.keepalive.maxConnectionAgeMs, 30 * 60_000, 'connections age out (30m, Istio\'s chart) so new replicas get their share');
   assert.deepEqual([cfg.grpcAddr?.port, cfg.secureGrpcAddr?.port, cfg.monitoringAddr?.port, cfg.httpAddr?.port, cfg.httpsAddr?.port], [15010, 15012, 15014, 8080, 15017]);
 });
 

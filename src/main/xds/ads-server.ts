@@ -48,6 +48,13 @@ export interface AdsServerOptions {
   /** token bucket capacity (Istio: 1) */
   requestBurst: number;
   maxRecvMsgBytes?: number;
+  /** gRPC keepalive ping interval and timeout (Istio: 30s / 10s) */
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** GOAWAY connections older than this (grpc-js adds ±10% jitter) so proxies rebalance across replicas */
+  maxConnectionAgeMs?: number;
+  /** after the GOAWAY, streams still open are closed after this (Istio: 10s) */
+  maxConnectionAgeGraceMs?: number;
 }
 
 /**
@@ -92,8 +99,12 @@ export class AdsServer {
       'grpc.max_concurrent_streams': 100_000, // ISTIO_GPRC_MAXSTREAMS
       'grpc.max_receive_message_length': opts.maxRecvMsgBytes ?? 4 * 1024 * 1024, // ISTIO_GPRC_MAXRECVMSGSIZE
       'grpc.max_send_message_length': -1,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_time_ms': opts.keepaliveIntervalMs ?? 30_000,
+      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
+      ...(opts.maxConnectionAgeMs !== undefined ? {
+        'grpc.max_connection_age_ms': opts.maxConnectionAgeMs,
+        'grpc.max_connection_age_grace_ms': opts.maxConnectionAgeGraceMs ?? 10_000,
+      } : {}),
     };
     this.server = new grpc.Server(this.serverOptions);
     this.admission = new TokenBucket(opts.maxRequestsPerSecond, Math.max(1, opts.requestBurst));
