@@ -159,6 +159,20 @@ function selectorKeysOf(configs: readonly ConfigModel[]): string[] {
   return [...keys].sort();
 }
 
+/** See Registry.contextChange. */
+export interface ContextChange { readonly all: boolean; readonly ips: ReadonlySet<string> }
+
+/** IPs whose inbound port list differs between two builds. */
+function changedInbound(prev: ReadonlyMap<string, InboundPort[]>, next: ReadonlyMap<string, InboundPort[]>): Set<string> {
+  const out = new Set<string>();
+  for (const [ip, list] of next) {
+    const old = prev.get(ip);
+    if (!old || JSON.stringify(old) !== JSON.stringify(list)) out.add(ip);
+  }
+  for (const ip of prev.keys()) if (!next.has(ip)) out.add(ip);
+  return out;
+}
+
 export class Registry {
   private built = new Map<string, Built>();
   private configs = new Map<K8sObject, ConfigModel>();
@@ -174,6 +188,8 @@ export class Registry {
   private servicelessHosts?: ConfigModel;
   /** WorkloadGroup resources as of the last build (templates for auto-registered WorkloadEntries). */
   private workloadGroupObjs: readonly K8sObject[] = [];
+  /** What of contextFor's inputs the last build changed (see contextChange). */
+  private contextDelta: ContextChange = { all: true, ips: new Set() };
 
   constructor(private readonly store: ModelStore, private mesh: MeshSettings) {}
 
@@ -283,6 +299,7 @@ export class Registry {
     configs.sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
     this.configs = nextConfigs;
 
+    const prevInbound = this.inboundByIp;
     this.inboundByIp = new Map();
     for (const { service, endpoints } of services) {
       for (const ep of endpoints) {
@@ -296,6 +313,7 @@ export class Registry {
       }
     }
     for (const list of this.inboundByIp.values()) list.sort((a, b) => a.port - b.port || a.hostname.localeCompare(b.hostname));
+    const prevSelection = this.selectionKey;
 
     // Oldest first (Istio sorts Sidecars by creation time): the first match is the oldest.
     this.sidecars = this.store.list('Sidecar', 'networking.istio.io')
@@ -307,10 +325,31 @@ export class Registry {
     this.virtualServiceConflicts(conflicts);
     this.listenerConflicts(services, conflicts);
     this.conflictList = Object.freeze(conflicts);
+    this.selectionKey = this.selectionKeyNow();
+    this.contextDelta = {
+      all: !this.last || this.last.mesh !== this.mesh.raw || prevSelection !== this.selectionKey,
+      ips: changedInbound(prevInbound, this.inboundByIp),
+    };
 
     const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
     this.last = { services, configs, mesh };
     return this.last;
+  }
+
+  /**
+   * Which proxies' contextFor() the last build() may have changed: all of them when a Sidecar or
+   * Gateway was added, removed or reselected, the selector label keys or the mesh config changed;
+   * otherwise only proxies at the IPs whose inbound services changed. Lets a push skip recomputing
+   * the context of every connection on each config change (10,000 connections × contextFor).
+   */
+  contextChange(): ContextChange { return this.contextDelta; }
+
+  /** Everything selection-related contextFor reads from Sidecars, Gateways and selectors. */
+  private selectionKey = '';
+  private selectionKeyNow(): string {
+    const sc = this.sidecars.map((o) => [o.metadata.namespace, o.metadata.name, createdOf(o), o.spec?.workloadSelector ?? null]);
+    const gw = this.gatewayObjs.map((o) => [o.metadata.namespace, o.metadata.name, o.spec?.selector ?? null]);
+    return JSON.stringify([sc, gw, this.selectorKeys, this.mesh.rootNamespace]);
   }
 
   /** Everything a generator may read about `proxy`, resolved against the current model. */
