@@ -102,6 +102,8 @@ function product(text: string): number {
 const QUANTITY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
 const bytesOf = (q: string): number => { const m = /^(\d+)(Ki|Mi|Gi)$/.exec(q); assert.ok(m, `quantity ${q}`); return Number(m[1]) * QUANTITY[m[2]!]!; };
 
+const TEMPLATE_ACTION = /^\{\{ \$(labels(\.[a-zA-Z_]\w*)?|value)( \| (humanize|humanize1024|humanizeDuration|humanizePercentage))? \}\}$/;
+
 interface Rule { alert: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
 
 let objs: K8sObject[];
@@ -165,6 +167,13 @@ describe('monitoring component: manifests', () => {
       assert.match(r.annotations?.description ?? '', /\{\{ \$labels/, `${r.alert} description shows {{ $labels }}`);
       assert.match(r.annotations?.runbook_url ?? '', /^docs\/troubleshooting\.md#[a-z0-9-]+$/, `${r.alert} runbook_url`);
       assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert} has a for: duration`);
+      // Prometheus renders annotations as Go templates: only $labels / $value and its humanize functions, braces balanced
+      for (const [k, text] of Object.entries(r.annotations!)) {
+        const actions = text.match(/\{\{.*?\}\}/g) ?? [];
+        assert.equal(text.split('{{').length - 1, actions.length, `${r.alert} ${k}: unbalanced {{`);
+        assert.equal(text.split('}}').length - 1, actions.length, `${r.alert} ${k}: unbalanced }}`);
+        for (const a of actions) assert.match(a, TEMPLATE_ACTION, `${r.alert} ${k}: ${a}`);
+      }
     }
   });
 
