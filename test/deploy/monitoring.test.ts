@@ -44,19 +44,21 @@ function substituteGrafana(expr: string): string {
     .replaceAll('$__range', '1h');
 }
 
-interface Parsed { errors: string[]; metrics: string[] }
+interface Parsed { errors: string[]; metrics: string[]; withoutJob: string[] }
 
 /** Parses with Prometheus's grammar; metric names come from VectorSelectors (identifier or __name__ matcher). */
 function parsePromQL(expr: string): Parsed {
   const tree = parser.parse(expr);
   const errors: string[] = [];
   const metrics = new Set<string>();
+  const withoutJob: string[] = [];
   tree.iterate({
     enter: (n) => {
       if (n.type.isError) errors.push(`at ${n.from}: '${expr.slice(Math.max(0, n.from - 10), n.to + 10)}'`);
       if (n.name === 'VectorSelector') {
         const ident = n.node.getChild('Identifier');
         if (ident) metrics.add(expr.slice(ident.from, ident.to));
+        if (!/\bjob="istiod"/.test(expr.slice(n.from, n.to))) withoutJob.push(expr.slice(n.from, n.to));
       }
       if (n.name === 'UnquotedLabelMatcher') {
         const label = n.node.getChild('LabelName');
@@ -65,7 +67,7 @@ function parsePromQL(expr: string): Parsed {
       }
     },
   });
-  return { errors, metrics: [...metrics] };
+  return { errors, metrics: [...metrics], withoutJob };
 }
 
 /** The family a sample name belongs to, and whether /metrics has that very series (histogram suffixes included). */
@@ -230,6 +232,8 @@ describe('monitoring component: manifests', () => {
       const p = parsePromQL(expr);
       assert.deepEqual(p.errors, [], `${where}: ${expr}`);
       assert.ok(p.metrics.length > 0, `${where} reads a metric`);
+      // process_* and nodejs_* are every Node.js app's: each selector names istiod's job
+      assert.deepEqual(p.withoutJob, [], `${where}: selectors without job="istiod"`);
     }
   });
 
@@ -237,6 +241,7 @@ describe('monitoring component: manifests', () => {
     assert.notDeepEqual(parsePromQL('sum(rate(pilot_xds_pushes[5m])').errors, []);
     assert.notDeepEqual(parsePromQL('rate(pilot_xds_pushes[$__rate_interval])').errors, []);
     assert.notDeepEqual(parsePromQL('pilot_xds pilot_services').errors, []);
+    assert.deepEqual(parsePromQL('rate(process_cpu_seconds_total[5m]) / pilot_xds{job="istiod"}').withoutJob, ['process_cpu_seconds_total']);
     assert.deepEqual(parsePromQL('histogram_quantile(0.99, sum by (le) (rate(a_bucket{x="1"}[5m]))) / on() b + {__name__="c"}').metrics.sort(), ['a_bucket', 'b', 'c']);
   });
 });
