@@ -162,16 +162,28 @@ function selectorKeysOf(configs: readonly ConfigModel[]): string[] {
 /** See Registry.contextChange. */
 export interface ContextChange { readonly all: boolean; readonly ips: ReadonlySet<string> }
 
-/** IPs whose inbound port list differs between two builds. */
-function changedInbound(prev: ReadonlyMap<string, InboundPort[]>, next: ReadonlyMap<string, InboundPort[]>): Set<string> {
-  const out = new Set<string>();
-  for (const [ip, list] of next) {
-    const old = prev.get(ip);
-    if (!old || JSON.stringify(old) !== JSON.stringify(list)) out.add(ip);
+/** The inbound ports each entry offers per endpoint IP (service port → the endpoint's target port), computed once per entry. */
+const inboundOfEntry = new WeakMap<ServiceEntryInput, Map<string, InboundPort[]>>();
+function inboundPortsOf(e: ServiceEntryInput): Map<string, InboundPort[]> {
+  let byIp = inboundOfEntry.get(e);
+  if (byIp) return byIp;
+  byIp = new Map();
+  const { service } = e;
+  for (const ep of e.endpoints) {
+    for (const p of service.ports) {
+      const target = ep.ports[p.name] ?? (Object.keys(ep.ports).length === 0 ? p.targetPort || p.port : undefined);
+      if (target === undefined) continue;
+      const list = byIp.get(ep.address) ?? [];
+      list.push({ hostname: service.hostname, namespace: service.namespace, name: p.name, port: p.port, targetPort: target, protocol: p.protocol });
+      byIp.set(ep.address, list);
+    }
   }
-  for (const ip of prev.keys()) if (!next.has(ip)) out.add(ip);
-  return out;
+  inboundOfEntry.set(e, byIp);
+  return byIp;
 }
+
+const byInboundOrder = (a: InboundPort, b: InboundPort) => a.port - b.port || a.hostname.localeCompare(b.hostname)
+  || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
 
 export class Registry {
   private built = new Map<string, Built>();
@@ -188,6 +200,9 @@ export class Registry {
   private servicelessHosts?: ConfigModel;
   /** WorkloadGroup resources as of the last build (templates for auto-registered WorkloadEntries). */
   private workloadGroupObjs: readonly K8sObject[] = [];
+  /** Services of the last build, and which of them have an endpoint at each IP (for inboundByIp). */
+  private inboundServices: ReadonlySet<ServiceEntryInput> = new Set();
+  private servicesByIp = new Map<string, Set<ServiceEntryInput>>();
   /** What of contextFor's inputs the last build changed (see contextChange). */
   private contextDelta: ContextChange = { all: true, ips: new Set() };
 
@@ -299,20 +314,7 @@ export class Registry {
     configs.sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
     this.configs = nextConfigs;
 
-    const prevInbound = this.inboundByIp;
-    this.inboundByIp = new Map();
-    for (const { service, endpoints } of services) {
-      for (const ep of endpoints) {
-        for (const p of service.ports) {
-          const target = ep.ports[p.name] ?? (Object.keys(ep.ports).length === 0 ? p.targetPort || p.port : undefined);
-          if (target === undefined) continue;
-          const list = this.inboundByIp.get(ep.address) ?? [];
-          list.push({ hostname: service.hostname, namespace: service.namespace, name: p.name, port: p.port, targetPort: target, protocol: p.protocol });
-          this.inboundByIp.set(ep.address, list);
-        }
-      }
-    }
-    for (const list of this.inboundByIp.values()) list.sort((a, b) => a.port - b.port || a.hostname.localeCompare(b.hostname));
+    const inboundChanged = this.updateInbound(services);
     const prevSelection = this.selectionKey;
 
     // Oldest first (Istio sorts Sidecars by creation time): the first match is the oldest.
@@ -328,12 +330,45 @@ export class Registry {
     this.selectionKey = this.selectionKeyNow();
     this.contextDelta = {
       all: !this.last || this.last.mesh !== this.mesh.raw || prevSelection !== this.selectionKey,
-      ips: changedInbound(prevInbound, this.inboundByIp),
+      ips: inboundChanged,
     };
 
     const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
     this.last = { services, configs, mesh };
     return this.last;
+  }
+
+  /**
+   * Update inboundByIp for the services that changed since the last build (entries are reused
+   * objects when their inputs did not change, so identity tells). Returns the IPs touched: every
+   * address of an added or removed entry. Cost grows with what changed, not with the mesh.
+   */
+  private updateInbound(services: readonly ServiceEntryInput[]): Set<string> {
+    const next = new Set(services);
+    const touched = new Set<string>();
+    const index = (e: ServiceEntryInput, add: boolean) => {
+      for (const ep of e.endpoints) {
+        touched.add(ep.address);
+        let set = this.servicesByIp.get(ep.address);
+        if (add) {
+          if (!set) this.servicesByIp.set(ep.address, (set = new Set()));
+          set.add(e);
+        } else if (set) {
+          set.delete(e);
+          if (set.size === 0) this.servicesByIp.delete(ep.address);
+        }
+      }
+    };
+    for (const e of this.inboundServices) if (!next.has(e)) index(e, false);
+    for (const e of services) if (!this.inboundServices.has(e)) index(e, true);
+    this.inboundServices = next;
+    for (const ip of touched) {
+      const list: InboundPort[] = [];
+      for (const e of this.servicesByIp.get(ip) ?? []) list.push(...(inboundPortsOf(e).get(ip) ?? []));
+      if (list.length === 0) this.inboundByIp.delete(ip);
+      else this.inboundByIp.set(ip, list.sort(byInboundOrder));
+    }
+    return touched;
   }
 
   /**
