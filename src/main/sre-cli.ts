@@ -61,7 +61,11 @@ export async function proxyStatusMain(argv: readonly string[], io: CliIo = stdio
     try { istiod = (JSON.parse(version.body) as { hostname?: string }).hostname || istiod; } catch { /* keep the address */ }
     let rows = JSON.parse(syncz.body) as Array<Record<string, string | undefined>>;
     const only = p.positional[0];
-    if (only) rows = rows.filter((r) => r['proxy'] === only || r['node_id'] === only || r['proxy']?.startsWith(only + '.'));
+    if (only) {
+      rows = rows.filter((r) => r['proxy'] === only || r['node_id'] === only || r['proxy']?.startsWith(only + '.'));
+      // istioctl's answer for an unknown proxy; with several replicas it may be connected to another one
+      if (rows.length === 0) { io.err(`istiod-ts proxy-status: ${only} is not connected to ${istiod} (with several replicas, ask each: docs/troubleshooting.md#reaching-one-replica)\n`); return 1; }
+    }
     if (p.output === 'json') { io.out(JSON.stringify(rows, null, 2) + '\n'); return 0; }
     rows.sort((a, b) => (a['proxy'] ?? '').localeCompare(b['proxy'] ?? ''));
     io.out(table(['NAME', 'CLUSTER', 'CDS', 'LDS', 'EDS', 'RDS', 'ISTIOD', 'VERSION'], rows.map((r) => [

@@ -57,6 +57,10 @@ test('proxy-status and proxy-config against a live server', async (t) => {
     assert.equal(JSON.parse(json.stdout).length, 3);
     const one = await runCli(['proxy-status', sims.names[1]!, '--istiod', istiod], 15_000);
     assert.equal(rows(one.stdout).length, 2);
+    // a proxy this replica does not hold: an error and exit 1, not an empty table
+    const missing = await runCli(['proxy-status', 'ghost.nowhere', '--istiod', istiod], 15_000);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /ghost\.nowhere is not connected to /);
   });
 
   await t.test('proxy-config cluster|listener|route|endpoint', async () => {

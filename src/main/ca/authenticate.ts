@@ -92,7 +92,7 @@ export class Authenticators {
 
   /** The local (synchronous) authenticators only. */
   authenticate(input: AuthInput): AuthResult {
-    return this.conclude(this.list.map((a) => [a.name, a.authenticate(input)] as const));
+    return this.conclude(this.list.map((a) => [a.name, a.authenticate(input)] as const), input);
   }
 
   /** Every authenticator: the local ones first, then the asynchronous ones in order. */
@@ -108,7 +108,7 @@ export class Authenticators {
       if (r?.ok) return r;
       seen.push([a.name, r]);
     }
-    return this.conclude(seen);
+    return this.conclude(seen, input);
   }
 
   /** Authenticate a gRPC call from its metadata and its TLS peer certificate. */
@@ -118,7 +118,7 @@ export class Authenticators {
     return this.authenticateAsync({ metadata: call.metadata, peerCertificate });
   }
 
-  private conclude(results: ReadonlyArray<readonly [string, AuthResult | undefined]>): AuthResult {
+  private conclude(results: ReadonlyArray<readonly [string, AuthResult | undefined]>, input: AuthInput): AuthResult {
     const reasons: string[] = [];
     let idExtraction = false;
     let unavailable = false;
@@ -129,7 +129,14 @@ export class Authenticators {
       idExtraction ||= r.idExtraction;
       unavailable ||= r.unavailable === true;
     }
-    if (reasons.length === 0) return { ok: false, reason: 'no credentials (no verified client certificate, no bearer token)', idExtraction: false };
+    if (reasons.length === 0) {
+      // Say what was presented: a token nobody could check is a configuration problem, not a missing credential.
+      const token = input.metadata.get('authorization').length > 0;
+      const reason = token
+        ? 'a bearer token was presented but no token authenticator is configured (file mode: --jwksFile; Kubernetes mode: TokenReview)'
+        : 'no credentials (no verified client certificate, no bearer token)';
+      return { ok: false, reason, idExtraction: false };
+    }
     return { ok: false, reason: reasons.join('; '), idExtraction, ...(unavailable ? { unavailable } : {}) };
   }
 }

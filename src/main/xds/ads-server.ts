@@ -81,6 +81,8 @@ export interface StreamAuthenticator {
 
 /** Istio's WaitForRequestLimit waits at most this long for a token. */
 const ADMISSION_WAIT_MS = 1000;
+/** refusal warnings are summarised over this period */
+const REFUSAL_LOG_MS = 10_000;
 
 export class AdsServer {
   readonly server: grpc.Server;
@@ -93,6 +95,9 @@ export class AdsServer {
   private shuttingDown = false;
   /** pushes running right now (never above pushThrottle) */
   activePushes = 0;
+  /** refusals by the admission limit not yet logged (a storm logs one line per 10 s, not one per stream) */
+  private refusedUnlogged = 0;
+  private refusedLogTimer?: NodeJS.Timeout;
 
   constructor(private readonly deps: ConnectionDeps, opts: AdsServerOptions) {
     this.serverOptions = {
@@ -110,6 +115,28 @@ export class AdsServer {
     this.admission = new TokenBucket(opts.maxRequestsPerSecond, Math.max(1, opts.requestBurst));
     for (let i = 0; i < Math.max(1, opts.pushThrottle); i++) void this.pushWorker();
     this.server.addService(ADS_SERVICE, this.handlers());
+  }
+
+  /** Log admission refusals: the first at once, then a count every 10 s while they continue. */
+  private noteRefused(): void {
+    this.refusedUnlogged++;
+    if (this.refusedLogTimer) return;
+    this.logRefused(false);
+    const tick = () => {
+      if (this.refusedUnlogged === 0) { this.refusedLogTimer = undefined; return; }
+      this.logRefused(true);
+      this.refusedLogTimer = setTimeout(tick, REFUSAL_LOG_MS);
+      this.refusedLogTimer.unref();
+    };
+    this.refusedLogTimer = setTimeout(tick, REFUSAL_LOG_MS);
+    this.refusedLogTimer.unref();
+  }
+
+  private logRefused(summary: boolean): void {
+    if (this.refusedUnlogged === 0) return;
+    log.warn('streams refused: request rate limit exceeded (PILOT_MAX_REQUESTS_PER_SECOND); proxies retry with backoff',
+      summary ? { refused: this.refusedUnlogged, overMs: REFUSAL_LOG_MS } : { refused: this.refusedUnlogged });
+    this.refusedUnlogged = 0;
   }
 
   /** The ADS handlers; with `auth`, every stream is authenticated first (the secure port). */
@@ -226,7 +253,7 @@ export class AdsServer {
     void this.admission.acquire(ADMISSION_WAIT_MS).then(async (ok) => {
       this.deps.callbacks.onAdmission?.(Date.now() - waitStart, ok);
       if (!ok) {
-        log.warn('stream refused: request rate limit exceeded', { kind: conn.kind });
+        this.noteRefused();
         call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: 'request rate limit exceeded' });
         end();
         return;
@@ -297,6 +324,8 @@ export class AdsServer {
   async close(graceMs = 2000): Promise<void> {
     this.shuttingDown = true;
     this.queue.close();
+    if (this.refusedLogTimer) clearTimeout(this.refusedLogTimer);
+    if (this.refusedUnlogged > 0) this.logRefused(true);
     for (const c of this.connections.values()) c.close();
     if (this.secureServer) this.secureServer.forceShutdown(); // streams were just closed; nothing to drain
     await new Promise<void>((resolve) => {

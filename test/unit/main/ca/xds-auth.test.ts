@@ -43,6 +43,13 @@ describe('authenticators', () => {
     assert.equal(r.ok, false);
     assert.match((r as { reason: string }).reason, /no credentials/);
   });
+  it('a bearer token no authenticator can check is named as such, not as a missing credential', () => {
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer abc.def.ghi');
+    const r = new Authenticators([clientCertAuthenticator()]).authenticate({ metadata: md });
+    assert.equal(r.ok, false);
+    assert.match((r as { reason: string }).reason, /bearer token was presented but no token authenticator is configured/);
+  });
   it('refuses a certificate without a SPIFFE URI (e.g. a DNS-only serving cert) as an id-extraction failure', () => {
     const r = new Authenticators([clientCertAuthenticator()]).authenticate({ metadata: new grpc.Metadata(), peerCertificate: { subjectaltname: 'DNS:istiod.istio-system.svc' } as never });
     assert.deepEqual(r, { ok: false, reason: 'ClientCertAuthenticator: client certificate has no SPIFFE URI SAN', idExtraction: true });
