@@ -206,15 +206,12 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
         trace.stage('snapshot');
         const affected = generation.setSnapshot(version, changed);
         trace.stage('invalidate');
-        // Contexts depend on Sidecars, Gateways, the label keys selectors read, and on the
-        // services/endpoints of each proxy's own address.
-        const contextsMayChange = changed === 'all' || [...changed].some((d) => d.startsWith('cfg:') || d.startsWith('ep:') || d.startsWith('svc:'));
         // Recompute a connection's context only where the build says it may differ (a Sidecar or
         // Gateway reselection, new selector keys, or services at the proxy's own IPs).
         const ctx = registry.contextChange();
         const queued = await ads.pushAll(req, req.forced ? 'all' : affected,
-          contextsMayChange && (ctx.all || ctx.ips.size > 0)
-            ? (c) => (ctx.all || c.proxy.ipAddresses.some((ip) => ctx.ips.has(ip))) && JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint
+          ctx.all || ctx.ips.size > 0
+            ? (c) => registry.contextMayHaveChanged(c.proxy) && JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint
             : undefined);
         trace.stage('push');
         trace.end({ version, affected: affected.size, queued });

@@ -165,7 +165,8 @@ test('Service istiod: Istio\'s port names; webhook 443 → the HTTPS port; the w
   const svc = findObject(objs, 'Service', 'istiod')!;
   const ports = Object.fromEntries(svc.spec.ports.map((p: any) => [p.name, [p.port, p.targetPort]]));
   assert.deepEqual(ports, { 'grpc-xds': [15010, 15010], 'https-dns': [15012, 15012], 'https-webhook': [443, 15017], 'http-monitoring': [15014, 15014] });
-  assert.deepEqual(svc.spec.selector, deploymentOf(objs).spec.template.metadata.labels.app === 'istiod' ? { app: 'istiod', istio: 'pilot' } : {});
+  assert.deepEqual(svc.spec.selector, { app: 'istiod', istio: 'pilot' });
+  for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(deploymentOf(objs).spec.template.metadata.labels[k], v, `the Service selects the pods: ${k}`);
   const vwc = findObject(objs, 'ValidatingWebhookConfiguration')!;
   assert.equal(vwc.metadata.name, `istio-validator-${NS}`, 'VALIDATION_WEBHOOK_CONFIG_NAME default: the name the leader patches');
   for (const w of vwc.webhooks) {

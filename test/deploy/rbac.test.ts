@@ -15,6 +15,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { KubeRequest, KubeTestServer, startKubeTestServer } from '../helpers/kube-apiserver';
+import { listedName } from '../helpers/kube-apiserver-http';
 import { KubeDiscovery, parseObjects, startKubeDiscovery } from '../helpers/kube-mesh';
 import { exampleMeshFiles } from '../helpers/mesh-fixtures';
 import { K8sObject, findObject, render } from '../helpers/kustomize';
@@ -44,9 +45,8 @@ function uses(q: KubeRequest, item: RuleItem): boolean {
   if (q.group !== item.group || q.resource !== item.resource || q.verb !== item.verb || q.subresource !== undefined) return false;
   if (item.scope !== 'cluster' && q.namespace !== item.scope) return false;
   if (item.name === '*') return true;
-  const listed = /fieldSelector=metadata\.name%3D([^&]+)|fieldSelector=metadata\.name=([^&]+)/.exec(q.path);
-  const name = q.name ?? (listed ? decodeURIComponent(listed[1] ?? listed[2]) : undefined);
-  return name === item.name;
+  // the name the authorizer saw: the object's, or a list/watch's metadata.name field selector
+  return (q.name ?? listedName(q.verb, new URL(q.path, 'http://api').searchParams)) === item.name;
 }
 
 describe('RBAC: the manifests grant exactly the API calls istiod-ts makes', () => {

@@ -324,7 +324,7 @@ function checkListOptions(q: URLSearchParams): void {
  * kube-apiserver's RequestInfo: a list or watch whose field selector requires metadata.name=X is
  * authorized as a request for X, so RBAC resourceNames can grant it.
  */
-function listedName(verb: string, q: URLSearchParams): string | undefined {
+export function listedName(verb: string, q: URLSearchParams): string | undefined {
   if (verb !== 'list' && verb !== 'watch') return undefined;
   for (const term of (q.get('fieldSelector') ?? '').split(',')) {
     const m = /^metadata\.name==?(.+)$/.exec(term.trim());

@@ -379,6 +379,12 @@ export class Registry {
    */
   contextChange(): ContextChange { return this.contextDelta; }
 
+  /** Whether the last build() may have changed contextFor(proxy) (see contextChange). */
+  contextMayHaveChanged(proxy: ProxyView): boolean {
+    const c = this.contextDelta;
+    return c.all || proxy.ipAddresses.some((ip) => c.ips.has(ip));
+  }
+
   /** Everything selection-related contextFor reads from Sidecars, Gateways and selectors. */
   private selectionKey = '';
   private selectionKeyNow(): string {
