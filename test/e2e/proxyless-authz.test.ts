@@ -19,7 +19,8 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { setLogSink } from '../../src/main/log';
 import { startTestServer, freePort } from '../helpers/server';
-import { grpcBootstrap } from '../helpers/xds-bootstrap';
+import { BOOTSTRAP_OPTION, grpcBootstrap } from '../helpers/xds-bootstrap';
+import { callEcho, echoMethod, greeterMeshYaml } from '../helpers/grpc-echo';
 import { waitFor } from '../helpers/wait-for';
 import { teardown } from '../helpers/teardown';
 import { tempDir } from '../helpers/server';
@@ -35,41 +36,9 @@ process.env['GRPC_XDS_EXPERIMENTAL_RBAC'] = 'true';
 const xds = require('@grpc/grpc-js-xds') as typeof import('@grpc/grpc-js-xds');
 xds.register();
 
-const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
 const NS = 'apps';
-const identity = (b: Buffer): Buffer => b;
-const method = (name: string) => ({ path: `/test.Echo/${name}`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity });
 
-function meshYaml(port: number): string {
-  return `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: greeter, namespace: ${NS}}
-spec:
-  clusterIP: 10.96.0.70
-  selector: {app: greeter}
-  ports: [{name: grpc, port: 7070, targetPort: ${port}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: greeter-0, namespace: ${NS}, labels: {app: greeter}}
-spec: {serviceAccountName: greeter, containers: [{name: greeter, image: greeter}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: greeter-0, namespace: ${NS}, labels: {kubernetes.io/service-name: greeter}}
-addressType: IPv4
-ports: [{name: grpc, port: ${port}}]
-endpoints:
-- addresses: [127.0.0.1]
-  targetRef: {kind: Pod, name: greeter-0, namespace: ${NS}}
-`;
-}
+const meshYaml = (port: number): string => greeterMeshYaml(NS, port);
 
 const DENY_ADMIN = `
 apiVersion: security.istio.io/v1
@@ -94,17 +63,7 @@ spec:
 `;
 
 /** One unary call on a fresh connection; resolves to the reply or the gRPC status code. */
-async function call(port: number, name: string): Promise<string | number> {
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  try {
-    return await new Promise((resolve) => {
-      client.makeUnaryRequest(`/test.Echo/${name}`, identity, identity, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 5000 },
-        (err, res) => resolve(err ? (err.code ?? -1) : res!.toString()));
-    });
-  } finally {
-    client.close();
-  }
-}
+const call = (port: number, name: string) => callEcho(new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()), name);
 
 test('grpc-js-xds XdsServer enforces AuthorizationPolicy: DENY a method → PERMISSION_DENIED, then an ALLOW lets it through', { timeout: 60_000 }, async (t) => {
   const closeLater = teardown(t);
@@ -115,7 +74,7 @@ test('grpc-js-xds XdsServer enforces AuthorizationPolicy: DENY a method → PERM
   closeLater(() => server.close());
 
   const xdsServer = new xds.XdsServer({ [BOOTSTRAP_OPTION]: grpcBootstrap(server.grpcTarget, { podName: 'greeter-0', namespace: NS, ip: '127.0.0.1' }) } as grpc.ServerOptions);
-  xdsServer.addService({ Who: method('Who'), Admin: method('Admin') }, {
+  xdsServer.addService({ Who: echoMethod('Who'), Admin: echoMethod('Admin') }, {
     Who: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('who')),
     Admin: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('admin')),
   });
@@ -161,17 +120,9 @@ function tlsClient(root: string, w: Workload): grpc.ChannelCredentials {
   return grpc.credentials.createSsl(Buffer.from(root), Buffer.from(w.keyPem), Buffer.from(w.certChain), { checkServerIdentity: () => undefined });
 }
 
-async function callWith(port: number, creds: grpc.ChannelCredentials, name: string): Promise<string | number> {
+function callWith(port: number, creds: grpc.ChannelCredentials, name: string): Promise<string | number> {
   // an SNI of 127.0.0.1 is not allowed (RFC 6066): name the server, its certificate has no DNS name anyway
-  const client = new grpc.Client(`127.0.0.1:${port}`, creds, { 'grpc.ssl_target_name_override': 'greeter.apps', 'grpc.default_authority': 'greeter.apps' });
-  try {
-    return await new Promise((resolve) => {
-      client.makeUnaryRequest(`/test.Echo/${name}`, identity, identity, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 5000 },
-        (err, res) => resolve(err ? (err.code ?? -1) : res!.toString()));
-    });
-  } finally {
-    client.close();
-  }
+  return callEcho(new grpc.Client(`127.0.0.1:${port}`, creds, { 'grpc.ssl_target_name_override': 'greeter.apps', 'grpc.default_authority': 'greeter.apps' }), name);
 }
 
 const STRICT = `
@@ -224,7 +175,7 @@ test('grpc-js-xds XdsServer under STRICT: CA-issued certificates from file_watch
     },
   };
   const xdsServer = new xds.XdsServer({ [BOOTSTRAP_OPTION]: JSON.stringify(bootstrap) } as grpc.ServerOptions);
-  xdsServer.addService({ Who: method('Who'), Admin: method('Admin') }, {
+  xdsServer.addService({ Who: echoMethod('Who'), Admin: echoMethod('Admin') }, {
     Who: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('who')),
     Admin: (_c: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.from('admin')),
   });

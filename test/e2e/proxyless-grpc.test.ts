@@ -12,11 +12,10 @@ import * as xds from '@grpc/grpc-js-xds';
 import { startTestServer, TestServer } from '../helpers/server';
 import { startGrpcBackend, callWho } from '../helpers/grpc-backend';
 import { echoServiceEntryYaml, echoSplitYaml } from '../helpers/mesh-fixtures';
-import { grpcBootstrap } from '../helpers/xds-bootstrap';
+import { BOOTSTRAP_OPTION, grpcBootstrap } from '../helpers/xds-bootstrap';
 import { waitFor } from '../helpers/wait-for';
 
 xds.register();
-const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
 
 
 

@@ -19,7 +19,8 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { setLogSink } from '../../src/main/log';
 import { startTestServer, freePort, tempDir } from '../helpers/server';
-import { grpcBootstrap } from '../helpers/xds-bootstrap';
+import { BOOTSTRAP_OPTION, grpcBootstrap } from '../helpers/xds-bootstrap';
+import { callEcho, echoMethod, greeterMeshYaml } from '../helpers/grpc-echo';
 import { waitFor } from '../helpers/wait-for';
 import { teardown } from '../helpers/teardown';
 import { issueWorkloadIdentity, startTestCa, WorkloadIdentity } from '../helpers/sds-agent';
@@ -30,42 +31,12 @@ process.env['GRPC_XDS_EXPERIMENTAL_RBAC'] = 'true';
 const xds = require('@grpc/grpc-js-xds') as typeof import('@grpc/grpc-js-xds');
 xds.register();
 
-const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
 const NS = 'apps';
 const HOST = `greeter.${NS}.svc.cluster.local`;
 const CLIENT_IP = '127.0.0.9';
-const identity = (b: Buffer): Buffer => b;
-const method = (name: string) => ({ path: `/test.Echo/${name}`, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity });
 
 function meshYaml(port: number): string {
-  return `
-apiVersion: v1
-kind: Namespace
-metadata: {name: ${NS}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: greeter, namespace: ${NS}}
-spec:
-  clusterIP: 10.96.0.70
-  selector: {app: greeter}
-  ports: [{name: grpc, port: 7070, targetPort: ${port}}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: greeter-0, namespace: ${NS}, labels: {app: greeter}}
-spec: {serviceAccountName: greeter, containers: [{name: greeter, image: greeter}]}
-status: {podIP: 127.0.0.1}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: greeter-0, namespace: ${NS}, labels: {kubernetes.io/service-name: greeter}}
-addressType: IPv4
-ports: [{name: grpc, port: ${port}}]
-endpoints:
-- addresses: [127.0.0.1]
-  targetRef: {kind: Pod, name: greeter-0, namespace: ${NS}}
----
+  return `${greeterMeshYaml(NS, port)}---
 apiVersion: v1
 kind: Pod
 metadata: {name: client-0, namespace: ${NS}, labels: {app: client}}
@@ -115,16 +86,8 @@ function bootstrapWithCerts(target: string, node: { podName: string; ip: string 
 }
 
 /** One unary call on a fresh xDS channel; resolves to the reply or the gRPC status code. */
-async function xdsCall(bootstrap: string, name: string): Promise<string | number> {
-  const client = new grpc.Client(`xds:///${HOST}:7070`, new xds.XdsChannelCredentials(grpc.credentials.createInsecure()), { [BOOTSTRAP_OPTION]: bootstrap } as grpc.ChannelOptions);
-  try {
-    return await new Promise((resolve) => {
-      client.makeUnaryRequest(`/test.Echo/${name}`, identity, identity, Buffer.alloc(0), new grpc.Metadata(), { deadline: Date.now() + 5000 },
-        (err, res) => resolve(err ? (err.code ?? -1) : res!.toString()));
-    });
-  } finally {
-    client.close();
-  }
+function xdsCall(bootstrap: string, name: string): Promise<string | number> {
+  return callEcho(new grpc.Client(`xds:///${HOST}:7070`, new xds.XdsChannelCredentials(grpc.credentials.createInsecure()), { [BOOTSTRAP_OPTION]: bootstrap } as grpc.ChannelOptions), name);
 }
 
 test('proxyless mTLS: DestinationRule ISTIO_MUTUAL → grpc-js-xds client reaches a STRICT XdsServer with CA-issued file_watcher certificates; without it the plaintext call fails', { timeout: 90_000 }, async (t) => {
@@ -144,7 +107,7 @@ test('proxyless mTLS: DestinationRule ISTIO_MUTUAL → grpc-js-xds client reache
   closeLater(() => server.close());
 
   const xdsServer = new xds.XdsServer({ [BOOTSTRAP_OPTION]: bootstrapWithCerts(server.grpcTarget, { podName: 'greeter-0', ip: '127.0.0.1' }, writeCerts(path.join(certs, 'greeter'), greeterId)) } as grpc.ServerOptions);
-  xdsServer.addService({ Who: method('Who') }, {
+  xdsServer.addService({ Who: echoMethod('Who') }, {
     // the peer as the server's TLS saw it: the client certificate's SANs
     Who: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
       const auth = call.getAuthContext();

@@ -11,11 +11,10 @@ import * as xds from '@grpc/grpc-js-xds';
 import { startTestServer } from '../helpers/server';
 import { startGrpcBackend, callWho } from '../helpers/grpc-backend';
 import { echoServiceEntryYaml } from '../helpers/mesh-fixtures';
-import { grpcBootstrap } from '../helpers/xds-bootstrap';
+import { BOOTSTRAP_OPTION, grpcBootstrap } from '../helpers/xds-bootstrap';
 import { teardown } from '../helpers/teardown';
 
 xds.register();
-const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
 
 const ROUTING_VS = `
 apiVersion: networking.istio.io/v1

@@ -1,3 +1,6 @@
+/** grpc-js-xds channel/server option that carries a bootstrap JSON instead of GRPC_XDS_BOOTSTRAP. */
+export const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config';
+
 /** gRPC xDS bootstrap JSON for proxyless clients, shaped like Istio's grpc-agent bootstrap. */
 export function grpcBootstrap(serverTarget: string, opts: { podName: string; namespace: string; ip?: string }): string {
   return JSON.stringify({
