@@ -12,7 +12,6 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as https from 'node:https';
 import * as path from 'node:path';
 import { parser } from '@prometheus-io/lezer-promql';
 import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
@@ -24,6 +23,7 @@ import { AdsClient, SotwStream, testNode } from '../helpers/ads-client';
 import { createCertificate, makeCsr, tlsChannel } from '../helpers/ca-client';
 import { PromFamily, httpGet, parsePrometheus } from '../helpers/ops';
 import { waitFor } from '../helpers/wait-for';
+import { webhookRequest } from '../helpers/webhook-client';
 import { CLUSTER_TYPE_URL, LISTENER_TYPE_URL } from '../../src/shared/resources';
 
 const NS = 'istio-system';
@@ -246,17 +246,8 @@ describe('monitoring component: manifests', () => {
   });
 });
 
-/** POST to the webhook over HTTPS (our CA's certificate for istiod.<ns>.svc). */
-function postWebhook(port: number, ca: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: '/validate', method: 'POST', ca, servername: `istiod.${NS}.svc`, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** POST to the webhook over HTTPS (our CA's certificate for istiod.<ns>.svc); resolves to the status. */
+const postWebhook = async (port: number, ca: string, body: string): Promise<number> => (await webhookRequest(port, ca, '/validate', body)).status;
 
 const review = (spec: Record<string, unknown>) => JSON.stringify({
   apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {

@@ -7,12 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as https from 'node:https';
 import { KubeTestTarget, kubeTestTarget } from '../helpers/kube-apiserver';
 import { KubeDiscovery, loadInto, parseObjects, startKubeDiscovery } from '../helpers/kube-mesh';
 import { exampleMeshFiles } from '../helpers/mesh-fixtures';
 import { AdsClient, resourceName, testNode } from '../helpers/ads-client';
 import { waitFor } from '../helpers/wait-for';
+import { webhookRequest } from '../helpers/webhook-client';
 import { CLUSTER_TYPE_URL } from '../../src/shared/resources';
 
 const NS = 'istio-system';
@@ -32,17 +32,7 @@ const webhookConfig = (port: number) => ({
 });
 const WEBHOOK_NAME = `istio-validator-${NS}`;
 
-function post(port: number, path: string, ca: string, body: unknown): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path, method: 'POST', ca, servername: `istiod.${NS}.svc`, headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => { try { resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString()) }); } catch (e) { reject(e); } });
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
+const post = (port: number, path: string, ca: string, body: unknown) => webhookRequest(port, ca, path, JSON.stringify(body));
 
 describe('Kubernetes mode end to end', () => {
   let target: KubeTestTarget;

@@ -16,31 +16,14 @@ import { CaPool } from '../../src/main/ca/ca-pool';
 import { issueServingCert } from '../../src/main/ca/serving-cert';
 import { loadConfig } from '../../src/main/config';
 import { signCsr } from '../../src/workers/ca/sign-csr';
+import { WEBHOOK_SERVER_NAME, webhookRequest } from '../helpers/webhook-client';
 import { WebhookIdentity, WebhookServer, startWebhookServer } from '../../src/main/webhooks/webhook-server';
 
-const SERVER_NAME = 'istiod.istio-system.svc';
+const SERVER_NAME = WEBHOOK_SERVER_NAME;
 const H = 3600_000;
 const inlinePool: CaPool = { run: async (job) => signCsr(job), stats: () => ({ threads: 0, queueSize: 0, completed: 0, utilization: 0 }), close: async () => {} };
 
-interface Answer { status: number; contentType: string; body: string; json?: any; serial: string }
-
-/** One HTTPS request on a fresh connection, verified against `ca` for istiod.istio-system.svc. */
-function post(port: number, ca: string, urlPath: string, body: string | Buffer, headers: Record<string, string> = { 'Content-Type': 'application/json' }, method = 'POST'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({ host: '127.0.0.1', port, path: urlPath, method, servername: SERVER_NAME, ca, rejectUnauthorized: true, agent: false, headers }, (res) => {
-      const serial = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().serialNumber;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        const contentType = String(res.headers['content-type'] ?? '');
-        resolve({ status: res.statusCode ?? 0, contentType, body: text, json: contentType === 'application/json' ? JSON.parse(text) : undefined, serial });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = webhookRequest;
 
 const vs = (spec: Record<string, unknown>, apiVersion = 'networking.istio.io/v1') =>
   ({ apiVersion, kind: 'VirtualService', metadata: { name: 'reviews', namespace: 'bookinfo', uid: '5b3c', resourceVersion: '' }, spec });
