@@ -5,8 +5,9 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { freePort } from './ports';
+
 
 export interface ServerProcess {
   readonly pid: number;
@@ -33,16 +34,6 @@ export interface SpawnOptions {
   readyTimeoutMs?: number;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** dist/load-test/run → the package root. */
 export function packageRoot(): string {

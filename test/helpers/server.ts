@@ -3,7 +3,6 @@
  * HTTP servers disabled unless asked), on a config dir the test owns.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadConfig } from '../../src/main/config';
@@ -43,14 +42,4 @@ export async function startTestServer(opts: {
   return { discovery, configDir, grpcTarget: `127.0.0.1:${discovery.ports.grpc}`, close: () => discovery.close() };
 }
 
-/** A loopback port that was free a moment ago (for servers and Envoy listeners whose port must be known before they start). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../load-test/run/ports';
