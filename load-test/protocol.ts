@@ -46,12 +46,23 @@ export interface MarkerWatch {
   readonly seq: number;
   /** proxies expected to receive it: those in these namespaces; null = every proxy */
   readonly namespaces: readonly string[] | null;
+  /** count the bytes of every response that first carries this marker to a proxy (global changes: the floor's payload size) */
+  readonly bytes?: boolean;
 }
 
 export type CoordinatorToWorker =
   | { type: 'watch'; watch: MarkerWatch }
   | { type: 'storm'; stormId: number; fraction: number; seed: number }
   | { type: 'stop' };
+
+/** Bytes of the responses that carried byte-counted markers (MarkerWatch.bytes) to this worker's proxies. */
+export interface MarkerBytes {
+  /** responses counted: each carried a counted marker newer than any its proxy had seen in that xDS type */
+  readonly responses: number;
+  readonly bytes: number;
+  /** (proxy, push) pairs: times a proxy first saw a newer counted marker in any type */
+  readonly pushes: number;
+}
 
 export interface TypeCounters {
   responses: number;
@@ -121,6 +132,7 @@ export interface WorkerFinal {
   /** ms from a proxy's first connection attempt to its first full sync */
   readonly initialSyncMs: readonly number[];
   readonly markers: readonly MarkerResult[];
+  readonly markerBytes: MarkerBytes;
   readonly storms: readonly StormResult[];
   /** over the whole run */
   readonly eventLoopDelay: { p50: number; p99: number; max: number };

@@ -14,12 +14,12 @@
  *
  * Churn: an endpoint change creates the new pod, replaces the EndpointSlice and deletes the pod it
  * replaced; a scale-up creates the new pods and replaces the slice; config edits replace the
- * VirtualService or DestinationRule. The change is stamped just before its first write.
+ * VirtualService or DestinationRule, global edits the istio-system ServiceEntry. The change is stamped just before its first write.
  */
 import { KubeClient, KubeObject, isStatus } from '../../src/main/kube/client';
 import { MeshWriter } from '../scenario/churn';
-import { MeshModel, ServiceModel } from '../scenario/mesh-model';
-import { MeshObject, namespaceObjects, routingObjects, serviceObjects, sidecarObjects } from '../scenario/render';
+import { GlobalModel, MeshModel, ServiceModel } from '../scenario/mesh-model';
+import { MeshObject, globalObjects, namespaceObjects, routingObjects, serviceObjects, sidecarObjects } from '../scenario/render';
 import { Scenario } from '../scenario/schema';
 import { ApiWriter, ObjectRef, WriteCounts, mapLimit, refOf } from './api-writer';
 
@@ -78,6 +78,7 @@ export class KubeMesh implements MeshWriter {
       this.pods.set(`${svc.namespace}/${svc.name}`, new Set(svc.pods.map((p) => p.name)));
     }
     if (scenario.sidecarScoping === 'namespace') for (const ns of mesh.namespaces) objects.push(...sidecarObjects(ns));
+    if (mesh.global) objects.push(...globalObjects(mesh.global));
     await mapLimit(objects, this.concurrency, (o) => this.put(o));
     for (const o of objects) this.meshObjects[o.kind] = (this.meshObjects[o.kind] ?? 0) + 1;
     return namespaces.length + objects.length;
@@ -104,6 +105,12 @@ export class KubeMesh implements MeshWriter {
 
   async writeRouting(svc: ServiceModel, kind: 'VirtualService' | 'DestinationRule', visible: () => void): Promise<void> {
     const obj = routingObjects(svc).find((o) => o.kind === kind)!;
+    visible();
+    await this.api.replace(forCluster(obj));
+  }
+
+  async writeGlobal(g: GlobalModel, visible: () => void): Promise<void> {
+    const obj = globalObjects(g)[0]!;
     visible();
     await this.api.replace(forCluster(obj));
   }
@@ -138,6 +145,7 @@ export class KubeMesh implements MeshWriter {
     const needed = [
       ...(mesh.services.some((s) => s.routing) ? ['destinationrules', 'virtualservices'] : []),
       ...(scenario.sidecarScoping === 'namespace' ? ['sidecars'] : []),
+      ...(mesh.global ? ['serviceentries'] : []),
     ];
     if (needed.length === 0) return;
     let served: string[];

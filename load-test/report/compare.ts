@@ -47,8 +47,9 @@ export function compareRows(a: LoadTestResult, b: LoadTestResult): CompareRow[] 
 
   const conv = 'Convergence (change written → proxy ACK)';
   for (const t of CHANGE_TYPES) {
-    if (a.convergence.byType[t].changes === 0 && b.convergence.byType[t].changes === 0) continue;
-    pcts(conv, t, a.convergence.byType[t].convergence, b.convergence.byType[t].convergence);
+    // results from before a change type existed have no entry for it
+    if ((a.convergence.byType[t]?.changes ?? 0) === 0 && (b.convergence.byType[t]?.changes ?? 0) === 0) continue;
+    pcts(conv, t, a.convergence.byType[t]?.convergence, b.convergence.byType[t]?.convergence);
   }
   pcts(conv, 'all changes', a.convergence.all.convergence, b.convergence.all.convergence);
   add(conv, 'pairs converged', 'count', a.convergence.all.converged, b.convergence.all.converged);

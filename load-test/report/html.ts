@@ -16,7 +16,7 @@ import { REPORT_CSS } from './style';
 
 export const CHART_IDS = ['chart-histogram', 'chart-timeline', 'chart-cpu', 'chart-rss', 'chart-pushes', 'chart-fleet', 'chart-lag'] as const;
 
-export const TYPE_COLORS: Record<ChangeType, string> = { endpoint: '#1f77b4', scaleUp: '#ff7f0e', virtualService: '#2ca02c', destinationRule: '#d62728' };
+export const TYPE_COLORS: Record<ChangeType, string> = { endpoint: '#1f77b4', scaleUp: '#ff7f0e', virtualService: '#2ca02c', destinationRule: '#d62728', global: '#9467bd' };
 const XDS_COLORS: Record<string, string> = { cds: '#9467bd', eds: '#1f77b4', lds: '#8c564b', rds: '#e377c2' };
 const EXTRA = ['#17becf', '#bcbd22', '#7f7f7f'];
 
@@ -72,7 +72,7 @@ function timelineFigure(r: LoadTestResult, markers: ReturnType<typeof timeSeries
     xLabel: 'change applied, seconds into churn', yLabel: 'convergence (ms)', empty: 'no change converged', markers,
     xFmt: (v) => `${v}s`, yFmt: (v) => (v >= 1000 ? `${v / 1000}s` : `${v}`),
   });
-  const types = CHANGE_TYPES.filter((t) => r.convergence.byType[t].changes > 0);
+  const types = CHANGE_TYPES.filter((t) => (r.convergence.byType[t]?.changes ?? 0) > 0);
   return figure('chart-timeline', 'Convergence timeline', 'One mark per change at the time it was written: dot = P50 over its proxies, ring = P99, line up to the max.',
     legend(types.map((t) => ({ name: t, color: TYPE_COLORS[t] }))), svg);
 }
@@ -121,7 +121,7 @@ function facts(r: LoadTestResult): string {
     ['proxies', `${n(r.proxies.total)} (${n(r.proxies.sotw)} SotW, ${n(r.proxies.delta)} Delta)`],
     ['mesh', `${s.namespaces} namespaces × ${s.servicesPerNamespace} services, ${s.endpointsPerService} endpoints each; routed share ${s.routingShare}`],
     ['sidecar scoping', s.sidecarScoping],
-    ['churn', `${c.endpointChangesPerSecond} endpoint changes/s, ${c.configEditsPerMinute} config edits/min, ${c.scaleUps.count} scale-ups of ${c.scaleUps.endpoints}, ${storm}`],
+    ['churn', `${c.endpointChangesPerSecond} endpoint changes/s, ${c.configEditsPerMinute} config edits/min, ${c.globalEditsPerMinute ?? 0} global edits/min, ${c.scaleUps.count} scale-ups of ${c.scaleUps.endpoints}, ${storm}`],
     ['phases', `warmup ${secs(r.phases.warmupMs / 1000)} s${r.phases.warmupComplete ? '' : ' (INCOMPLETE)'}, churn ${secs(r.phases.churnMs / 1000)} s, drain ${secs(r.phases.drainMs / 1000)} s`],
     ['admission', `${s.connectsPerSecond} connects/s, ${s.streamsPerChannel} streams per channel`],
     ['server env', env],
@@ -138,7 +138,7 @@ function facts(r: LoadTestResult): string {
 }
 
 function summary(r: LoadTestResult): string {
-  const conv = CHANGE_TYPES.filter((t) => r.convergence.byType[t].changes > 0).map((t) => {
+  const conv = CHANGE_TYPES.filter((t) => (r.convergence.byType[t]?.changes ?? 0) > 0).map((t) => {
     const g = r.convergence.byType[t];
     return [t, n(g.changes), `${n(g.converged)}/${n(g.expected)}`, ...pct(g.convergence)];
   });
@@ -157,6 +157,7 @@ function summary(r: LoadTestResult): string {
     kpi('server RSS peak', mb(sv.peakRssBytes), `end ${mb(sv.endRssBytes)}`) + kpi('admission P99', fmtMs(r.admission.firstStream.p99), 'stream open → first response') +
     `</div><h3>Convergence (change written → proxy ACKs a response containing it)</h3>` +
     table(['change type', 'changes', 'proxies conv/expected', 'P50', 'P90', 'P99', 'max'], conv, 'num') +
+    floorSection(r) +
     `<h3>Fleet and admission</h3><p>synced at churn start ${n(r.proxies.syncedAtChurnStart)}/${n(r.proxies.total)}, at end ${n(r.proxies.syncedAtEnd)}/${n(r.proxies.total)}; streams opened ${n(r.xds.streamsOpened)}: reconnects ${n(r.xds.reconnects)}, retries ${n(r.xds.retries)} after ${n(r.xds.refused)} streams ended before any response</p>` +
     table(['', 'n', 'P50', 'P90', 'P99', 'max'], [
       ['admission: stream open → first response', n(r.admission.firstStream.count), ...pct(r.admission.firstStream)],
@@ -174,6 +175,22 @@ function summary(r: LoadTestResult): string {
     '</section>';
 }
 
+/** The fan-out floor phase and the global change against it (absent when the phase did not run). */
+function floorSection(r: LoadTestResult): string {
+  const f = r.floor;
+  if (!f) return '';
+  const rows = f.acked.map((a, i) => [String(i + 1), `${n(a)}/${n(f.streams)}`, fmtMs(f.writeMs[i] ?? null), fmtMs(f.allAckedMs[i] ?? null)]);
+  const g = r.convergence.byType.global?.convergence;
+  const x = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}x`);
+  const within = (v: number | null) => v !== null && v <= f.ratio.budget;
+  const ratio = g && g.count > 0
+    ? `<p class="${within(f.ratio.p99) && within(f.ratio.max) ? 'ok' : 'warn'}">global change vs floor: P50 ${fmtMs(g.p50)} = ${x(f.ratio.p50)}, P99 ${fmtMs(g.p99)} = ${x(f.ratio.p99)}, max ${fmtMs(g.max)} = ${x(f.ratio.max)} (of the median round); budget ${f.ratio.budget}x</p>`
+    : '<p>no global change in this run (churn.globalEditsPerMinute is 0): nothing to compare with the floor</p>';
+  return `<h3>Fan-out floor (bare grpc-js server, the same streams)</h3><p>${n(f.streams)} streams (${n(f.sotw)} SotW, ${n(f.delta)} Delta), ${f.streamsPerChannel} per channel; ${bytes(f.bytesPerStream)} per stream (${f.bytesSource === 'global' ? "istiod-ts's mean bytes per proxy and global push" : 'mean CDS response'}); per stream first write → ACK: P50 ${fmtMs(f.p50Ms)}, P99 ${fmtMs(f.p99Ms)}</p>` +
+    (f.error ? `<p class="warn">FAILED: ${esc(f.error)}</p>` : '') +
+    table(['round', 'ACKed', 'writes queued', 'first write → last ACK'], rows, 'num') + ratio;
+}
+
 /** The whole report as one HTML document. */
 export function renderReport(r: LoadTestResult): string {
   const c = r.checks;
@@ -183,7 +200,7 @@ export function renderReport(r: LoadTestResult): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title><style>${REPORT_CSS}</style></head>
 <body><header><h1>${esc(title)}</h1><p>${n(r.proxies.total)} proxies, ${n(r.scenario.namespaces * r.scenario.servicesPerNamespace)} services, ${n(r.changes.length)} changes; started ${esc(r.startedAt)}</p>
-<div class="checks">${badge('every proxy synced', c.allConnected)}${badge('every change reached every expected proxy', c.everyChangeConverged)}${badge('zero NACKs', c.zeroNacks)}</div></header>
+<div class="checks">${badge('every proxy synced', c.allConnected)}${badge('every change reached every expected proxy', c.everyChangeConverged)}${badge('zero NACKs', c.zeroNacks)}${r.floor ? badge('floor fully ACKed', r.floor.complete) : ''}</div></header>
 <main>${facts(r)}${summary(r)}<section><h2>Charts</h2>${charts(r)}</section>
 <details><summary>Text summary</summary><pre>${esc(summaryTable(r))}</pre></details></main>
 <footer>schemaVersion ${r.schemaVersion}; written by istiod-ts load-test. Times: the convergence charts use the time each change was written; the others one sample per second.</footer>

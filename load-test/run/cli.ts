@@ -1,6 +1,6 @@
 /**
  * `istiod-ts load-test --scenario FILE [--target host:port --config-dir DIR [--monitoring host:port]]
- *  [--out result.json] [--html report.html] [--workers N] [--keep]`
+ *  [--out result.json] [--html report.html] [--workers N] [--keep] [--no-floor]`
  * `istiod-ts load-test --scenario FILE --kubeconfig FILE [--target host:port] [--namespace-prefix P]
  *  [--allow-remote-cluster] ...`
  * `istiod-ts load-test --report result.json [--html report.html]`
@@ -40,11 +40,12 @@ Flags:
   --workers N            simulator worker threads (default 1)
   --keep                 keep the generated config dir and server log (Kubernetes mode: and
                          the objects in the cluster)
+  --no-floor             skip the fan-out floor phase the scenario asks for (floor.rounds)
 `;
 
 interface Args {
   scenario?: string; target?: string; configDir?: string; monitoring?: string; out: string; html?: string; workers: number; keep: boolean;
-  kubeconfig?: string; namespacePrefix?: string; allowRemoteCluster: boolean;
+  kubeconfig?: string; namespacePrefix?: string; allowRemoteCluster: boolean; noFloor: boolean;
   report?: string; compare?: [string, string];
 }
 
@@ -54,7 +55,7 @@ export function defaultHtmlPath(out: string): string {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { out: 'load-test-result.json', workers: 1, keep: false, allowRemoteCluster: false };
+  const a: Args = { out: 'load-test-result.json', workers: 1, keep: false, allowRemoteCluster: false, noFloor: false };
   const value = (i: number, name: string): string => {
     const v = argv[i + 1];
     if (v === undefined || v.startsWith('--')) throw new TypeError(`--${name} needs a value`);
@@ -90,6 +91,7 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       }
       case 'keep': a.keep = true; break;
+      case 'no-floor': a.noFloor = true; break;
       default: throw new TypeError(`unexpected argument '${raw}' (see istiod-ts load-test --help)`);
     }
   }
@@ -178,6 +180,7 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
       monitoringAddr: args.monitoring,
       workers: args.workers,
       keep: args.keep,
+      floor: !args.noFloor,
       info: (line) => process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${line}\n`),
       progress: (line, final) => {
         if (tty) { process.stderr.write(`\r\x1b[2K${line}${final ? '\n' : ''}`); return; }
@@ -191,7 +194,7 @@ export async function loadTestMain(argv: readonly string[]): Promise<number> {
     fs.writeFileSync(html, renderReport(result));
     process.stdout.write(`\nresult: ${args.out}\nreport: ${html}\n`);
     const c = result.checks;
-    return c.allConnected && c.everyChangeConverged && c.zeroNacks ? 0 : 1;
+    return c.allConnected && c.everyChangeConverged && c.zeroNacks && result.floor?.complete !== false ? 0 : 1;
   } catch (e) {
     process.stderr.write(`\nistiod-ts load-test: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;

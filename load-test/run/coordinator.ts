@@ -1,7 +1,8 @@
 /**
  * One load-test run, start to finish: generate the mesh into the config dir (or, with a
  * kubeconfig, into the cluster through its API), spawn the server (unless --target), start the simulator workers, wait for the fleet to sync (warmup), run the
- * churn programme, wait for stragglers (drain), collect, stop everything, assemble the result.
+ * churn programme, wait for stragglers (drain), collect, stop the workers and the spawned server,
+ * measure the fan-out floor (scenario floor.rounds > 0; floor/floor-phase.ts), assemble the result.
  * Every phase is bounded by the scenario's durations; cleanup runs on every path (Kubernetes
  * mode: after the spawned server stopped, the objects and namespaces the run created are deleted
  * unless --keep).
@@ -17,6 +18,7 @@ import { ChangeRecord, ChurnDriver, MeshWriter } from '../scenario/churn';
 import { buildMesh } from '../scenario/mesh-model';
 import { FileMeshWriter, writeMesh } from '../scenario/mesh-files';
 import { Scenario } from '../scenario/schema';
+import { FloorResult, floorPayload, runFloor } from '../floor/floor-phase';
 import { LoadTestResult, Phase, Sample, assembleResult } from './result';
 import { ServerProcess, spawnServer } from './server-process';
 import { ServerReading, readProc, scrapeMetrics } from './server-metrics';
@@ -43,6 +45,8 @@ export interface RunOptions {
   progress?: (line: string, final: boolean) => void;
   /** informational lines (where things are) */
   info?: (line: string) => void;
+  /** false: skip the floor phase even if the scenario asks for it (--no-floor) */
+  floor?: boolean;
   /** aborted (Ctrl-C): the run stops at the next check and cleans up (Kubernetes mode: deletes what it created) */
   signal?: AbortSignal;
 }
@@ -234,12 +238,25 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     const finals: WorkerFinal[] = await workers.stop();
     workers = undefined;
     if (finals.length < opts.workers) throw new Error(`only ${finals.length} of ${opts.workers} simulator workers reported`);
+
+    // ---- floor: a bare grpc-js server writes the global change's bytes to as many streams
+    let floor: FloorResult | undefined;
+    const floorRounds = opts.floor === false ? 0 : s.floor.rounds;
+    if (floorRounds > 0) {
+      if (server) await server.stop(); // idle by now; stopped so the floor has the machine to itself
+      const payload = floorPayload(finals);
+      floor = await runFloor({
+        proxies: mesh.proxies, workers: opts.workers, streamsPerChannel: s.streamsPerChannel, bytesPerStream: payload.bytes, bytesSource: payload.source,
+        rounds: floorRounds, info: opts.info, signal: opts.signal,
+      });
+      if (floor.error) opts.info?.(`floor phase failed: ${floor.error}`);
+    }
     ok = true;
     result = assembleResult({
       scenario: s, startedAt, runT0: t0, workers: opts.workers, target, spawnedServer: !!server, serverPid: server?.pid ?? null,
       proxies: { total: mesh.proxies.length, delta: mesh.proxies.filter((p) => p.delta).length },
       expectedFor, warmup, churnStartedAt, churnMs, drainMs,
-      changes: driver.changes, storms: driver.storms, finals, samples,
+      changes: driver.changes, storms: driver.storms, finals, samples, floor,
     });
     if (kube) result.kube = kubeSummary = kube.summary(kubeSetupMs, opts.keep ? 'kept' : 'pending', mesh);
     return result;

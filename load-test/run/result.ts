@@ -11,6 +11,7 @@ import type { KubeSummary } from '../kube/kube-mesh';
 import { Percentiles, percentiles } from './percentiles';
 import { ServerReading, bucketQuantile } from './server-metrics';
 import { SparseHistogram, sparseHistogram } from '../report/histogram';
+import type { FloorResult } from '../floor/floor-phase';
 
 export interface Sample {
   /** ms since the run started */
@@ -89,7 +90,22 @@ export interface LoadTestResult {
     warnings: string[];
   };
   samples: Sample[];
+  /** the fan-out floor phase (scenario floor.rounds > 0, not --no-floor) */
+  floor?: FloorReport;
   checks: { allConnected: boolean; everyChangeConverged: boolean; zeroNacks: boolean };
+}
+
+/** ARCHITECTURE §6: a change touching every proxy converges within this factor of the floor */
+export const FLOOR_BUDGET = 1.5;
+
+export interface FloorReport extends FloorResult {
+  /** every round ran and every stream ACKed it (a run whose floor phase is incomplete exits 1) */
+  complete: boolean;
+  /**
+   * global-change convergence over the floor: P50 / floor P50, P99 / floor P99, max / the median
+   * round's all-ACKed time (null where either side is missing)
+   */
+  ratio: { p50: number | null; p99: number | null; max: number | null; budget: number };
 }
 
 export interface AssembleInput {
@@ -112,6 +128,15 @@ export interface AssembleInput {
   storms: readonly StormRecord[];
   finals: readonly WorkerFinal[];
   samples: Sample[];
+  floor?: FloorResult;
+}
+
+function floorReport(f: FloorResult, global: Percentiles): FloorReport {
+  const done = f.allAckedMs.filter((x): x is number => x !== null).sort((a, b) => a - b);
+  const median = done.length ? done[Math.floor((done.length - 1) / 2)]! : null;
+  const ratio = (a: number | null, b: number | null) => (a === null || b === null || b <= 0 ? null : Math.round((a / b) * 100) / 100);
+  const complete = !f.error && f.allAckedMs.length === f.rounds && f.allAckedMs.every((v) => v !== null);
+  return { ...f, complete, ratio: { p50: ratio(global.p50, f.p50Ms), p99: ratio(global.p99, f.p99Ms), max: ratio(global.max, median), budget: FLOOR_BUDGET } };
 }
 
 const TYPES: readonly ShortType[] = ['cds', 'eds', 'lds', 'rds'];
@@ -239,6 +264,7 @@ export function assembleResult(x: AssembleInput): LoadTestResult {
       warnings,
     },
     samples: x.samples,
+    ...(x.floor ? { floor: floorReport(x.floor, byType.global.convergence) } : {}),
     checks: {
       allConnected: neverSynced.length === 0 && x.finals.every((f) => f.unsyncedCount === 0),
       everyChangeConverged: changes.every((c) => c.converged >= c.expected) && storms.every((s) => s.resynced >= s.dropped),

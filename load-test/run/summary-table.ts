@@ -21,6 +21,25 @@ function pct(p: Percentiles): string[] {
   return [ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max)];
 }
 
+/** The floor section: rounds, per-stream latency, and the global change against it. */
+export function floorLines(r: LoadTestResult): string[] {
+  const f = r.floor!;
+  const out: string[] = [];
+  const source = f.bytesSource === 'global' ? "istiod-ts's mean bytes per proxy and global push" : 'the mean CDS response (no global change measured)';
+  out.push(`Fan-out floor (bare grpc-js server in its own process, the same ${n(f.streams)} streams: ${n(f.sotw)} SotW, ${n(f.delta)} Delta, ${f.streamsPerChannel} per channel; ${bytes(f.bytesPerStream)} per stream = ${source})`);
+  if (f.error) out.push(`  FAILED: ${f.error}`);
+  out.push(...table(['round', 'ACKed', 'writes queued', 'first write → last ACK'], f.acked.map((a, i) => [String(i + 1), `${n(a)}/${n(f.streams)}`, ms(f.writeMs[i]!), ms(f.allAckedMs[i] ?? null)])));
+  out.push(`  per stream, first write → its ACK at the server, all rounds: p50 ${ms(f.p50Ms)}, p99 ${ms(f.p99Ms)}`);
+  const g = r.convergence.byType.global?.convergence;
+  const x = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}x`);
+  if (g && g.count > 0) {
+    out.push(`  global change vs floor: P50 ${ms(g.p50)} = ${x(f.ratio.p50)}, P99 ${ms(g.p99)} = ${x(f.ratio.p99)}, max ${ms(g.max)} = ${x(f.ratio.max)} (of the median round); budget ${f.ratio.budget}x`);
+  } else {
+    out.push('  global change vs floor: - (no global change in this run: churn.globalEditsPerMinute is 0)');
+  }
+  return out;
+}
+
 export function summaryTable(r: LoadTestResult): string {
   const s = r.scenario;
   const services = s.namespaces * s.servicesPerNamespace;
@@ -42,7 +61,7 @@ export function summaryTable(r: LoadTestResult): string {
   ]));
   out.push('');
   out.push('Convergence (change written → proxy ACKs a response containing it)');
-  const rows = CHANGE_TYPES.filter((t) => r.convergence.byType[t].changes > 0).map((t) => {
+  const rows = CHANGE_TYPES.filter((t) => (r.convergence.byType[t]?.changes ?? 0) > 0).map((t) => {
     const g = r.convergence.byType[t];
     return [t, n(g.changes), `${n(g.converged)}/${n(g.expected)}`, ...pct(g.convergence)];
   });
@@ -50,6 +69,7 @@ export function summaryTable(r: LoadTestResult): string {
   rows.push(['all changes', n(a.changes), `${n(a.converged)}/${n(a.expected)}`, ...pct(a.convergence)]);
   for (const st of r.storms) rows.push([`reconnect storm @${(st.atMs / 1000).toFixed(0)}s (resync)`, '1', `${n(st.resynced)}/${n(st.dropped)}`, ...pct(st.resync)]);
   out.push(...table(['change type', 'changes', 'proxies conv/expected', 'p50', 'p90', 'p99', 'max'], rows));
+  if (r.floor) out.push('', ...floorLines(r));
   out.push('');
   out.push('xDS traffic (counted by the simulated proxies)');
   const types = ['cds', 'eds', 'lds', 'rds'] as const;
@@ -73,6 +93,6 @@ export function summaryTable(r: LoadTestResult): string {
   out.push(r.generator.warnings.length ? r.generator.warnings.map((w) => `  WARNING: ${w}`).join('\n') : '  not saturated: numbers above are the server\'s');
   out.push('');
   const mark = (b: boolean) => (b ? 'yes' : 'NO');
-  out.push(`Checks: every proxy synced ${mark(r.checks.allConnected)}; every change reached every expected proxy ${mark(r.checks.everyChangeConverged)}; zero NACKs ${mark(r.checks.zeroNacks)}`);
+  out.push(`Checks: every proxy synced ${mark(r.checks.allConnected)}; every change reached every expected proxy ${mark(r.checks.everyChangeConverged)}; zero NACKs ${mark(r.checks.zeroNacks)}${r.floor ? `; floor fully ACKed ${mark(r.floor.complete)}` : ''}`);
   return out.join('\n') + '\n';
 }

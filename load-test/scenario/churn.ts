@@ -1,7 +1,8 @@
 /**
  * The churn programme: endpoint changes (a pod replaced by one with a fresh IP), scale-ups (a
  * service gains several pods), config edits (alternately a VirtualService header match and a
- * DestinationRule subset get a fresh name) and a reconnect storm, at the scenario's rates and
+ * DestinationRule subset get a fresh name), global edits (the istio-system ServiceEntry every proxy
+ * reads gets a fresh host) and a reconnect storm, at the scenario's rates and
  * bounded by its duration.
  *
  * Every change carries a fresh marker (markers.ts). The driver first hands the marker to
@@ -14,9 +15,9 @@
 import { MarkerWatch } from '../protocol';
 import { wallNow } from '../clock';
 import { MarkerAllocator } from './markers';
-import { MeshModel, ServiceModel } from './mesh-model';
+import { GlobalModel, MeshModel, ServiceModel } from './mesh-model';
 import { mulberry32 } from './random';
-import { routingPath, servicePath } from './render';
+import { globalPath, routingPath, servicePath } from './render';
 import { Scenario } from './schema';
 
 /**
@@ -29,10 +30,12 @@ export interface MeshWriter {
   writeService(svc: ServiceModel, visible: () => void): Promise<void>;
   /** its VirtualService or DestinationRule changed */
   writeRouting(svc: ServiceModel, kind: 'VirtualService' | 'DestinationRule', visible: () => void): Promise<void>;
+  /** the global ServiceEntry's host changed */
+  writeGlobal(g: GlobalModel, visible: () => void): Promise<void>;
 }
 
-export type ChangeType = 'endpoint' | 'scaleUp' | 'virtualService' | 'destinationRule';
-export const CHANGE_TYPES: readonly ChangeType[] = ['endpoint', 'scaleUp', 'virtualService', 'destinationRule'];
+export type ChangeType = 'endpoint' | 'scaleUp' | 'virtualService' | 'destinationRule' | 'global';
+export const CHANGE_TYPES: readonly ChangeType[] = ['endpoint', 'scaleUp', 'virtualService', 'destinationRule', 'global'];
 
 export interface ChangeRecord {
   readonly id: number;
@@ -70,6 +73,7 @@ export function planChurn(s: Scenario): Planned[] {
   };
   every(s.churn.endpointChangesPerSecond, 'endpoint');
   every(s.churn.configEditsPerMinute / 60, 'alt');
+  every(s.churn.globalEditsPerMinute / 60, 'global');
   for (let k = 0; k < s.churn.scaleUps.count; k++) out.push({ atMs: (durMs * (k + 0.5)) / s.churn.scaleUps.count, kind: 'scaleUp' });
   if (s.churn.reconnectStorm) out.push({ atMs: s.churn.reconnectStorm.atSeconds * 1000, kind: 'storm' });
   return out.sort((a, b) => a.atMs - b.atMs);
@@ -127,6 +131,7 @@ export class ChurnDriver {
   }
 
   private async apply(type: ChangeType, plannedMs: number): Promise<void> {
+    if (type === 'global') return this.applyGlobal(plannedMs);
     const routedChange = type === 'virtualService' || type === 'destinationRule';
     const svc = this.pick(routedChange ? this.routed : this.mesh.services);
     let marker: string;
@@ -163,6 +168,8 @@ export class ChurnDriver {
         file = routingPath(svc);
         write = (visible) => this.writer.writeRouting(svc, 'DestinationRule', visible);
         break;
+      default:
+        throw new Error(`unexpected change type ${type}`);
     }
     const id = this.nextId++;
     const namespaces = this.scenario.sidecarScoping === 'namespace' ? [svc.namespace] : null;
@@ -172,6 +179,23 @@ export class ChurnDriver {
     await this.hooks.register({ changeId: id, marker, chain, seq: id, namespaces });
     const rec: ChangeRecord = { id, type, file, marker, plannedMs, appliedAt: wallNow(), namespaces };
     await write(() => { rec.appliedAt = wallNow(); });
+    this.changes.push(rec);
+  }
+
+  /**
+   * The istio-system ServiceEntry gets a fresh host: every proxy (namespaces null) must receive a
+   * cluster named after it. The workers measure the bytes of the responses carrying it (`bytes`).
+   */
+  private async applyGlobal(plannedMs: number): Promise<void> {
+    const g = this.mesh.global;
+    if (!g) throw new Error('global churn needs the mesh built with churn.globalEditsPerMinute > 0');
+    const marker = this.markers.globalToken();
+    g.host = `${marker}.global.load-test.internal`;
+    const id = this.nextId++;
+    const file = globalPath();
+    await this.hooks.register({ changeId: id, marker, chain: `${file}#global`, seq: id, namespaces: null, bytes: true });
+    const rec: ChangeRecord = { id, type: 'global', file, marker, plannedMs, appliedAt: wallNow(), namespaces: null };
+    await this.writer.writeGlobal(g, () => { rec.appliedAt = wallNow(); });
     this.changes.push(rec);
   }
 }

@@ -8,12 +8,19 @@
  * - Marker tokens are `ltm` + 7 base-36 digits + `z`: fixed width with a terminator, so no token
  *   is a prefix of another. They are valid DNS labels (DestinationRule subset names) and header
  *   values.
+ * - Global tokens (the ServiceEntry host every proxy reads) are `ltg` + 7 base-36 digits + `z`:
+ *   the same shape with their own prefix, so a worker can find them without scanning for the
+ *   other tokens.
  */
+/** prefix of every global marker (globalToken) */
+export const GLOBAL_TOKEN_PREFIX = 'ltg';
+
 const OCTET_SPAN = 155; // 100..254
 
 export class MarkerAllocator {
   private ipSeq = 0;
   private tokenSeq = 0;
+  private globalSeq = 0;
 
   /** A fresh endpoint IP that no other address contains. */
   ip(): string {
@@ -27,5 +34,10 @@ export class MarkerAllocator {
   /** A fresh token (DNS label, header value). */
   token(): string {
     return `ltm${(this.tokenSeq++).toString(36).padStart(7, '0')}z`;
+  }
+
+  /** A fresh token for the global change (a DNS label). */
+  globalToken(): string {
+    return `${GLOBAL_TOKEN_PREFIX}${(this.globalSeq++).toString(36).padStart(7, '0')}z`;
   }
 }

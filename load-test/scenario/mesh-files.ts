@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MeshWriter } from './churn';
-import { MeshModel, ServiceModel } from './mesh-model';
-import { namespacesPath, renderNamespaces, renderRouting, renderService, renderSidecar, routingPath, servicePath, sidecarPath } from './render';
+import { GlobalModel, MeshModel, ServiceModel } from './mesh-model';
+import { globalPath, namespacesPath, renderGlobal, renderNamespaces, renderRouting, renderService, renderSidecar, routingPath, servicePath, sidecarPath } from './render';
 import { Scenario } from './schema';
 
 let tmpSeq = 0;
@@ -30,6 +30,7 @@ export function writeMesh(dir: string, scenario: Scenario, mesh: MeshModel): num
     if (svc.routing) put(routingPath(svc), renderRouting(svc));
   }
   if (scenario.sidecarScoping === 'namespace') for (const ns of mesh.namespaces) put(sidecarPath(ns), renderSidecar(ns));
+  if (mesh.global) put(globalPath(), renderGlobal(mesh.global));
   return n;
 }
 
@@ -47,5 +48,11 @@ export class FileMeshWriter implements MeshWriter {
     const text = renderRouting(svc);
     visible();
     atomicWrite(this.dir, routingPath(svc), text);
+  }
+
+  async writeGlobal(g: GlobalModel, visible: () => void): Promise<void> {
+    const text = renderGlobal(g);
+    visible();
+    atomicWrite(this.dir, globalPath(), text);
   }
 }

@@ -30,9 +30,18 @@ export interface ServiceModel {
   readonly routing: RoutingModel | undefined;
 }
 
+/**
+ * The object every proxy reads (scenarios with churn.globalEditsPerMinute > 0): a ServiceEntry in
+ * istio-system, exported to every namespace, whose host the global churn renames.
+ */
+export interface GlobalModel {
+  host: string;
+}
+
 export interface MeshModel {
   readonly namespaces: readonly string[];
   readonly services: readonly ServiceModel[];
+  readonly global: GlobalModel | undefined;
   readonly proxies: readonly ProxySpec[];
 }
 
@@ -93,7 +102,8 @@ export function buildMesh(s: Scenario, namespacePrefix = ''): MeshModel {
       delta: Math.floor((p + 1) * s.deltaShare) > Math.floor(p * s.deltaShare),
     });
   }
-  return { namespaces, services, proxies };
+  const global = s.churn.globalEditsPerMinute > 0 ? { host: 'global-init.load-test.internal' } : undefined;
+  return { namespaces, services, global, proxies };
 }
 
 export function podLabels(service: string): Record<string, string> {

@@ -6,7 +6,7 @@
  * Kubernetes mode (load-test/kube/kube-mesh.ts) writes exactly these through the API.
  */
 import * as YAML from 'yaml';
-import { MeshModel, ServiceModel, SERVICE_PORT, TARGET_PORT, podLabels } from './mesh-model';
+import { GlobalModel, MeshModel, ServiceModel, SERVICE_PORT, TARGET_PORT, podLabels } from './mesh-model';
 
 /** A Kubernetes object as the renderer builds it (plain JSON). */
 export interface MeshObject {
@@ -24,6 +24,13 @@ export function namespacesPath(): string { return 'namespaces.yaml'; }
 export function servicePath(svc: ServiceModel): string { return `${svc.namespace}/${svc.name}.yaml`; }
 export function routingPath(svc: ServiceModel): string { return `${svc.namespace}/${svc.name}-routing.yaml`; }
 export function sidecarPath(namespace: string): string { return `${namespace}/sidecar.yaml`; }
+export function globalPath(): string { return `${GLOBAL_NAMESPACE}/global.yaml`; }
+
+/** where the global ServiceEntry lives: the namespace every Sidecar of the mesh imports */
+export const GLOBAL_NAMESPACE = 'istio-system';
+export const GLOBAL_NAME = 'load-test-global';
+/** the global ServiceEntry's one endpoint: outside the pod (10.1–199), marker (10.200+) and cluster IP ranges */
+const GLOBAL_ENDPOINT = '192.168.255.1';
 
 /** The objects each file holds: file mode writes them as YAML, Kubernetes mode through the API. */
 export function namespaceObjects(mesh: MeshModel): MeshObject[] {
@@ -93,6 +100,27 @@ export function sidecarObjects(namespace: string): MeshObject[] {
   }];
 }
 
+/**
+ * The object every proxy reads: a ServiceEntry in istio-system exported to every namespace (STATIC,
+ * so its cluster is an EDS cluster with one endpoint). Its host carries the global marker: a rename
+ * changes a cluster name in every proxy's CDS (and its EDS and RDS).
+ */
+export function globalObjects(g: GlobalModel): MeshObject[] {
+  return [{
+    apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry',
+    metadata: { name: GLOBAL_NAME, namespace: GLOBAL_NAMESPACE },
+    spec: {
+      hosts: [g.host],
+      exportTo: ['*'],
+      location: 'MESH_INTERNAL',
+      resolution: 'STATIC',
+      ports: [{ number: SERVICE_PORT, name: 'http', protocol: 'HTTP' }],
+      endpoints: [{ address: GLOBAL_ENDPOINT }],
+    },
+  }];
+}
+
+export function renderGlobal(g: GlobalModel): string { return docs(globalObjects(g)); }
 export function renderNamespaces(mesh: MeshModel): string { return docs(namespaceObjects(mesh)); }
 export function renderService(svc: ServiceModel): string { return docs(serviceObjects(svc)); }
 export function renderRouting(svc: ServiceModel): string { return docs(routingObjects(svc)); }

@@ -19,6 +19,11 @@ export interface ReconnectStorm {
 export interface Churn {
   readonly endpointChangesPerSecond: number;
   readonly configEditsPerMinute: number;
+  /**
+   * edits of one object every proxy reads (a ServiceEntry in istio-system exported to every
+   * namespace, its host renamed each time): the change that touches every proxy
+   */
+  readonly globalEditsPerMinute: number;
   /** scale-up events spread over the churn phase, each adding `endpoints` pods to one service */
   readonly scaleUps: { readonly count: number; readonly endpoints: number };
   readonly reconnectStorm: ReconnectStorm | null;
@@ -48,14 +53,19 @@ export interface Scenario {
   readonly streamsPerChannel: number;
   readonly reconnect: { readonly initialMs: number; readonly maxMs: number };
   readonly churn: Churn;
+  /**
+   * the fan-out floor phase after drain: a bare grpc-js server writes prebuilt bytes of the
+   * global change's per-proxy size to as many streams as the fleet has, `rounds` times; 0 = off
+   */
+  readonly floor: { readonly rounds: number };
   /** environment for a server the load tester spawns itself (Istio knob names) */
   readonly server: { readonly env: Readonly<Record<string, string>> };
 }
 
 const TOP_FIELDS = ['name', 'seed', 'namespaces', 'servicesPerNamespace', 'endpointsPerService', 'proxies', 'proxiesPerService',
   'sidecarScoping', 'deltaShare', 'routingShare', 'durationSeconds', 'warmupSeconds', 'drainSeconds', 'connectsPerSecond',
-  'streamsPerChannel', 'reconnect', 'churn', 'server'];
-const CHURN_FIELDS = ['endpointChangesPerSecond', 'configEditsPerMinute', 'scaleUps', 'reconnectStorm'];
+  'streamsPerChannel', 'reconnect', 'churn', 'floor', 'server'];
+const CHURN_FIELDS = ['endpointChangesPerSecond', 'configEditsPerMinute', 'globalEditsPerMinute', 'scaleUps', 'reconnectStorm'];
 
 class Checker {
   readonly errors: string[] = [];
@@ -146,6 +156,9 @@ export function validateScenario(doc: unknown, defaultName = 'scenario'): Result
     reconnectStorm = { atSeconds, fraction: c.num(so, 'fraction', 'churn.reconnectStorm', undefined, { gt: 0, max: 1 }) };
   }
 
+  const floorObj = c.obj(o['floor'], 'floor', ['rounds']);
+  const floor = { rounds: c.num(floorObj, 'rounds', 'floor', 0, { integer: true, min: 0, max: 20 }) };
+
   const serverObj = c.obj(o['server'], 'server', ['env']);
   const env: Record<string, string> = {};
   const envObj = c.obj(serverObj['env'], 'server.env', Object.keys((serverObj['env'] as object | undefined) ?? {}));
@@ -171,9 +184,11 @@ export function validateScenario(doc: unknown, defaultName = 'scenario'): Result
     churn: {
       endpointChangesPerSecond: c.num(churnObj, 'endpointChangesPerSecond', 'churn', 0, { min: 0 }),
       configEditsPerMinute: c.num(churnObj, 'configEditsPerMinute', 'churn', 0, { min: 0 }),
+      globalEditsPerMinute: c.num(churnObj, 'globalEditsPerMinute', 'churn', 0, { min: 0, max: 600 }),
       scaleUps,
       reconnectStorm,
     },
+    floor,
     server: { env },
   };
   if (scenario.churn.configEditsPerMinute > 0 && scenario.routingShare === 0) {

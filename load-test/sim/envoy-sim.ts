@@ -63,8 +63,8 @@ export interface SimHooks {
   firstResponse(sim: SimEnvoy, ms: number, reconnect: boolean): void;
   /** every subscribed type has been ACKed on the current stream */
   synced(sim: SimEnvoy, at: number): void;
-  /** a response was validated and ACKed at `at`; `raw` is the response as received */
-  accepted(sim: SimEnvoy, raw: Buffer, at: number): void;
+  /** a response of type `type` was validated and ACKed at `at`; `raw` is the response as received */
+  accepted(sim: SimEnvoy, raw: Buffer, at: number, type: TypeIndex): void;
   streamEnded(sim: SimEnvoy, gotResponse: boolean, code: grpc.status, details: string): void;
 }
 
@@ -480,7 +480,7 @@ export class SimEnvoy {
       }
     }
     this.deps.hooks.ack(ti);
-    for (const raw of raws) this.deps.hooks.accepted(this, raw, ackAt);
+    for (const raw of raws) this.deps.hooks.accepted(this, raw, ackAt, ti);
     const [cds, eds, lds, rds] = this.types as [TypeState, TypeState, TypeState, TypeState];
     const wasSynced = this.synced;
     this.synced = cds.ackedOnStream && (eds.names.length === 0 || eds.ackedOnStream) && lds.ackedOnStream && (rds.names.length === 0 || rds.ackedOnStream);

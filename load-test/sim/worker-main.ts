@@ -11,6 +11,7 @@ import { wallNow } from '../clock';
 import { ChannelPool } from './channel-pool';
 import { ResourceChecker } from './resource-check';
 import { ConvergenceTracker } from './convergence-tracker';
+import { MarkerByteCounter } from './marker-bytes';
 import { SimEnvoy, SimHooks, TypeIndex } from './envoy-sim';
 import { encodeNode } from './xds-codec';
 import { proxyNode } from './node';
@@ -43,6 +44,7 @@ function run(init: WorkerInit): void {
   const pool = new ChannelPool(init.target, init.streamsPerChannel);
   const checker = new ResourceChecker();
   const tracker = new ConvergenceTracker(init.proxies.map((p) => p.namespace));
+  const markerBytes = new MarkerByteCounter(init.proxies.length);
   const byType = counters();
   const nackSamples: string[] = [];
   const admissionMs: number[] = [];
@@ -78,7 +80,7 @@ function run(init: WorkerInit): void {
       const storm = awaitingResync.get(sim.local);
       if (storm) { awaitingResync.delete(sim.local); storm.resyncMs.push(at - storm.droppedAt); }
     },
-    accepted: (sim, raw, at) => tracker.onAccepted(sim.local, raw, at),
+    accepted: (sim, raw, at, t) => { tracker.onAccepted(sim.local, raw, at); markerBytes.onAccepted(sim.local, t, raw); },
     streamEnded: (sim, gotResponse) => {
       if (gotResponse) connected--; else refused++;
       if (countedSynced[sim.local] === 1) { countedSynced[sim.local] = 0; synced--; }
@@ -129,6 +131,7 @@ function run(init: WorkerInit): void {
     switch (msg.type) {
       case 'watch':
         tracker.watch(msg.watch);
+        markerBytes.watch(msg.watch);
         post({ type: 'watching', changeId: msg.watch.changeId });
         break;
       case 'storm': {
@@ -153,7 +156,7 @@ function run(init: WorkerInit): void {
         runDelay.disable();
         intervalDelay.disable();
         const final: WorkerFinal = {
-          stats, admissionMs, reconnectAdmissionMs, initialSyncMs, markers: tracker.results(),
+          stats, admissionMs, reconnectAdmissionMs, initialSyncMs, markers: tracker.results(), markerBytes: markerBytes.totals,
           storms: storms.map((s): StormResult => ({ stormId: s.stormId, droppedAt: s.droppedAt, expected: s.expected, resyncMs: s.resyncMs })),
           eventLoopDelay: percentilesMs(runDelay), utilization: performance.eventLoopUtilization(eluStart).utilization,
           unsyncedCount: sims.filter((s) => s.firstSyncedAt === 0).length,

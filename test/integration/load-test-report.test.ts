@@ -31,7 +31,8 @@ before(async () => {
   const scenario = {
     ...small, name: 'small-report', namespaces: 2, servicesPerNamespace: 5, endpointsPerService: 5, proxies: 40,
     durationSeconds: 10, warmupSeconds: 20, drainSeconds: 10, connectsPerSecond: 40,
-    churn: { endpointChangesPerSecond: 2, configEditsPerMinute: 24, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
+    floor: { rounds: 1 },
+    churn: { endpointChangesPerSecond: 2, configEditsPerMinute: 24, globalEditsPerMinute: 12, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
   };
   const file = path.join(dir, 'scenario.yaml');
   fs.writeFileSync(file, YAML.stringify(scenario));
@@ -60,6 +61,10 @@ test('load-test report: the run writes a self-contained HTML report with every c
   assert.equal(new RegExp('<svg id="chart-timeline"[^>]*data-points="(\\d+)"').exec(html)![1], String(r.changes.length));
   const counts = [...html.matchAll(/<rect class="bar"[^>]*data-count="(\d+)"/g)].reduce((a, m) => a + Number(m[1]), 0);
   assert.equal(counts, r.convergence.all.converged, 'histogram bars add up to the converged pairs');
+  // the floor phase and the global change against it
+  assert.match(html, /<h3>Fan-out floor \(bare grpc-js server, the same streams\)<\/h3><p>40 streams \(20 SotW, 20 Delta\)/);
+  assert.match(html, /global change vs floor: P50 [^<]* = [\d.]+x, P99 [^<]* = [\d.]+x, max [^<]* = [\d.]+x/);
+  assert.match(html, /data-check="floor fully ACKed" data-ok="true"/);
   // re-rendering the saved JSON gives the same report
   assert.equal(renderReport(r), html);
 });
@@ -130,7 +135,7 @@ test('load-test --compare: side-by-side key numbers with the relative difference
   assert.match(out, new RegExp(`A: ${resultFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: "small-report" 40 proxies`));
   assert.match(out, /scenarios differ: proxies 40 vs 80/);
   for (const section of ['Convergence', 'Admission', 'xDS traffic', 'Server', 'Load generator']) assert.match(out, new RegExp(`^  ${section}`, 'm'));
-  for (const t of ['endpoint', 'scaleUp', 'virtualService', 'destinationRule']) for (const q of ['P50', 'P90', 'P99', 'max']) line(new RegExp(`^    ${t} ${q} `));
+  for (const t of ['endpoint', 'scaleUp', 'virtualService', 'destinationRule', 'global']) for (const q of ['P50', 'P90', 'P99', 'max']) line(new RegExp(`^    ${t} ${q} `));
   assert.match(line(/^ {4}endpoint P99 /), /\+100%$/);
   assert.match(line(/^ {4}endpoint P50 /), /=$/);
   assert.match(line(/^ {4}eds bytes /), /\+50\.0%$/);

@@ -1,8 +1,10 @@
 /**
  * The load tester end to end: `istiod-ts load-test` spawns a real server as a child process,
  * connects simulated Envoys (SotW and Delta), applies endpoint, scale-up and config churn and a
- * reconnect storm, and writes the JSON result. The small CI scenario, scaled down to 40 proxies
- * and 10 s of churn so the file runs in well under a minute.
+ * reconnect storm, global edits (the istio-system ServiceEntry every proxy reads), then the
+ * fan-out floor phase, and writes the JSON result. The small CI scenario, scaled down to 40
+ * proxies and 10 s of churn so the file runs in well under a minute; a second run with namespace
+ * Sidecars checks that a global edit still reaches every proxy.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -33,7 +35,8 @@ test('load-test: every proxy connects, every change reaches every expected proxy
     warmupSeconds: 20,
     drainSeconds: 10,
     connectsPerSecond: 40,
-    churn: { endpointChangesPerSecond: 2, configEditsPerMinute: 24, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
+    floor: { rounds: 2 },
+    churn: { endpointChangesPerSecond: 2, configEditsPerMinute: 24, globalEditsPerMinute: 12, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
   };
   const file = path.join(dir, 'scenario.yaml');
   fs.writeFileSync(file, YAML.stringify(scenario));
@@ -76,17 +79,70 @@ test('load-test: every proxy connects, every change reaches every expected proxy
   assert.ok(r.samples.length >= 10, 'one sample per second');
   assert.equal(r.generator.workers.length, 1);
   assert.deepEqual(r.checks, { allConnected: true, everyChangeConverged: true, zeroNacks: true });
+
+  // the global change: its own type, every proxy, its marker in a cluster name
+  const globals = r.changes.filter((c) => c.type === 'global');
+  assert.equal(globals.length, 2, 'two global edits in 10 s at 12/min');
+  for (const c of globals) {
+    assert.match(c.marker, /^ltg[0-9a-z]{7}z$/);
+    assert.equal(c.file, 'istio-system/global.yaml');
+    assert.equal(c.converged, 40, `global change ${c.id} reached every proxy`);
+  }
+  assert.equal(r.convergence.byType.global.converged, 80);
+  assert.match(res.stdout, /^ {2}global +2 +80\/80 /m, 'the summary table has a global row');
+
+  // the floor phase: the same streams, every round ACKed by every stream, the global change's size
+  const f = r.floor!;
+  assert.ok(f, 'the result has a floor');
+  assert.deepEqual({ streams: f.streams, sotw: f.sotw, delta: f.delta, rounds: f.rounds, streamsPerChannel: f.streamsPerChannel, complete: f.complete, error: f.error },
+    { streams: 40, sotw: 20, delta: 20, rounds: 2, streamsPerChannel: 50, complete: true, error: undefined });
+  assert.deepEqual(f.acked, [40, 40], 'every stream ACKed every round');
+  assert.equal(f.allAckedMs.length, 2);
+  for (const ms of f.allAckedMs) assert.ok(ms !== null && ms >= 0, `round timed (${ms})`);
+  assert.equal(f.bytesSource, 'global', 'payload sized from the global change');
+  assert.ok(f.bytesPerStream > 0);
+  assert.ok(f.p50Ms !== null && f.p99Ms !== null && f.p50Ms <= f.p99Ms);
+  assert.ok(f.ratio.p50 !== null && f.ratio.p99 !== null && f.ratio.max !== null, 'the global change is compared with the floor');
+  assert.equal(f.ratio.budget, 1.5);
+  assert.match(res.stdout, /^Fan-out floor \(bare grpc-js server/m);
+  assert.match(res.stdout, /global change vs floor: P50 .* = [\d.]+x, P99 .* = [\d.]+x, max .* = [\d.]+x/);
+});
+
+test('load-test: with namespace Sidecars a global edit still reaches every proxy; --no-floor skips the floor', { timeout: 60_000 }, async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'istiod-ts-load-test-global-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const scenario = {
+    name: 'global-ci', seed: 3, namespaces: 3, servicesPerNamespace: 2, endpointsPerService: 4, proxies: 18,
+    sidecarScoping: 'namespace', deltaShare: 0.5, routingShare: 1, durationSeconds: 6, warmupSeconds: 20, drainSeconds: 10, connectsPerSecond: 40,
+    floor: { rounds: 1 },
+    churn: { configEditsPerMinute: 20, globalEditsPerMinute: 20 },
+  };
+  const file = path.join(dir, 'scenario.yaml');
+  fs.writeFileSync(file, YAML.stringify(scenario));
+  const out = path.join(dir, 'result.json');
+  const res = await runCli(['load-test', '--scenario', file, '--out', out, '--no-floor'], 50_000);
+  assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+  const r = JSON.parse(fs.readFileSync(out, 'utf8')) as LoadTestResult;
+  const globals = r.changes.filter((c) => c.type === 'global');
+  assert.equal(globals.length, 2);
+  for (const c of globals) assert.deepEqual([c.expected, c.converged], [18, 18], `global change ${c.id} expected and measured at every proxy`);
+  for (const c of r.changes.filter((x) => x.type !== 'global')) assert.equal(c.expected, 6, `a ${c.type} edit is expected in its namespace only`);
+  assert.equal(r.floor, undefined, '--no-floor: no floor phase');
+  assert.doesNotMatch(res.stdout, /Fan-out floor/);
+  assert.deepEqual(r.checks, { allConnected: true, everyChangeConverged: true, zeroNacks: true });
 });
 
 test('load-test: scenario errors name the field and the CLI exits 2', async () => {
   const bad = validateScenario({
     namespaces: 2, servicesPerNamespace: 0, proxies: 10, proxiesPerService: 1, durationSeconds: 5,
-    deltaShare: 1.5, sidecarScoping: 'cluster', churn: { reconnectStorm: { atSeconds: 9, fraction: 0 }, bogus: 1 },
+    deltaShare: 1.5, sidecarScoping: 'cluster', churn: { reconnectStorm: { atSeconds: 9, fraction: 0 }, bogus: 1, globalEditsPerMinute: -1 },
+    floor: { rounds: 1.5, every: 2 },
   });
   assert.equal(bad.ok, false);
   const errors = bad.ok ? [] : bad.errors;
   for (const want of [/^servicesPerNamespace: expected an integer >= 1, got 0$/, /^proxies, proxiesPerService: give one of them/, /^deltaShare: expected a number >= 0 and <= 1, got 1.5$/,
-    /^sidecarScoping: expected one of none, namespace, got "cluster"$/, /^churn.bogus: unknown field/, /^churn.reconnectStorm.atSeconds: must fall inside the churn phase/, /^churn.reconnectStorm.fraction: expected a number > 0/]) {
+    /^sidecarScoping: expected one of none, namespace, got "cluster"$/, /^churn.bogus: unknown field/, /^churn.reconnectStorm.atSeconds: must fall inside the churn phase/, /^churn.reconnectStorm.fraction: expected a number > 0/,
+    /^churn.globalEditsPerMinute: expected a number >= 0 and <= 600, got -1$/, /^floor.rounds: expected an integer >= 0 and <= 20, got 1.5$/, /^floor.every: unknown field \(known: rounds\)$/]) {
     assert.ok(errors.some((e) => want.test(e)), `${want} in:\n${errors.join('\n')}`);
   }
   const tooFew = validateScenario({ namespaces: 1, servicesPerNamespace: 2, endpointsPerService: 1, proxies: 5, durationSeconds: 5 });
