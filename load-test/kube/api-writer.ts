@@ -11,7 +11,7 @@ import { MeshObject } from '../scenario/render';
 /** URL plural of each kind the renderer produces. */
 const PLURALS: Readonly<Record<string, string>> = {
   Namespace: 'namespaces', Service: 'services', Pod: 'pods', EndpointSlice: 'endpointslices',
-  VirtualService: 'virtualservices', DestinationRule: 'destinationrules', Sidecar: 'sidecars',
+  VirtualService: 'virtualservices', DestinationRule: 'destinationrules', Sidecar: 'sidecars', ServiceEntry: 'serviceentries',
 };
 
 export interface WriteCounts { created: number; replaced: number; updated: number; deleted: number; requests: number; retries: number }

@@ -7,7 +7,7 @@ import { CHANGE_TYPES } from '../scenario/churn';
 import { Percentiles } from '../run/percentiles';
 import { LoadTestResult } from '../run/result';
 
-export type Unit = 'ms' | 'bytes' | 'count' | 'cores' | 's';
+export type Unit = 'ms' | 'bytes' | 'count' | 'cores' | 's' | 'ratio';
 
 export interface CompareRow {
   section: string;
@@ -73,6 +73,20 @@ export function compareRows(a: LoadTestResult, b: LoadTestResult): CompareRow[] 
   add(xds, 'reconnects', 'count', a.xds.reconnects, b.xds.reconnects);
   add(xds, 'retries (refused streams)', 'count', a.xds.retries, b.xds.retries);
 
+  if (a.floor || b.floor) {
+    const fl = 'Fan-out floor';
+    const median = (r: LoadTestResult) => {
+      const v = (r.floor?.allAckedMs ?? []).filter((x): x is number => x !== null).sort((x, y) => x - y);
+      return v.length ? v[Math.floor((v.length - 1) / 2)]! : null;
+    };
+    add(fl, 'bytes per stream', 'bytes', a.floor?.bytesPerStream, b.floor?.bytesPerStream);
+    add(fl, 'floor per stream P50', 'ms', a.floor?.p50Ms, b.floor?.p50Ms);
+    add(fl, 'floor per stream P99', 'ms', a.floor?.p99Ms, b.floor?.p99Ms);
+    add(fl, 'floor all ACKed (median round)', 'ms', median(a), median(b));
+    add(fl, 'global P99 / floor P99', 'ratio', a.floor?.ratio.p99, b.floor?.ratio.p99);
+    add(fl, 'global max / floor all ACKed', 'ratio', a.floor?.ratio.max, b.floor?.ratio.max);
+  }
+
   const srv = 'Server';
   add(srv, 'CPU during churn+drain', 'cores', a.server.cpuCoresChurn, b.server.cpuCoresChurn);
   add(srv, 'CPU seconds, churn+drain', 's', a.server.cpuSecondsChurn, b.server.cpuSecondsChurn);
@@ -96,6 +110,7 @@ export function formatValue(v: number | null, unit: Unit): string {
     case 'cores': return `${v} cores`;
     case 's': return `${v} s`;
     case 'count': return v.toLocaleString('en-US');
+    case 'ratio': return `${v.toFixed(2)}x`;
   }
 }
 
