@@ -3,15 +3,21 @@
  * EndpointModel lists, ConfigModels, and the per-proxy generation context (which Sidecar applies,
  * which service ports the proxy's own workload serves). Main thread.
  *
- * Reuse: a service is rebuilt only when one of the store objects it was built from changed
- * (reference compare; the store replaces an object's reference on every change), so unchanged
- * services keep their model objects and the snapshot writer reuses their segments.
+ * Incremental: a build re-derives only the Services and ServiceEntries the store changes since the
+ * last build may have changed (RegistryIndex tracks Pods, Nodes, EndpointSlices and WorkloadEntries
+ * and says which services read them), and rebuilds one only when an object it is built from changed
+ * (reference compare; the store replaces an object's reference on every change). Unchanged services
+ * keep their model objects, so the snapshot writer reuses their segments.
  */
-import { K8sObject, splitApiVersion } from '../../shared/model/objects';
-import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, serviceEntryPortProtocol, Resolution, UNSUPPORTED_PROTOCOL, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
+import { K8sObject, ObjectKey, keyOf, splitApiVersion } from '../../shared/model/objects';
+import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePort, SnapshotInput, protocolFromPort, serviceEntryPortProtocol, Resolution, SERVICELESS_HOSTS_GROUP, SERVICELESS_HOSTS_KIND, ServicelessHost } from '../../shared/model/service';
 import { GenContext, InboundPort } from '../../shared/generation';
 import { ProxyView } from '../../shared/model/proxy';
 import { ModelStore } from './store';
+import { RegistryIndex, Stale } from './registry-index';
+import { ConfigConflict, createdOf, describe, listenerClass, outboundListenerConflicts, sidecarConflicts, virtualServiceConflicts } from './registry-conflicts';
+
+export type { ConfigConflict };
 import { hostMatches } from '../../shared/istio/hosts';
 
 
@@ -29,51 +35,10 @@ const CONFIG_KINDS: ReadonlyArray<readonly [group: string, kind: string]> = [
 ];
 const SE_RESOLUTION: Record<string, Resolution> = { STATIC: 'eds', NONE: 'passthrough', DNS: 'dns', DYNAMIC_DNS: 'dns', DNS_ROUND_ROBIN: 'dns-round-robin' };
 
-interface Built { inputs: readonly object[]; entry: ServiceEntryInput }
-/** A built service with the object it came from, for conflict resolution and creation order. */
-interface Candidate { entry: ServiceEntryInput; source: K8sObject; created: string }
+/** A built service: what it was built from (for reuse), the object it came from and its creation time (for conflict resolution and order). */
+interface Built { readonly inputs: readonly object[]; readonly entry: ServiceEntryInput; readonly source: K8sObject; readonly created: string }
 
 export interface MeshSettings { domainSuffix: string; rootNamespace: string; trustDomain: string; raw: Record<string, unknown> }
-
-/**
- * A configuration conflict the registry resolved the way Istio does, for /debug/push_status
- * (Istio reports these as pilot_conflict_* / pilot_duplicate_* push-status metrics).
- */
-export interface ConfigConflict {
-  /**
-   * DuplicateServiceHost: two Services/ServiceEntries with one hostname in one namespace;
-   * VirtualServiceHost: several mesh VirtualServices for one host; OutboundListener: one
-   * listener address:port wanted with different protocols (or twice by TCP services);
-   * InboundListener: two services of one workload on one target port with different protocols;
-   * Sidecar: several Sidecars without workloadSelector in one namespace (the oldest applies).
-   */
-  readonly kind: 'DuplicateServiceHost' | 'VirtualServiceHost' | 'OutboundListener' | 'InboundListener' | 'Sidecar';
-  /** the listener, host or port the conflict is about */
-  readonly key: string;
-  /** the objects involved, `Kind namespace/name` (or hostnames for listeners), the winner first */
-  readonly objects: readonly string[];
-  readonly reason: string;
-}
-
-const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
-/**
- * Istio's listener protocol class of a port protocol (ModelProtocolToListenerProtocol): HTTP, TCP,
- * UNKNOWN (undeclared: sniffed; Istio's push-status name for it), or undefined (UDP: no listener).
- */
-function listenerClass(protocol: string): 'HTTP' | 'TCP' | 'UNKNOWN' | undefined {
-  if (protocol === UNSUPPORTED_PROTOCOL) return 'UNKNOWN';
-  const p = protocol.toUpperCase();
-  if (p === 'UDP') return undefined;
-  return HTTP_PROTOCOLS.has(p) ? 'HTTP' : 'TCP';
-}
-
-/** creationTimestamp as sortable text; objects without one sort last (Istio: zero time sorts first, but files rarely carry it). */
-function createdOf(obj: K8sObject | undefined): string {
-  const t = obj?.metadata.creationTimestamp;
-  if (typeof t !== 'string' || t === '') return '~';
-  const ms = Date.parse(t);
-  return Number.isNaN(ms) ? '~' : new Date(ms).toISOString();
-}
 
 /** A Pod serves traffic unless it has ended or reports Ready=False (Istio uses pod readiness for selected pods). */
 function podReady(pod: K8sObject): boolean {
@@ -83,12 +48,16 @@ function podReady(pod: K8sObject): boolean {
   return !ready || ready.status !== 'False';
 }
 
-const describe = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-
 function labelsMatch(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
   if (!selector || Object.keys(selector).length === 0) return false;
   for (const [k, v] of Object.entries(selector)) if (labels?.[k] !== v) return false;
   return true;
+}
+
+/** The Service or ServiceEntry (store key) a built key belongs to: a ServiceEntry host is `key|host`. */
+function unitOf(builtKey: string): ObjectKey {
+  const bar = builtKey.indexOf('|');
+  return bar < 0 ? builtKey : builtKey.slice(0, bar);
 }
 
 function sameInputs(a: readonly object[], b: readonly object[]): boolean {
@@ -123,12 +92,11 @@ function keepUnchanged(prev: ServiceEntryInput | undefined, next: ServiceEntryIn
  * `istio-locality` label (dots for slashes), else the topology labels of its node
  * (topology.kubernetes.io/region|zone, topology.istio.io/subzone), else the slice's zone.
  */
-function endpointLocality(e: any, pod: K8sObject | undefined, nodes: Map<string, K8sObject>): string {
+function endpointLocality(e: any, pod: K8sObject | undefined, node: (name: string) => K8sObject | undefined): string {
   const label = pod?.metadata.labels?.['istio-locality'];
   if (label) return label.replace(/\./g, '/');
   const nodeName = e.nodeName ?? (pod as any)?.spec?.nodeName;
-  const node = typeof nodeName === 'string' ? nodes.get(nodeName) : undefined;
-  const nl = node?.metadata.labels ?? {};
+  const nl = (typeof nodeName === 'string' ? node(nodeName) : undefined)?.metadata.labels ?? {};
   const region = nl['topology.kubernetes.io/region'] ?? nl['failure-domain.beta.kubernetes.io/region'] ?? '';
   const zone = nl['topology.kubernetes.io/zone'] ?? nl['failure-domain.beta.kubernetes.io/zone'] ?? e.zone ?? '';
   const subzone = nl['topology.istio.io/subzone'] ?? '';
@@ -186,7 +154,25 @@ const byInboundOrder = (a: InboundPort, b: InboundPort) => a.port - b.port || a.
   || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
 
 export class Registry {
+  /** built services: a Service by its store key, a ServiceEntry host by `key|host` */
   private built = new Map<string, Built>();
+  private readonly index: RegistryIndex;
+  /** the next build re-derives everything (a new mesh config) */
+  private resetIndex = false;
+  /** unit (Service or ServiceEntry store key) → the references its build read; reference → units */
+  private readonly unitRefs = new Map<ObjectKey, readonly string[]>();
+  private readonly refOwners = new Map<string, Set<ObjectKey>>();
+  /** ServiceEntry key → its built keys (one per host) */
+  private readonly seHosts = new Map<ObjectKey, string[]>();
+  /** namespace → ServiceEntries with a workloadSelector there (they read the namespace's pods and WorkloadEntries) */
+  private readonly selectorSes = new Map<string, Set<ObjectKey>>();
+  /** built keys of the resolved services, in order; reused while no service is added, removed or changed */
+  private serviceOrder: readonly string[] = [];
+  private duplicateConflicts: readonly ConfigConflict[] = [];
+  private configConflicts: readonly ConfigConflict[] = [];
+  private outboundConflicts: readonly ConfigConflict[] = [];
+  /** InboundListener conflicts by endpoint IP, kept for the IPs that have one */
+  private readonly inboundConflicts = new Map<string, ConfigConflict[]>();
   private configs = new Map<K8sObject, ConfigModel>();
   private inboundByIp = new Map<string, InboundPort[]>();
   /** Sidecar resources as of the last build, sorted by name (contextFor runs per connection). */
@@ -206,7 +192,9 @@ export class Registry {
   /** What of contextFor's inputs the last build changed (see contextChange). */
   private contextDelta: ContextChange = { all: true, ips: new Set() };
 
-  constructor(private readonly store: ModelStore, private mesh: MeshSettings) {}
+  constructor(private readonly store: ModelStore, private mesh: MeshSettings) {
+    this.index = new RegistryIndex(store);
+  }
 
   /**
    * New mesh config (Kubernetes mode reloads the `istio` ConfigMap live). Everything derived from
@@ -217,6 +205,7 @@ export class Registry {
     if (mesh === this.mesh) return;
     this.mesh = mesh;
     this.built = new Map();
+    this.resetIndex = true;
   }
 
   get meshSettings(): MeshSettings { return this.mesh; }
@@ -236,66 +225,151 @@ export class Registry {
     }));
   }
 
-  /** Build the next snapshot input from the store. */
+  /**
+   * Build the next snapshot input from the store. Only the services the changes since the last
+   * build make stale are re-derived (see RegistryIndex); the rest, the service order, the config
+   * list and the conflicts are reused while their inputs did not change, so the cost of a build
+   * follows what changed, not the size of the mesh.
+   */
   build(): SnapshotInput {
-    const pods = new Map<string, K8sObject>(); // ns/name → pod
-    const podsByIp = new Map<string, K8sObject>();
-    for (const p of this.store.list('Pod', '')) {
-      pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
-      const ip = (p as any).status?.podIP;
-      if (typeof ip === 'string') podsByIp.set(ip, p);
-    }
-    const nodes = new Map<string, K8sObject>();
-    for (const n of this.store.list('Node', '')) nodes.set(n.metadata.name, n);
-    const slicesBySvc = new Map<string, K8sObject[]>();
-    for (const s of this.store.list('EndpointSlice', 'discovery.k8s.io')) {
-      const svc = s.metadata.labels?.['kubernetes.io/service-name'];
-      if (!svc) continue;
-      const key = `${s.metadata.namespace}/${svc}`;
-      const list = slicesBySvc.get(key) ?? [];
-      list.push(s);
-      slicesBySvc.set(key, list);
-    }
-    const workloadEntries = this.store.list('WorkloadEntry', 'networking.istio.io');
+    const stale = this.index.take(this.resetIndex);
+    this.resetIndex = false;
+    if (stale.all) { this.unitRefs.clear(); this.refOwners.clear(); this.seHosts.clear(); this.selectorSes.clear(); }
+    let shape = stale.all;
+    for (const unit of stale.all ? this.allUnits() : this.staleUnits(stale)) if (this.rebuildUnit(unit)) shape = true;
+    if (shape) this.resolveServices();
+    const services = this.serviceOrder.map((k) => this.built.get(k)!.entry);
 
-    const next = new Map<string, Built>();
-    const candidates: Candidate[] = [];
-    const reuseOrBuild = (key: string, inputs: object[], build: () => ServiceEntryInput) => {
-      const prev = this.built.get(key);
-      const b = prev && sameInputs(prev.inputs, inputs) ? prev : { inputs, entry: keepUnchanged(prev?.entry, withServiceAccounts(build())) };
-      next.set(key, b);
-      const source = inputs[0] as K8sObject;
-      candidates.push({ entry: b.entry, source, created: createdOf(source) });
+    const prevSelection = this.selectionKey;
+    const configs = stale.configs || shape || !this.last ? this.buildConfigs(services) : this.last.configs;
+    const inboundChanged = this.updateInbound(services);
+    if (shape) this.outboundConflicts = outboundListenerConflicts(services);
+    this.updateInboundConflicts(inboundChanged);
+    const inbound = [...this.inboundConflicts.keys()].sort((a, b) => a.localeCompare(b)).flatMap((ip) => this.inboundConflicts.get(ip)!);
+    this.conflictList = Object.freeze([...this.duplicateConflicts, ...this.configConflicts, ...this.outboundConflicts, ...inbound]);
+    this.contextDelta = {
+      all: !this.last || this.last.mesh !== this.mesh.raw || prevSelection !== this.selectionKey,
+      ips: inboundChanged,
     };
 
-    for (const svc of this.store.list('Service', '')) {
-      const ns = svc.metadata.namespace ?? 'default';
-      const slices = (slicesBySvc.get(`${ns}/${svc.metadata.name}`) ?? []).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-      const selector = svc.spec?.selector as Record<string, string> | undefined;
-      const wes = workloadEntries.filter((we) => we.metadata.namespace === ns && labelsMatch(selector, we.spec?.labels));
-      const slicePods = slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => (e.targetRef?.kind === 'Pod' ? pods.get(`${ns}/${e.targetRef.name}`) : podsByIp.get(e.addresses?.[0]))).filter(Boolean)) as K8sObject[];
-      // Nodes carry the endpoints' locality (topology labels): a relabelled node rebuilds the service.
-      const sliceNodes = [...new Set(slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => e.nodeName))
-        .concat(slicePods.map((p) => (p as any).spec?.nodeName)))].filter((n): n is string => typeof n === 'string' && nodes.has(n)).sort().map((n) => nodes.get(n)!);
-      reuseOrBuild(`k8s/${ns}/${svc.metadata.name}`, [svc, ...slices, ...wes, ...slicePods, ...sliceNodes], () => this.kubeService(svc, slices, wes, pods, podsByIp, nodes));
+    const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
+    this.last = { services, configs, mesh };
+    return this.last;
+  }
+
+  /** Every Service and ServiceEntry, and every unit built before (so the deleted ones go). */
+  private allUnits(): Set<ObjectKey> {
+    const units = new Set<ObjectKey>();
+    for (const k of this.built.keys()) units.add(unitOf(k));
+    for (const o of this.store.list('Service', '')) units.add(keyOf(o));
+    for (const o of this.store.list('ServiceEntry', 'networking.istio.io')) units.add(keyOf(o));
+    return units;
+  }
+
+  /** The units a batch of changes may have changed: directly, through a reference their build read, or by namespace. */
+  private staleUnits(stale: Stale): Set<ObjectKey> {
+    const units = new Set<ObjectKey>(stale.objects);
+    for (const r of stale.refs) for (const u of this.refOwners.get(r) ?? []) units.add(u);
+    for (const ns of stale.podNamespaces) for (const u of this.selectorSes.get(ns) ?? []) units.add(u);
+    if (stale.workloadEntryNamespaces.size > 0) {
+      for (const [k, b] of this.built) if (stale.workloadEntryNamespaces.has(b.entry.service.namespace)) units.add(unitOf(k));
+      for (const ns of stale.workloadEntryNamespaces) for (const u of this.selectorSes.get(ns) ?? []) units.add(u);
     }
-    for (const se of this.store.list('ServiceEntry', 'networking.istio.io')) {
-      const ns = se.metadata.namespace ?? 'default';
-      // workloadSelector selects WorkloadEntries and Pods of the ServiceEntry's namespace (Istio).
-      const sel = se.spec?.workloadSelector?.labels as Record<string, string> | undefined;
-      const wes = sel ? workloadEntries.filter((we) => we.metadata.namespace === ns && labelsMatch(sel, we.spec?.labels)) : [];
-      const selPods = sel ? [...pods.values()].filter((p) => p.metadata.namespace === ns && typeof (p as any).status?.podIP === 'string' && labelsMatch(sel, p.metadata.labels))
-        .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)) : [];
-      for (const host of (se.spec?.hosts ?? []) as string[]) {
-        reuseOrBuild(`se/${ns}/${se.metadata.name}/${host}`, [se, ...wes, ...selPods], () => this.serviceEntry(se, host, wes, selPods));
-      }
+    return units;
+  }
+
+  /** Re-derive one Service or ServiceEntry; true when a service was added, removed or its service half changed. */
+  private rebuildUnit(unit: ObjectKey): boolean {
+    const isService = unit.startsWith('/Service/');
+    const oldKeys = isService ? (this.built.has(unit) ? [unit] : []) : this.seHosts.get(unit) ?? [];
+    const prev = new Map(oldKeys.map((k) => [k, this.built.get(k)!]));
+    for (const k of oldKeys) this.built.delete(k);
+    const obj = this.store.get(unit);
+    const made: Array<[string, Built]> = [];
+    if (isService) {
+      this.setRefs(unit, []);
+      if (obj) made.push([unit, this.kubeBuilt(unit, obj, prev.get(unit))]);
+    } else {
+      for (const set of this.selectorSes.values()) set.delete(unit);
+      if (obj) made.push(...this.serviceEntryBuilt(unit, obj, prev));
+      if (made.length > 0) this.seHosts.set(unit, made.map(([k]) => k)); else this.seHosts.delete(unit);
     }
-    this.built = next;
-    const conflicts: ConfigConflict[] = [];
-    const services = this.resolveServices(candidates, conflicts);
+    let shape = made.length !== oldKeys.length;
+    for (const [k, b] of made) {
+      this.built.set(k, b);
+      const p = prev.get(k);
+      if (!p || p.entry.service !== b.entry.service || p.created !== b.created) shape = true;
+    }
+    return shape;
+  }
+
+  private kubeBuilt(unit: ObjectKey, svc: K8sObject, prev: Built | undefined): Built {
+    const ns = svc.metadata.namespace ?? 'default';
+    const slices = this.index.slicesOf(unit);
+    const selector = svc.spec?.selector as Record<string, string> | undefined;
+    const wes = this.index.workloadEntriesIn(ns).filter((we) => labelsMatch(selector, we.spec?.labels));
+    const refs: string[] = [];
+    const podOf = (e: any): K8sObject | undefined => {
+      if (e.targetRef?.kind === 'Pod') { refs.push(`pod:${ns}/${e.targetRef.name}`); return this.index.pod(ns, e.targetRef.name); }
+      const ip = e.addresses?.[0];
+      if (typeof ip !== 'string') return undefined;
+      refs.push(`ip:${ip}`);
+      return this.index.podAtIp(ip);
+    };
+    const slicePods = slices.flatMap((s) => ((s as any).endpoints ?? []).map(podOf).filter(Boolean)) as K8sObject[];
+    // Nodes carry the endpoints' locality (topology labels): a relabelled node rebuilds the service.
+    const nodeNames = [...new Set(slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => e.nodeName))
+      .concat(slicePods.map((p) => (p as any).spec?.nodeName)))].filter((n): n is string => typeof n === 'string').sort();
+    for (const n of nodeNames) refs.push(`node:${n}`);
+    const sliceNodes = nodeNames.map((n) => this.index.node(n)).filter((n): n is K8sObject => n !== undefined);
+    this.setRefs(unit, refs);
+    const inputs = [svc, ...slices, ...wes, ...slicePods, ...sliceNodes];
+    if (prev && sameInputs(prev.inputs, inputs)) return prev;
+    return { inputs, entry: keepUnchanged(prev?.entry, withServiceAccounts(this.kubeService(svc, slices, wes))), source: svc, created: createdOf(svc) };
+  }
+
+  private serviceEntryBuilt(unit: ObjectKey, se: K8sObject, prev: ReadonlyMap<string, Built>): Array<[string, Built]> {
+    const ns = se.metadata.namespace ?? 'default';
+    // workloadSelector selects WorkloadEntries and Pods of the ServiceEntry's namespace (Istio).
+    const sel = se.spec?.workloadSelector?.labels as Record<string, string> | undefined;
+    if (sel) {
+      let set = this.selectorSes.get(ns);
+      if (!set) this.selectorSes.set(ns, (set = new Set()));
+      set.add(unit);
+    }
+    const wes = sel ? this.index.workloadEntriesIn(ns).filter((we) => labelsMatch(sel, we.spec?.labels)) : [];
+    const selPods = sel ? [...this.index.podsIn(ns)].filter((p) => typeof (p as any).status?.podIP === 'string' && labelsMatch(sel, p.metadata.labels))
+      .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)) : [];
+    const out: Array<[string, Built]> = [];
+    for (const host of new Set((se.spec?.hosts ?? []) as string[])) {
+      const key = `${unit}|${host}`;
+      const p = prev.get(key);
+      const inputs = [se, ...wes, ...selPods];
+      out.push([key, p && sameInputs(p.inputs, inputs) ? p
+        : { inputs, entry: keepUnchanged(p?.entry, withServiceAccounts(this.serviceEntry(se, host, wes, selPods))), source: se, created: createdOf(se) }]);
+    }
+    return out;
+  }
+
+  private setRefs(unit: ObjectKey, refs: readonly string[]): void {
+    for (const r of this.unitRefs.get(unit) ?? []) {
+      const owners = this.refOwners.get(r);
+      owners?.delete(unit);
+      if (owners && owners.size === 0) this.refOwners.delete(r);
+    }
+    if (refs.length === 0) { this.unitRefs.delete(unit); return; }
+    this.unitRefs.set(unit, refs);
+    for (const r of refs) {
+      let owners = this.refOwners.get(r);
+      if (!owners) this.refOwners.set(r, (owners = new Set()));
+      owners.add(unit);
+    }
+  }
+
+  /** The config half of a build: ConfigModels, Sidecar/Gateway selection inputs, and the config conflicts. */
+  private buildConfigs(services: readonly ServiceEntryInput[]): ConfigModel[] {
     this.workloadGroupObjs = this.store.list('WorkloadGroup', 'networking.istio.io')
       .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
-
     const configs: ConfigModel[] = [];
     const nextConfigs = new Map<K8sObject, ConfigModel>();
     for (const [group, kind] of CONFIG_KINDS) {
@@ -314,28 +388,18 @@ export class Registry {
     configs.sort((a, b) => a.kind.localeCompare(b.kind) || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
     this.configs = nextConfigs;
 
-    const inboundChanged = this.updateInbound(services);
-    const prevSelection = this.selectionKey;
-
     // Oldest first (Istio sorts Sidecars by creation time): the first match is the oldest.
     this.sidecars = this.store.list('Sidecar', 'networking.istio.io')
       .sort((a, b) => createdOf(a).localeCompare(createdOf(b)) || a.metadata.name.localeCompare(b.metadata.name));
-    this.sidecarConflicts(conflicts);
     this.gatewayObjs = this.store.list('Gateway', 'networking.istio.io')
       .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
     this.selectorKeys = selectorKeysOf(configs);
-    this.virtualServiceConflicts(conflicts);
-    this.listenerConflicts(services, conflicts);
-    this.conflictList = Object.freeze(conflicts);
+    const conflicts: ConfigConflict[] = [];
+    sidecarConflicts(this.sidecars, conflicts);
+    virtualServiceConflicts(this.store.list('VirtualService', 'networking.istio.io'), this.mesh.domainSuffix, conflicts);
+    this.configConflicts = conflicts;
     this.selectionKey = this.selectionKeyNow();
-    this.contextDelta = {
-      all: !this.last || this.last.mesh !== this.mesh.raw || prevSelection !== this.selectionKey,
-      ips: inboundChanged,
-    };
-
-    const mesh = this.last && this.last.mesh === this.mesh.raw ? this.last.mesh : this.mesh.raw;
-    this.last = { services, configs, mesh };
-    return this.last;
+    return configs;
   }
 
   /**
@@ -466,17 +530,21 @@ export class Registry {
    * The result is sorted by hostname, then creation time (so the first of a host is the oldest,
    * which is whom Istio picks across namespaces), then namespace.
    */
-  private resolveServices(candidates: Candidate[], conflicts: ConfigConflict[]): ServiceEntryInput[] {
+  private resolveServices(): void {
+    type Candidate = Built & { key: string };
     const byCreation = (a: Candidate, b: Candidate) => a.created.localeCompare(b.created)
       || a.entry.service.namespace.localeCompare(b.entry.service.namespace) || a.entry.service.name.localeCompare(b.entry.service.name);
     const groups = new Map<string, Candidate[]>();
-    for (const c of candidates) {
-      const key = `${c.entry.service.namespace}/${c.entry.service.hostname}`;
-      const list = groups.get(key);
-      if (list) list.push(c); else groups.set(key, [c]);
+    for (const [key, b] of this.built) {
+      const c = { ...b, key };
+      const g = `${c.entry.service.namespace}/${c.entry.service.hostname}`;
+      const list = groups.get(g);
+      if (list) list.push(c); else groups.set(g, [c]);
     }
     const kept: Candidate[] = [];
-    for (const [key, list] of groups) {
+    const conflicts: ConfigConflict[] = [];
+    for (const key of [...groups.keys()].sort()) {
+      const list = groups.get(key)!;
       if (list.length === 1) { kept.push(list[0]!); continue; }
       list.sort((a, b) => {
         const ak = a.entry.service.source === 'kubernetes' ? 0 : 1, bk = b.entry.service.source === 'kubernetes' ? 0 : 1;
@@ -492,110 +560,29 @@ export class Registry {
       });
     }
     kept.sort((a, b) => a.entry.service.hostname.localeCompare(b.entry.service.hostname) || byCreation(a, b));
-    return kept.map((c) => c.entry);
+    this.serviceOrder = kept.map((c) => c.key);
+    this.duplicateConflicts = conflicts;
   }
 
-  /** Several Sidecars without workloadSelector in one namespace: every proxy there gets the oldest. */
-  private sidecarConflicts(conflicts: ConfigConflict[]): void {
-    const byNs = new Map<string, K8sObject[]>();
-    for (const sc of this.sidecars) {
-      if (sc.spec?.workloadSelector) continue;
-      const ns = sc.metadata.namespace ?? 'default';
-      const list = byNs.get(ns);
-      if (list) list.push(sc); else byNs.set(ns, [sc]);
-    }
-    for (const ns of [...byNs.keys()].sort()) {
-      const list = byNs.get(ns)!;
-      if (list.length < 2) continue;
-      conflicts.push({
-        kind: 'Sidecar', key: ns, objects: list.map(describe),
-        reason: `${list.length} Sidecars without workloadSelector in namespace ${ns}; its proxies use the oldest (${describe(list[0]!)})`,
-      });
-    }
-  }
-
-  /** Several mesh-bound VirtualServices for one host: sidecars use the oldest (Istio does not merge them for sidecars). */
-  private virtualServiceConflicts(conflicts: ConfigConflict[]): void {
-    const byHost = new Map<string, K8sObject[]>();
-    for (const vs of this.store.list('VirtualService', 'networking.istio.io')) {
-      const gateways = (vs.spec?.gateways ?? []) as unknown[];
-      if (gateways.length > 0 && !gateways.includes('mesh')) continue;
-      const ns = vs.metadata.namespace ?? 'default';
-      for (const h of new Set(((vs.spec?.hosts ?? []) as unknown[]).filter((x): x is string => typeof x === 'string').map((x) => (x.includes('.') || x.startsWith('*') ? x : `${x}.${ns}.svc.${this.mesh.domainSuffix}`)))) {
-        const list = byHost.get(h);
-        if (list) list.push(vs); else byHost.set(h, [vs]);
-      }
-    }
-    for (const host of [...byHost.keys()].sort()) {
-      const list = byHost.get(host)!;
-      if (list.length < 2) continue;
-      list.sort((a, b) => createdOf(a).localeCompare(createdOf(b)) || (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
-      conflicts.push({
-        kind: 'VirtualServiceHost', key: host, objects: list.map(describe),
-        reason: `${list.length} VirtualServices bound to mesh define host ${host}; sidecars use the first by creationTimestamp (${describe(list[0]!)}) and ignore the rest`,
-      });
-    }
-  }
-
-  /**
-   * Listener conflicts Istio reports while building sidecar listeners, computed once per build
-   * from the whole registry (each proxy sees a subset, so a conflict here may not affect every proxy):
-   * - outbound: HTTP and TCP services on one `0.0.0.0_port` (Istio merges them behind protocol
-   *   sniffing, except MONGO/MYSQL ports where the first wins), and two TCP services on one
-   *   `address_port` without distinguishing SNI (the first wins);
-   * - inbound: two services of one workload on one target port with different protocols (the first wins).
-   */
-  private listenerConflicts(services: readonly ServiceEntryInput[], conflicts: ConfigConflict[]): void {
-    interface Slot { cls: 'HTTP' | 'TCP' | 'UNKNOWN'; protocol: string; host: string; sni: boolean }
-    const slots = new Map<string, Slot[]>();
-    for (const { service } of services) {
-      for (const p of service.ports) {
-        const cls = listenerClass(p.protocol);
-        if (!cls) continue;
-        const vip = service.addresses.find((a) => !a.includes('/'));
-        const cidr = service.addresses.some((a) => a.includes('/'));
-        const bind = cls === 'HTTP' || !vip ? '0.0.0.0' : vip;
-        const tls = p.protocol === 'TLS' || p.protocol === 'HTTPS';
-        const key = `${bind}_${p.port}`;
-        const list = slots.get(key) ?? [];
-        list.push({ cls, protocol: p.protocol, host: service.hostname, sni: tls && (bind === '0.0.0.0' || cidr) });
-        slots.set(key, list);
-      }
-    }
-    for (const key of [...slots.keys()].sort()) {
-      const list = slots.get(key)!;
-      const first = list[0]!;
-      for (const s of list.slice(1)) {
-        if (s.host === first.host) continue;
-        const wellKnown = (s.protocol !== first.protocol) && ['MONGO', 'MYSQL'].some((w) => w === s.protocol || w === first.protocol);
-        if (s.cls !== first.cls) {
-          conflicts.push({ kind: 'OutboundListener', key, objects: [first.host, s.host],
-            reason: `Listener=${key} Accepted=${first.cls} Rejected=${s.cls} (${s.host}): ` + (wellKnown
-              ? `${s.protocol === 'MONGO' || s.protocol === 'MYSQL' ? s.protocol : first.protocol} is server-first and cannot share a port with another protocol; the first service keeps the listener`
-              : first.cls === 'HTTP' && s.cls === 'UNKNOWN' ? 'the sniffed service replaces the HTTP listener (protocol sniffing)'
-              : first.cls === 'UNKNOWN' && s.cls === 'HTTP' ? 'the port is already sniffed; the HTTP service is reached through its route configuration'
-              : 'HTTP and TCP services share the port; the listener uses protocol sniffing (HTTP filter chain by ALPN, TCP otherwise)') });
-        } else if (s.cls !== 'HTTP' && !(s.sni && first.sni)) {
-          conflicts.push({ kind: 'OutboundListener', key, objects: [first.host, s.host],
-            reason: `Listener=${key} Accepted=${first.cls} Rejected=${s.cls} (${s.host}): both services match every connection on ${key}; the first keeps the filter chain` });
-        }
-      }
-    }
-    for (const [ip, ports] of [...this.inboundByIp].sort((a, b) => a[0].localeCompare(b[0]))) {
+  /** Re-check InboundListener conflicts at the IPs whose inbound services changed. */
+  private updateInboundConflicts(ips: ReadonlySet<string>): void {
+    for (const ip of ips) {
+      const found: ConfigConflict[] = [];
       const byTarget = new Map<number, InboundPort[]>();
-      for (const p of ports) { const l = byTarget.get(p.targetPort) ?? []; l.push(p); byTarget.set(p.targetPort, l); }
+      for (const p of this.inboundByIp.get(ip) ?? []) { const l = byTarget.get(p.targetPort) ?? []; l.push(p); byTarget.set(p.targetPort, l); }
       for (const [target, list] of byTarget) {
         const first = list[0]!;
         const other = list.find((p) => p.hostname !== first.hostname && listenerClass(p.protocol) !== listenerClass(first.protocol));
         if (other) {
-          conflicts.push({ kind: 'InboundListener', key: `${ip}:${target}`, objects: [first.hostname, other.hostname],
+          found.push({ kind: 'InboundListener', key: `${ip}:${target}`, objects: [first.hostname, other.hostname],
             reason: `Conflicting inbound listener:${target}. existing: ${first.hostname}, incoming: ${other.hostname}` });
         }
       }
+      if (found.length > 0) this.inboundConflicts.set(ip, found); else this.inboundConflicts.delete(ip);
     }
   }
 
-  private kubeService(svc: K8sObject, slices: K8sObject[], wes: K8sObject[], pods: Map<string, K8sObject>, podsByIp: Map<string, K8sObject>, nodes: Map<string, K8sObject>): ServiceEntryInput {
+  private kubeService(svc: K8sObject, slices: K8sObject[], wes: K8sObject[]): ServiceEntryInput {
     const ns = svc.metadata.namespace ?? 'default';
     const ports: ServicePort[] = ((svc.spec?.ports ?? []) as any[]).map((p) => Object.freeze({
       name: p.name ?? '',
@@ -623,9 +610,9 @@ export class Registry {
       const slicePorts: Record<string, number> = {};
       for (const p of ((slice as any).ports ?? []) as any[]) slicePorts[p.name ?? ''] = Number(p.port);
       for (const e of ((slice as any).endpoints ?? []) as any[]) {
-        const pod = e.targetRef?.kind === 'Pod' ? pods.get(`${ns}/${e.targetRef.name}`) : podsByIp.get(e.addresses?.[0]);
+        const pod = e.targetRef?.kind === 'Pod' ? this.index.pod(ns, e.targetRef.name) : typeof e.addresses?.[0] === 'string' ? this.index.podAtIp(e.addresses[0]) : undefined;
         for (const address of (e.addresses ?? []) as string[]) {
-          endpoints.push(this.endpoint(address, slicePorts, pod?.metadata.labels ?? {}, endpointLocality(e, pod, nodes),
+          endpoints.push(this.endpoint(address, slicePorts, pod?.metadata.labels ?? {}, endpointLocality(e, pod, (n) => this.index.node(n)),
             1, '', pod ? this.spiffe(ns, (pod as any).spec?.serviceAccountName ?? 'default') : '', e.conditions?.ready !== false));
         }
       }

@@ -28,6 +28,8 @@ export class ModelStore {
   /** key → origins holding it (so resolving a key never scans every origin) */
   private readonly holders = new Map<ObjectKey, Set<string>>();
   private readonly current = new Map<ObjectKey, K8sObject>();
+  /** kind → key → winning object (same order as `current`): list(kind) never walks other kinds */
+  private readonly byKind = new Map<string, Map<ObjectKey, K8sObject>>();
   private readonly listeners: ChangeListener[] = [];
   private revision = 0;
 
@@ -61,10 +63,10 @@ export class ModelStore {
       const old = this.current.get(key);
       const winner = this.resolve(key);
       if (winner === old) continue;
-      if (winner && old && sameContent(winner, old)) { this.current.set(key, winner); continue; }
+      if (winner && old && sameContent(winner, old)) { this.put(key, winner); continue; }
       const ref = winner ?? old!;
       const { group } = splitApiVersion(ref.apiVersion);
-      if (winner) this.current.set(key, winner); else this.current.delete(key);
+      if (winner) this.put(key, winner); else this.remove(key, old!);
       changes.push({
         key, group, kind: ref.kind, namespace: ref.metadata.namespace ?? '', name: ref.metadata.name,
         event: !old ? 'add' : !winner ? 'delete' : 'update',
@@ -111,10 +113,26 @@ export class ModelStore {
   /** All current objects of a kind (optionally one group). The returned array is a fresh copy. */
   list(kind: string, group?: string): K8sObject[] {
     const out: K8sObject[] = [];
-    for (const o of this.current.values()) {
-      if (o.kind === kind && (group === undefined || splitApiVersion(o.apiVersion).group === group)) out.push(o);
+    for (const o of this.byKind.get(kind)?.values() ?? []) {
+      if (group === undefined || splitApiVersion(o.apiVersion).group === group) out.push(o);
     }
     return out;
+  }
+
+  private put(key: ObjectKey, obj: K8sObject): void {
+    const old = this.current.get(key);
+    if (old && old.kind !== obj.kind) this.remove(key, old); // keys include the kind; defensive only
+    this.current.set(key, obj);
+    let m = this.byKind.get(obj.kind);
+    if (!m) this.byKind.set(obj.kind, (m = new Map()));
+    m.set(key, obj);
+  }
+
+  private remove(key: ObjectKey, old: K8sObject): void {
+    this.current.delete(key);
+    const m = this.byKind.get(old.kind);
+    m?.delete(key);
+    if (m && m.size === 0) this.byKind.delete(old.kind);
   }
 
   all(): IterableIterator<K8sObject> { return this.current.values(); }

@@ -32,7 +32,7 @@ export class SnapshotWriter {
   private version = 0;
   private readonly live = new Map<number, LiveVersion>();
   private readonly refcount = new Map<number, number>(); // segment id → live versions using it
-  private readonly reuse = new Map<object, SegmentRef>(); // input object → its segment (latest version only)
+  private reuse = new Map<object, SegmentRef>(); // input object → its segment (latest version only)
 
   constructor(readonly arena: SnapshotArena) {}
 
@@ -92,8 +92,7 @@ export class SnapshotWriter {
     this.live.set(version, { root, segments, pins: 0 });
     const previous = this.version;
     this.version = version;
-    this.reuse.clear();
-    for (const [k, v] of nextReuse) this.reuse.set(k, v);
+    this.reuse = nextReuse;
     this.arena.publishRoot(version, root);
     this.maybeRelease(previous);
     return { version, root, encodedSegments: encoded, reusedSegments: reused };
