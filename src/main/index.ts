@@ -88,8 +88,16 @@ export interface StartOptions {
   maxConnectionAgeGraceMs?: number;
 }
 
+/**
+ * Kinds whose changes are endpoint updates, as in Istio: its pod controller turns Pod events into
+ * EDS updates of the pod's services (and a push to the proxy at the pod's IP), never a config push.
+ * A batch made only of these is endpoint-only (PILOT_ENABLE_EDS_DEBOUNCE=false pushes it at once);
+ * what each proxy is sent still follows the dependency keys the change touched.
+ */
+const ENDPOINT_KINDS = new Set(['EndpointSlice', 'Pod']);
+
 function classify(changes: ConfigChange[]): { endpointsOnly: boolean } {
-  return { endpointsOnly: changes.every((c) => c.kind === 'EndpointSlice') };
+  return { endpointsOnly: changes.every((c) => ENDPOINT_KINDS.has(c.kind)) };
 }
 
 /** `--log_output_level scope:level,...` (Istio's syntax); changeable later through /scopej. */

@@ -148,8 +148,9 @@ test('200 proxies: endpoint and VirtualService changes reach only the proxies th
   assert.equal(server.discovery.generation.stats.jobs - jobsBefore, 1, 'one RDS generation for all of alpha');
 });
 
-test('SotW EDS push carries only the changed assignments; a new pod IP is not a service change', async (t) => {
-  const withPod = (ip: string) => service('alpha', 'a1', '10.96.1.1', ip).replace(
+/** a1 with its endpoint backed by a Pod (file mode writes both together, as a pod's new IP does). */
+function withPod(ip: string): string {
+  return service('alpha', 'a1', '10.96.1.1', ip).replace(
     'endpoints: [{addresses: [' + ip + '], conditions: {ready: true}}]',
     `endpoints: [{addresses: [${ip}], conditions: {ready: true}, targetRef: {kind: Pod, name: a1-pod, namespace: alpha}}]`,
   ) + `---
@@ -159,6 +160,9 @@ metadata: {name: a1-pod, namespace: alpha, labels: {app: a1}}
 spec: {serviceAccountName: a1}
 status: {podIP: ${ip}}
 `;
+}
+
+test('SotW EDS push carries only the changed assignments; a new pod IP is not a service change', async (t) => {
   const server = await startTestServer({ files: { ...FILES, 'alpha-a1.yaml': withPod('10.244.1.1') } });
   const p = await connect(server.grpcTarget, 'alpha', 1, A1);
   t.after(async () => { p.stream.close(); await server.close(); });
@@ -208,4 +212,23 @@ spec:
   const d2 = await delta.next(2000);
   assert.deepEqual([d1.type_url, d2.type_url], [CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL], 'Delta: CDS, then EDS for the changed cluster');
   assert.deepEqual(d2.resources.map((r) => r.name), [A1]);
+});
+
+test('PILOT_ENABLE_EDS_DEBOUNCE=false: a Pod + EndpointSlice change is pushed at once; a Service change still waits out the debounce', async (t) => {
+  // a 30 s quiet period: anything debounced cannot arrive within the waits below
+  const server = await startTestServer({
+    files: { ...FILES, 'alpha-a1.yaml': withPod('10.244.1.1') },
+    env: { PILOT_ENABLE_EDS_DEBOUNCE: 'false', PILOT_DEBOUNCE_AFTER: '30s', PILOT_DEBOUNCE_MAX: '60s' },
+  });
+  const p = await connect(server.grpcTarget, 'alpha', 1, A1);
+  t.after(async () => { p.stream.close(); await server.close(); });
+
+  fs.writeFileSync(path.join(server.configDir, 'alpha-a1.yaml'), withPod('10.244.1.78'));
+  const eds = await p.stream.next(10_000);
+  assert.equal(eds.type_url, ENDPOINT_TYPE_URL, 'the endpoint change skipped the 30 s debounce');
+  assert.match(JSON.stringify(eds.resources[0]?.value), /10\.244\.1\.78/);
+  p.stream.send({ type_url: ENDPOINT_TYPE_URL, resource_names: [A1], version_info: eds.version_info, response_nonce: eds.nonce });
+
+  fs.writeFileSync(path.join(server.configDir, 'alpha-a2.yaml'), service('alpha', 'a2', '10.96.1.2', '10.244.1.2').replace('port: 80,', 'port: 81,'));
+  await p.stream.expectNoResponse(3000);
 });
