@@ -60,7 +60,8 @@ export async function runTune(opts: TuneOptions): Promise<TuneResult> {
     const t0 = Date.now();
     try {
       const r = await runLoadTest({
-        scenario: withEnv(s, env), workers: opts.workers,
+        // the floor measures grpc-js, not a knob: never once per grid row
+        scenario: withEnv(s, env), workers: opts.workers, floor: false,
         info: (line) => opts.info?.(`  ${line}`),
         progress: opts.progress ? (line, final) => opts.progress!(`  [${i + 1}/${combos.length}] ${line}`, final) : undefined,
       });

@@ -52,7 +52,7 @@ test('load-test --kubeconfig: the mesh and its churn go through the API, every c
     warmupSeconds: 30, // both end as soon as the fleet is synced / every change converged:
     drainSeconds: 20, //  generous bounds only matter on a loaded machine
     connectsPerSecond: 40,
-    churn: { endpointChangesPerSecond: 1, configEditsPerMinute: 24, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
+    churn: { endpointChangesPerSecond: 1, configEditsPerMinute: 24, globalEditsPerMinute: 12, scaleUps: { count: 1, endpoints: 2 }, reconnectStorm: { atSeconds: 5, fraction: 0.25 } },
   };
   const file = path.join(dir, 'scenario.yaml');
   fs.writeFileSync(file, YAML.stringify(scenario));
@@ -70,7 +70,8 @@ test('load-test --kubeconfig: the mesh and its churn go through the API, every c
   for (const type of CHANGE_TYPES) assert.ok(r.convergence.byType[type].changes > 0, `at least one ${type} change`);
   assert.ok(r.changes.length >= 10, `the programme applied its changes (${r.changes.length})`);
   for (const c of r.changes) {
-    assert.equal(c.expected, 10, `change ${c.id} (${c.type}) is expected at the 10 proxies of its namespace (Sidecar scoping)`);
+    // a global change (istio-system ServiceEntry exported to *) reaches all 20; the others the 10 of their namespace (Sidecar scoping)
+    assert.equal(c.expected, c.type === 'global' ? 20 : 10, `change ${c.id} (${c.type}) is expected at ${c.type === 'global' ? 'every proxy' : 'the 10 proxies of its namespace'}`);
     assert.equal(c.converged, c.expected, `change ${c.id} (${c.type}, ${c.marker}) measured at every expected proxy`);
   }
   assert.equal(r.storms.length, 1);
@@ -84,7 +85,7 @@ test('load-test --kubeconfig: the mesh and its churn go through the API, every c
   assert.equal(k.server, api.url);
   assert.deepEqual(k.namespaces, ['lt-ns-0', 'lt-ns-1']);
   assert.deepEqual([...k.namespacesCreated].sort(), ['istio-system', 'lt-ns-0', 'lt-ns-1']);
-  assert.deepEqual(k.meshObjects, { Service: 6, EndpointSlice: 6, Pod: 30, DestinationRule: 6, VirtualService: 6, Sidecar: 2 });
+  assert.deepEqual(k.meshObjects, { Service: 6, EndpointSlice: 6, Pod: 30, DestinationRule: 6, VirtualService: 6, Sidecar: 2, ServiceEntry: 1 }, 'the mesh, and the global ServiceEntry in istio-system (globalEditsPerMinute)');
   assert.equal(k.cleanup, 'deleted');
 
   const reqs = api.requests;
