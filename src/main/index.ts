@@ -203,6 +203,7 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
   });
 
   let pushWaiters: Array<() => void> = [];
+  let refreshAllContexts = false;
   const debouncer = new Debouncer(
     { quietMs: config.debounceAfterMs, maxDelayMs: config.debounceMaxMs, debounceEndpoints: config.enableEdsDebounce, clock: opts.clock },
     async (req: PushRequest, waitedMs: number) => {
@@ -212,19 +213,22 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
       try {
         const { version, changed } = publish();
         trace.stage('snapshot');
+        // Streams keep their context between builds: recompute it right after this build, only
+        // where the build says it may differ (a Sidecar or Gateway reselection, new selector keys,
+        // or services at the proxy's own IPs).
+        // (After a failed push the registry may have been built without this: refresh them all.)
+        const ctx = registry.contextChange();
+        const all = ctx.all || refreshAllContexts;
+        refreshAllContexts = false;
+        const contextChanged = all || ctx.ips.size > 0 ? ads.refreshContexts(all ? () => true : (c) => registry.contextMayHaveChanged(c.proxy)) : undefined;
         const affected = generation.setSnapshot(version, changed);
         trace.stage('invalidate');
-        // Recompute a connection's context only where the build says it may differ (a Sidecar or
-        // Gateway reselection, new selector keys, or services at the proxy's own IPs).
-        const ctx = registry.contextChange();
-        const queued = await ads.pushAll(req, req.forced ? 'all' : affected,
-          ctx.all || ctx.ips.size > 0
-            ? (c) => registry.contextMayHaveChanged(c.proxy) && JSON.stringify(registry.contextFor(c.proxy)) !== c.ctxFingerprint
-            : undefined);
+        const queued = await ads.pushAll(req, req.forced ? 'all' : affected, contextChanged);
         trace.stage('push');
         trace.end({ version, affected: affected.size, queued });
         pushLog.debug('push done', { version, affected: affected.size, queued, connections: ads.connections.size });
       } catch (e) {
+        refreshAllContexts = true;
         trace.fail(e instanceof Error ? e.message : String(e));
         pushLog.error('push failed', { error: e instanceof Error ? e.message : String(e) });
       } finally {

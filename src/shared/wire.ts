@@ -51,3 +51,26 @@ export function concatFields(fields: readonly Field[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A message of string fields followed by an already framed block, written into one buffer with no
+ * intermediate encodings (the per-stream part of every response; strings are UTF-8).
+ */
+export function stringFieldsThenBlock(strings: ReadonlyArray<readonly [field: number, value: string]>, block: Uint8Array): Buffer {
+  let total = block.length;
+  const lengths = strings.map(([field, value]) => {
+    const len = Buffer.byteLength(value, 'utf8');
+    total += varintSize((field << 3) | 2) + varintSize(len) + len;
+    return len;
+  });
+  const out = Buffer.allocUnsafe(total);
+  let pos = 0;
+  strings.forEach(([field, value], i) => {
+    pos = writeVarint(out, pos, (field << 3) | 2);
+    pos = writeVarint(out, pos, lengths[i]!);
+    pos += out.write(value, pos, 'utf8');
+  });
+  out.set(block, pos);
+  return out;
+}
+

@@ -232,3 +232,27 @@ test('PILOT_ENABLE_EDS_DEBOUNCE=false: a Pod + EndpointSlice change is pushed at
   fs.writeFileSync(path.join(server.configDir, 'alpha-a2.yaml'), service('alpha', 'a2', '10.96.1.2', '10.244.1.2').replace('port: 80,', 'port: 81,'));
   await p.stream.expectNoResponse(3000);
 });
+
+test('a proxy follows its own inbound services across builds (its context is recomputed when a service at its IP changes)', async (t) => {
+  const server = await startTestServer({ files: FILES });
+  const p = await connect(server.grpcTarget, 'alpha', 1, A1); // the proxy's IP is 10.250.0.2
+  t.after(async () => { p.stream.close(); await server.close(); });
+  /** Next CDS response (ACKing everything on the way): its inbound cluster names. */
+  const nextInbound = async (): Promise<string[]> => {
+    for (;;) {
+      const res = await p.stream.next(10_000);
+      p.stream.send({ type_url: res.type_url, resource_names: res.type_url === ENDPOINT_TYPE_URL ? [A1] : res.type_url === ROUTE_TYPE_URL ? ['80'] : [], version_info: res.version_info, response_nonce: res.nonce });
+      if (res.type_url === CLUSTER_TYPE_URL) return res.resources.map((r) => String(r.value['name'])).filter((n) => n.startsWith('inbound|')).sort();
+    }
+  };
+  const self = (port: number) => service('alpha', 'self', '10.96.1.9', '10.250.0.2').replace('{name: http, port: 8080}', `{name: http, port: ${port}}`);
+  fs.writeFileSync(path.join(server.configDir, 'alpha-self.yaml'), self(8080));
+  assert.deepEqual(await nextInbound(), ['inbound|8080||'], 'a service with an endpoint at the proxy IP gives it an inbound cluster');
+  // an unrelated build in between: the proxy is not pushed, its context must not go stale
+  fs.writeFileSync(path.join(server.configDir, 'beta-b1.yaml'), service('beta', 'b1', '10.96.2.1', '10.244.2.9'));
+  await server.discovery.pushed();
+  fs.writeFileSync(path.join(server.configDir, 'alpha-self.yaml'), self(9090));
+  assert.deepEqual(await nextInbound(), ['inbound|9090||'], 'the new target port replaces the old one');
+  fs.rmSync(path.join(server.configDir, 'alpha-self.yaml'));
+  assert.deepEqual(await nextInbound(), [], 'the inbound cluster goes with the service');
+});

@@ -287,11 +287,26 @@ export class AdsServer {
    * generation context changed (a Sidecar now applies, their workload's services changed).
    * 'all' queues every connection. Resolves when the queue has drained.
    */
-  async pushAll(req: PushRequest, affected: ReadonlySet<string> | 'all' = 'all', contextChanged?: (c: XdsConnection) => boolean): Promise<number> {
+  /**
+   * After a registry build: recompute the context of every connection whose context the build may
+   * have changed (Registry.contextMayHaveChanged). Returns the ids of those whose context did
+   * change. Must follow every build, so no stream keeps generating for a stale context.
+   */
+  refreshContexts(mayHaveChanged: (c: XdsConnection) => boolean): Set<string> {
+    const changed = new Set<string>();
+    for (const c of this.connections.values()) if (!c.closed && mayHaveChanged(c) && c.refreshContext()) changed.add(c.conId);
+    return changed;
+  }
+
+  /**
+   * Queue a push for every connection the change affects: those sent an answer it invalidated
+   * (`affected`), and those whose generation context changed (`contextChanged`, from refreshContexts).
+   */
+  async pushAll(req: PushRequest, affected: ReadonlySet<string> | 'all' = 'all', contextChanged?: ReadonlySet<string>): Promise<number> {
     let queued = 0;
     for (const c of this.connections.values()) {
       if (c.closed) continue;
-      if (affected === 'all' || req.forced || affected.has(c.conId) || contextChanged?.(c)) {
+      if (affected === 'all' || req.forced || affected.has(c.conId) || contextChanged?.has(c.conId)) {
         this.queue.enqueue(c, req);
         queued++;
       }

@@ -165,13 +165,34 @@ export abstract class XdsConnection implements StreamInfo {
     this.retryTimer.unref();
   }
 
-  /** JSON of the context this stream's config was last built for (the scheduler compares it). */
+  /** JSON of the context this stream's config is built for. */
   ctxFingerprint = '';
+  private ctx: GenContext | undefined;
 
+  /**
+   * The proxy's generation context, computed once and kept until refreshContext(): a push reads it
+   * for every type it sends, and recomputing it (plus its fingerprint) per type per connection was
+   * a large share of the main thread's cost of a push that touches every proxy.
+   */
   protected context(): GenContext {
-    const ctx = this.deps.contextFor(this.proxy);
-    this.ctxFingerprint = JSON.stringify(ctx);
-    return ctx;
+    if (!this.ctx) {
+      this.ctx = this.deps.contextFor(this.proxy);
+      this.ctxFingerprint = JSON.stringify(this.ctx);
+    }
+    return this.ctx;
+  }
+
+  /**
+   * Recompute the context after a registry build that may have changed it (Registry.contextChange);
+   * true when it did change. Every build that may change a proxy's context must call this for it,
+   * or the stream keeps generating for the old one (AdsServer.pushAll does, on every push).
+   */
+  refreshContext(): boolean {
+    if (!this.initialized) return false;
+    const before = this.ctxFingerprint;
+    this.ctx = undefined;
+    this.context();
+    return this.ctxFingerprint !== before;
   }
 
   protected newNonce(version: string): string { return `${version}-${randomUUID()}`; }

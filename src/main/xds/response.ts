@@ -7,7 +7,7 @@
  *                         5 nonce, 6 removed_resources
  * Resource:               1 version, 2 resource (Any), 3 name
  */
-import { Field, bytesField, concatFields, stringField } from '../../shared/wire';
+import { Field, bytesField, concatFields, stringField, stringFieldsThenBlock } from '../../shared/wire';
 import { EncodedResource, Resolved } from '../push/generation-service';
 
 /** The framed `resources` fields of a DiscoveryResponse: built once per answer, shared by streams. */
@@ -22,11 +22,7 @@ export function sotwResourcesBlock(resources: Iterable<EncodedResource>): Uint8A
  * on the wire does not matter to protobuf parsers, so the block needs no re-framing.
  */
 export function sotwResponse(versionInfo: string, typeUrl: string, nonce: string, resourcesBlock: Uint8Array): Buffer {
-  const header = concatFields([stringField(1, versionInfo), stringField(4, typeUrl), stringField(5, nonce)]);
-  const out = Buffer.allocUnsafe(header.length + resourcesBlock.length);
-  out.set(header, 0);
-  out.set(resourcesBlock, header.length);
-  return out;
+  return stringFieldsThenBlock([[1, versionInfo], [4, typeUrl], [5, nonce]], resourcesBlock);
 }
 
 /** A value derived from an answer, computed once and kept with it (Resolved.memo). */
