@@ -22,6 +22,9 @@ import { FloorResult, floorPayload, runFloor } from '../floor/floor-phase';
 import { LoadTestResult, Phase, Sample, assembleResult } from './result';
 import { ServerProcess, spawnServer } from './server-process';
 import { ServerReading, readProc, scrapeMetrics } from './server-metrics';
+import { PushTraceCollector } from './push-trace';
+import { GLOBAL_NAME, GLOBAL_NAMESPACE } from '../scenario/render';
+import { objectKey } from '../../src/shared/model/objects';
 import { SimWorkers } from './sim-workers';
 
 export interface RunOptions {
@@ -111,11 +114,15 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
     let phase: Phase = 'warmup';
     const samples: Sample[] = [];
     let sampling = false;
+    // the server's own timing of the global pushes (its push trace is a ring: polled with every sample)
+    const pushTrace = monitoringAddr && s.churn.globalEditsPerMinute > 0
+      ? new PushTraceCollector(monitoringAddr, objectKey('networking.istio.io', 'ServiceEntry', GLOBAL_NAMESPACE, GLOBAL_NAME)) : undefined;
     const takeSample = async () => {
       if (sampling) return;
       sampling = true;
       try {
-        const reading: ServerReading = (monitoringAddr ? await scrapeMetrics(monitoringAddr) : undefined) ?? {};
+        const [scraped] = await Promise.all([monitoringAddr ? scrapeMetrics(monitoringAddr) : undefined, pushTrace?.poll()]);
+        const reading: ServerReading = scraped ?? {};
         const proc = server && !server.hasExited() ? readProc(server.pid) : undefined;
         if (proc) { reading.cpuSeconds = proc.cpuSeconds; reading.rssBytes = proc.rssBytes; }
         const stats = workers!.latest.filter((w) => w !== undefined);
@@ -256,7 +263,7 @@ export async function runLoadTest(opts: RunOptions): Promise<LoadTestResult> {
       scenario: s, startedAt, runT0: t0, workers: opts.workers, target, spawnedServer: !!server, serverPid: server?.pid ?? null,
       proxies: { total: mesh.proxies.length, delta: mesh.proxies.filter((p) => p.delta).length },
       expectedFor, warmup, churnStartedAt, churnMs, drainMs,
-      changes: driver.changes, storms: driver.storms, finals, samples, floor,
+      changes: driver.changes, storms: driver.storms, finals, samples, floor, globalServerPush: pushTrace?.summary(),
     });
     if (kube) result.kube = kubeSummary = kube.summary(kubeSetupMs, opts.keep ? 'kept' : 'pending', mesh);
     return result;

@@ -4,6 +4,7 @@
  * otherwise; `atMs` fields are relative to the start of the churn phase.
  */
 import * as os from 'node:os';
+import { ServerPushSummary } from './push-trace';
 import { ShortType, TypeCounters, WorkerFinal } from '../protocol';
 import { ChangeRecord, ChangeType, CHANGE_TYPES, StormRecord } from '../scenario/churn';
 import { Scenario } from '../scenario/schema';
@@ -92,6 +93,8 @@ export interface LoadTestResult {
   samples: Sample[];
   /** the fan-out floor phase (scenario floor.rounds > 0, not --no-floor) */
   floor?: FloorReport;
+  /** the server's own timing of the pushes carrying the global change (its /debug/push_trace) */
+  globalServerPush?: ServerPushSummary;
   checks: { allConnected: boolean; everyChangeConverged: boolean; zeroNacks: boolean };
 }
 
@@ -106,6 +109,11 @@ export interface FloorReport extends FloorResult {
    * round's all-ACKed time (null where either side is missing)
    */
   ratio: { p50: number | null; p99: number | null; max: number | null; budget: number };
+  /**
+   * the server's push of the global change (debounce end → last response handed to gRPC, from
+   * its push trace) over the median round's all-ACKed time: P50 and max of the pushes
+   */
+  serverRatio?: { p50: number | null; max: number | null };
 }
 
 export interface AssembleInput {
@@ -129,14 +137,18 @@ export interface AssembleInput {
   finals: readonly WorkerFinal[];
   samples: Sample[];
   floor?: FloorResult;
+  globalServerPush?: ServerPushSummary;
 }
 
-function floorReport(f: FloorResult, global: Percentiles): FloorReport {
+function floorReport(f: FloorResult, global: Percentiles, server: ServerPushSummary | undefined): FloorReport {
   const done = f.allAckedMs.filter((x): x is number => x !== null).sort((a, b) => a - b);
   const median = done.length ? done[Math.floor((done.length - 1) / 2)]! : null;
   const ratio = (a: number | null, b: number | null) => (a === null || b === null || b <= 0 ? null : Math.round((a / b) * 100) / 100);
   const complete = !f.error && f.allAckedMs.length === f.rounds && f.allAckedMs.every((v) => v !== null);
-  return { ...f, complete, ratio: { p50: ratio(global.p50, f.p50Ms), p99: ratio(global.p99, f.p99Ms), max: ratio(global.max, median), budget: FLOOR_BUDGET } };
+  return {
+    ...f, complete, ratio: { p50: ratio(global.p50, f.p50Ms), p99: ratio(global.p99, f.p99Ms), max: ratio(global.max, median), budget: FLOOR_BUDGET },
+    ...(server ? { serverRatio: { p50: ratio(server.pushMs.p50, median), max: ratio(server.pushMs.max, median) } } : {}),
+  };
 }
 
 const TYPES: readonly ShortType[] = ['cds', 'eds', 'lds', 'rds'];
@@ -264,7 +276,8 @@ export function assembleResult(x: AssembleInput): LoadTestResult {
       warnings,
     },
     samples: x.samples,
-    ...(x.floor ? { floor: floorReport(x.floor, byType.global.convergence) } : {}),
+    ...(x.floor ? { floor: floorReport(x.floor, byType.global.convergence, x.globalServerPush) } : {}),
+    ...(x.globalServerPush ? { globalServerPush: x.globalServerPush } : {}),
     checks: {
       allConnected: neverSynced.length === 0 && x.finals.every((f) => f.unsyncedCount === 0),
       everyChangeConverged: changes.every((c) => c.converged >= c.expected) && storms.every((s) => s.resynced >= s.dropped),

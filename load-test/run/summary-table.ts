@@ -37,6 +37,11 @@ export function floorLines(r: LoadTestResult): string[] {
   } else {
     out.push('  global change vs floor: - (no global change in this run: churn.globalEditsPerMinute is 0)');
   }
+  const sp = r.globalServerPush;
+  if (sp && f.serverRatio) {
+    out.push(`  server push of the global change (debounce end → last response handed to gRPC; /debug/push_trace, ${sp.pushes} pushes, ` +
+      `${n(sp.queued)} proxies, ${n(sp.responses)} responses, ${bytes(sp.bytes)} each): P50 ${ms(sp.pushMs.p50)} = ${x(f.serverRatio.p50)}, max ${ms(sp.pushMs.max)} = ${x(f.serverRatio.max)} of the median round`);
+  }
   return out;
 }
 

@@ -106,6 +106,14 @@ test('load-test: every proxy connects, every change reaches every expected proxy
   assert.equal(f.ratio.budget, 1.5);
   assert.match(res.stdout, /^Fan-out floor \(bare grpc-js server/m);
   assert.match(res.stdout, /global change vs floor: P50 .* = [\d.]+x, P99 .* = [\d.]+x, max .* = [\d.]+x/);
+  // the server's own timing of those pushes, from its /debug/push_trace
+  const sp = r.globalServerPush!;
+  assert.ok(sp, 'the result has the server-side timing of the global pushes');
+  assert.ok(sp.pushes >= 1 && sp.pushes <= 2, `one push per global edit, or fewer when merged (${sp.pushes})`);
+  assert.equal(sp.queued, 40, 'every proxy was queued for the global push');
+  assert.ok(sp.responses >= 40 && sp.bytes > 0 && sp.pushMs.p50 !== null && sp.pushMs.p50 > 0);
+  assert.ok(f.serverRatio && f.serverRatio.p50 !== null);
+  assert.match(res.stdout, /server push of the global change .*: P50 .* = [\d.]+x, max .* = [\d.]+x of the median round/);
 });
 
 test('load-test: with namespace Sidecars a global edit still reaches every proxy; --no-floor skips the floor', { timeout: 60_000 }, async (t) => {
