@@ -86,6 +86,8 @@ export interface StartOptions {
   kubeBackoff?: BackoffOptions;
   /** after a max-connection-age GOAWAY, how long open streams may continue (default 10s, as Istio; tests shorten it) */
   maxConnectionAgeGraceMs?: number;
+  /** tests: longest the push workers run before letting the event loop turn (default 10 ms) */
+  pushYieldMs?: number;
 }
 
 /**
@@ -200,6 +202,7 @@ async function buildDiscovery(config: Config, opts: StartOptions, undo: Array<()
     pushThrottle: config.pushThrottle, maxRequestsPerSecond: config.maxRequestsPerSecond, requestBurst: config.pushBurst,
     keepaliveIntervalMs: config.keepalive.intervalMs, keepaliveTimeoutMs: config.keepalive.timeoutMs,
     maxConnectionAgeMs: config.keepalive.maxConnectionAgeMs, maxConnectionAgeGraceMs: opts.maxConnectionAgeGraceMs,
+    ...(opts.pushYieldMs !== undefined ? { pushYieldMs: opts.pushYieldMs } : {}),
   });
 
   let pushWaiters: Array<() => void> = [];

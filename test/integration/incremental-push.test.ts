@@ -256,3 +256,25 @@ test('a proxy follows its own inbound services across builds (its context is rec
   fs.rmSync(path.join(server.configDir, 'alpha-self.yaml'));
   assert.deepEqual(await nextInbound(), [], 'the inbound cluster goes with the service');
 });
+
+test('a fan-out lets the event loop turn: sockets, ACKs and timers are served while it runs', async (t) => {
+  // pushYieldMs 0: the push workers step aside before every dequeue (the default is every 10 ms)
+  let turns = 0;
+  const at: number[] = [];
+  const server = await startTestServer({
+    files: FILES,
+    start: { pushYieldMs: 0, callbacks: { onResponse: (_s, type, _n, _b, reason) => { if (reason === 'push' && type === ROUTE_TYPE_URL) at.push(turns); } } },
+  });
+  const proxies: Proxy[] = [];
+  let spinning = true;
+  t.after(async () => { spinning = false; for (const p of proxies) p.stream.close(); await server.close(); });
+  for (let i = 0; i < 60; i++) proxies.push(await connect(server.grpcTarget, 'alpha', i, A1));
+  const spin = () => { turns++; if (spinning) setImmediate(spin); };
+  spin();
+  // one RDS generation for all 60 (they share it), then 60 pushes answered from it
+  const pushed = server.discovery.pushed();
+  fs.writeFileSync(path.join(server.configDir, 'alpha-vs.yaml'), virtualService('alpha', 'a1', '9s'));
+  await pushed;
+  assert.equal(at.length, 60, 'every alpha proxy got the new routes');
+  assert.ok(at[at.length - 1]! > at[0]!, `the event loop turned between the first and the last response of the push (turns ${at[0]} → ${at[at.length - 1]})`);
+});

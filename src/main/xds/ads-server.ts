@@ -55,6 +55,8 @@ export interface AdsServerOptions {
   maxConnectionAgeMs?: number;
   /** after the GOAWAY, streams still open are closed after this (Istio: 10s) */
   maxConnectionAgeGraceMs?: number;
+  /** longest the push workers run before letting the event loop turn (default 10 ms; tests use 0) */
+  pushYieldMs?: number;
 }
 
 /**
@@ -113,6 +115,7 @@ export class AdsServer {
     };
     this.server = new grpc.Server(this.serverOptions);
     this.admission = new TokenBucket(opts.maxRequestsPerSecond, Math.max(1, opts.requestBurst));
+    this.yieldMs = opts.pushYieldMs ?? 10;
     for (let i = 0; i < Math.max(1, opts.pushThrottle); i++) void this.pushWorker();
     this.server.addService(ADS_SERVICE, this.handlers());
   }
@@ -315,9 +318,34 @@ export class AdsServer {
     return queued;
   }
 
+  /** When the push workers last let the event loop turn (see yieldIfBusy). */
+  private lastYield = performance.now();
+  private readonly yieldMs: number;
+  private turn: Promise<void> | undefined;
+
+  /**
+   * A push whose answers are all cached runs entirely on promise continuations: without a yield the
+   * whole fan-out (10,000 proxies × CDS/EDS/LDS/RDS) is one uninterrupted microtask run, during which
+   * no byte reaches a socket (HTTP/2 frames are flushed when the loop turns), no ACK is read, and
+   * timers stall (event-loop lag ~1.5–1.9 s per global push at 10,000 proxies). Every pushYieldMs
+   * (10 ms) the workers step aside for one turn of the loop.
+   */
+  private async yieldIfBusy(): Promise<void> {
+    if (performance.now() - this.lastYield < this.yieldMs) return;
+    // One shared turn: every worker that finds the budget spent waits for the same setImmediate,
+    // and the budget restarts once for all of them (a turn per worker gave each its own 10 ms).
+    this.turn ??= new Promise<void>((resolve) => setImmediate(() => {
+      this.turn = undefined;
+      this.lastYield = performance.now();
+      resolve();
+    }));
+    await this.turn;
+  }
+
   /** One of PILOT_PUSH_THROTTLE workers: dequeue, push, markDone (re-queues merged follow-ups). */
   private async pushWorker(): Promise<void> {
     for (;;) {
+      await this.yieldIfBusy();
       const item = await this.queue.dequeue();
       if (!item) return;
       this.activePushes++;
