@@ -84,6 +84,18 @@ export function projectContext(ctx: GenContext, typeUrl: XdsTypeUrl): Partial<Ge
 
 /** Generation key: type + projected context. Equal keys ⇒ identical output for a snapshot version. */
 export function generationKey(ctx: GenContext, typeUrl: XdsTypeUrl): string {
+  // Contexts are immutable and a stream keeps its own between registry builds, so a push asks for
+  // the same (context, type) key again and again: compute it once per context object.
+  let perType = keysOf.get(ctx);
+  if (!perType) keysOf.set(ctx, (perType = new Map()));
+  let key = perType.get(typeUrl);
+  if (key === undefined) perType.set(typeUrl, (key = computeGenerationKey(ctx, typeUrl)));
+  return key;
+}
+
+const keysOf = new WeakMap<GenContext, Map<XdsTypeUrl, string>>();
+
+function computeGenerationKey(ctx: GenContext, typeUrl: XdsTypeUrl): string {
   const p = projectContext(ctx, typeUrl) as Record<string, unknown>;
   // EDS output is the same for every generator family; keep the generator out so they share.
   const gen = typeUrl === ENDPOINT_TYPE_URL ? '*' : ctx.generator;

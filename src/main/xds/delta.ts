@@ -9,7 +9,7 @@ import { CLUSTER_TYPE_URL, ENDPOINT_TYPE_URL, isWildcardType, isXdsTypeUrl } fro
 import { XdsConnection } from './connection';
 import { DeltaRequest, isNack, proxyFromFirstRequest } from './request';
 import { WatchState, newWatch, updateToken } from './subscription';
-import { deltaResponse, memo } from './response';
+import { deltaBlock, deltaResponse, memo } from './response';
 import { EncodedResource, Resolved } from '../push/generation-service';
 import { scope } from '../log';
 
@@ -88,10 +88,12 @@ export class DeltaConnection extends XdsConnection {
     w.lastResolved = res;
     let changed: EncodedResource[];
     let removed: string[];
+    let shared: AnswerDiff | undefined;
     if (!force && newly.size === 0 && previous !== undefined && w.mirror === previous) {
-      // The client holds exactly the previous answer: the difference between the two answers is
-      // computed once and shared by every stream that made the same move.
-      ({ changed, removed } = answerDiff(res, previous));
+      // The client holds exactly the previous answer: the difference between the two answers (and
+      // its framing) is computed once and shared by every stream that made the same move.
+      shared = answerDiff(res, previous);
+      ({ changed, removed } = shared);
     } else {
       changed = [];
       for (const r of res.resources.values()) {
@@ -109,7 +111,8 @@ export class DeltaConnection extends XdsConnection {
     if (!force && changed.length === 0 && removed.length === 0) { w.mirror = res; return; }
     const version = this.version(res.snapshotVersion);
     const nonce = this.newNonce(version);
-    const buf = deltaResponse(version, w.typeUrl, nonce, changed, removed);
+    const block = shared ? (shared.block ??= deltaBlock(changed, removed)) : deltaBlock(changed, removed);
+    const buf = deltaResponse(version, w.typeUrl, nonce, block);
     for (const r of changed) w.sent.set(r.name, r.hash);
     for (const n of removed) w.sent.delete(n);
     w.mirror = res;
@@ -127,9 +130,11 @@ function previousHeld(previous: Resolved | undefined, r: EncodedResource): boole
   return previous?.resources.has(r.name) ?? false;
 }
 
+interface AnswerDiff { changed: EncodedResource[]; removed: string[]; block?: Uint8Array }
+
 /** Resources new or changed in `res` since `previous`, and names gone; once per pair of answers. */
-function answerDiff(res: Resolved, previous: Resolved): { changed: EncodedResource[]; removed: string[] } {
-  const perPrevious = memo(res, 'delta.diff', () => new WeakMap<Resolved, { changed: EncodedResource[]; removed: string[] }>());
+function answerDiff(res: Resolved, previous: Resolved): AnswerDiff {
+  const perPrevious = memo(res, 'delta.diff', () => new WeakMap<Resolved, AnswerDiff>());
   let d = perPrevious.get(previous);
   if (!d) {
     d = {

@@ -32,13 +32,20 @@ export function memo<T>(res: Pick<Resolved, 'memo'>, key: string, compute: () =>
   return v;
 }
 
-/** Delta `Resource` wrappers are framed per response; the Any inside is shared bytes. */
-export function deltaResponse(systemVersion: string, typeUrl: string, nonce: string, resources: Iterable<EncodedResource>, removed: Iterable<string>): Buffer {
-  const fields: Field[] = [stringField(1, systemVersion)];
+/**
+ * The framed `resources` and `removed_resources` of a DeltaDiscoveryResponse. Streams that make the
+ * same move between two answers share one block (see delta.ts answerDiff).
+ */
+export function deltaBlock(resources: Iterable<EncodedResource>, removed: Iterable<string>): Uint8Array {
+  const fields: Field[] = [];
   for (const r of resources) fields.push(bytesField(2, deltaResource(r)));
-  fields.push(stringField(4, typeUrl), stringField(5, nonce));
   for (const name of removed) fields.push(stringField(6, name));
-  return toBuffer(concatFields(fields));
+  return concatFields(fields);
+}
+
+/** A DeltaDiscoveryResponse: the per-stream fields (version, type URL, nonce), then the block. */
+export function deltaResponse(systemVersion: string, typeUrl: string, nonce: string, block: Uint8Array): Buffer {
+  return stringFieldsThenBlock([[1, systemVersion], [4, typeUrl], [5, nonce]], block);
 }
 
 /** The `Resource` wrapper of an encoded resource, framed once and shared by every Delta stream. */
@@ -50,8 +57,4 @@ function deltaResource(r: EncodedResource): Uint8Array {
     deltaWrappers.set(r, w);
   }
   return w;
-}
-
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
