@@ -30,6 +30,11 @@ export interface Stale {
   readonly configs: boolean;
 }
 
+/** The references a built service records and a change names (see Stale.refs). */
+export const podRef = (ns: string, name: string): string => `pod:${ns}/${name}`;
+export const ipRef = (ip: string): string => `ip:${ip}`;
+export const nodeRef = (name: string): string => `node:${name}`;
+
 const podIp = (p: K8sObject | undefined): string | undefined => {
   const ip = (p as any)?.status?.podIP;
   return typeof ip === 'string' ? ip : undefined;
@@ -60,9 +65,25 @@ export class RegistryIndex {
     store.onChange((changes) => { if (this.loaded) for (const c of changes) this.pending.push(c); });
   }
 
-  pod(ns: string, name: string): K8sObject | undefined { return this.podsByNs.get(ns)?.get(name); }
+  private pod(ns: string, name: string): K8sObject | undefined { return this.podsByNs.get(ns)?.get(name); }
 
-  podAtIp(ip: string): K8sObject | undefined {
+  /**
+   * The pod behind an EndpointSlice endpoint of namespace `ns`: its targetRef Pod, else the pod at
+   * its first address. The reference looked up is added to `refs` (whether found or not), so a
+   * pod that appears later makes the reader stale.
+   */
+  endpointPod(ns: string, e: any, refs?: string[]): K8sObject | undefined {
+    if (e.targetRef?.kind === 'Pod') {
+      refs?.push(podRef(ns, e.targetRef.name));
+      return this.pod(ns, e.targetRef.name);
+    }
+    const ip = e.addresses?.[0];
+    if (typeof ip !== 'string') return undefined;
+    refs?.push(ipRef(ip));
+    return this.podAtIp(ip);
+  }
+
+  private podAtIp(ip: string): K8sObject | undefined {
     let last: K8sObject | undefined;
     for (const p of this.podsAtIp.get(ip)?.values() ?? []) last = p;
     return last;
@@ -99,12 +120,12 @@ export class RegistryIndex {
       const ns = c.namespace || 'default';
       if (c.group === '' && c.kind === 'Pod') {
         const before = this.podsByNs.get(ns)?.get(c.name);
-        for (const ip of [podIp(before), podIp(now)]) if (ip !== undefined) refs.add(`ip:${ip}`);
-        refs.add(`pod:${ns}/${c.name}`);
+        for (const ip of [podIp(before), podIp(now)]) if (ip !== undefined) refs.add(ipRef(ip));
+        refs.add(podRef(ns, c.name));
         podNamespaces.add(ns);
         this.setPod(ns, c.name, before, now);
       } else if (c.group === '' && c.kind === 'Node') {
-        refs.add(`node:${c.name}`);
+        refs.add(nodeRef(c.name));
         if (now) this.nodeMap.set(c.name, now); else this.nodeMap.delete(c.name);
       } else if (c.group === 'discovery.k8s.io' && c.kind === 'EndpointSlice') {
         for (const owner of this.setSlice(c.key, now)) objects.add(owner);

@@ -14,7 +14,7 @@ import { ConfigModel, EndpointModel, ServiceEntryInput, ServiceModel, ServicePor
 import { GenContext, InboundPort } from '../../shared/generation';
 import { ProxyView } from '../../shared/model/proxy';
 import { ModelStore } from './store';
-import { RegistryIndex, Stale } from './registry-index';
+import { RegistryIndex, Stale, nodeRef } from './registry-index';
 import { ConfigConflict, createdOf, describe, listenerClass, outboundListenerConflicts, sidecarConflicts, virtualServiceConflicts } from './registry-conflicts';
 
 export type { ConfigConflict };
@@ -309,18 +309,11 @@ export class Registry {
     const selector = svc.spec?.selector as Record<string, string> | undefined;
     const wes = this.index.workloadEntriesIn(ns).filter((we) => labelsMatch(selector, we.spec?.labels));
     const refs: string[] = [];
-    const podOf = (e: any): K8sObject | undefined => {
-      if (e.targetRef?.kind === 'Pod') { refs.push(`pod:${ns}/${e.targetRef.name}`); return this.index.pod(ns, e.targetRef.name); }
-      const ip = e.addresses?.[0];
-      if (typeof ip !== 'string') return undefined;
-      refs.push(`ip:${ip}`);
-      return this.index.podAtIp(ip);
-    };
-    const slicePods = slices.flatMap((s) => ((s as any).endpoints ?? []).map(podOf).filter(Boolean)) as K8sObject[];
+    const slicePods = slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => this.index.endpointPod(ns, e, refs)).filter(Boolean)) as K8sObject[];
     // Nodes carry the endpoints' locality (topology labels): a relabelled node rebuilds the service.
     const nodeNames = [...new Set(slices.flatMap((s) => ((s as any).endpoints ?? []).map((e: any) => e.nodeName))
       .concat(slicePods.map((p) => (p as any).spec?.nodeName)))].filter((n): n is string => typeof n === 'string').sort();
-    for (const n of nodeNames) refs.push(`node:${n}`);
+    for (const n of nodeNames) refs.push(nodeRef(n));
     const sliceNodes = nodeNames.map((n) => this.index.node(n)).filter((n): n is K8sObject => n !== undefined);
     this.setRefs(unit, refs);
     const inputs = [svc, ...slices, ...wes, ...slicePods, ...sliceNodes];
@@ -610,7 +603,7 @@ export class Registry {
       const slicePorts: Record<string, number> = {};
       for (const p of ((slice as any).ports ?? []) as any[]) slicePorts[p.name ?? ''] = Number(p.port);
       for (const e of ((slice as any).endpoints ?? []) as any[]) {
-        const pod = e.targetRef?.kind === 'Pod' ? this.index.pod(ns, e.targetRef.name) : typeof e.addresses?.[0] === 'string' ? this.index.podAtIp(e.addresses[0]) : undefined;
+        const pod = this.index.endpointPod(ns, e);
         for (const address of (e.addresses ?? []) as string[]) {
           endpoints.push(this.endpoint(address, slicePorts, pod?.metadata.labels ?? {}, endpointLocality(e, pod, (n) => this.index.node(n)),
             1, '', pod ? this.spiffe(ns, (pod as any).spec?.serviceAccountName ?? 'default') : '', e.conditions?.ready !== false));
