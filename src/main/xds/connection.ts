@@ -166,7 +166,7 @@ export abstract class XdsConnection implements StreamInfo {
   }
 
   /** JSON of the context this stream's config is built for. */
-  ctxFingerprint = '';
+  private ctxFingerprint = '';
   private ctx: GenContext | undefined;
 
   /**
